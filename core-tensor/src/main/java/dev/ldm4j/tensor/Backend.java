@@ -1,0 +1,111 @@
+// The set of primitives a device implements. Model code calls only these, so the same U-Net runs on
+// the CPU backend and on the CUDA backend. Every op is a pure function of its inputs: it allocates
+// its result and never mutates an argument.
+//
+// Conventions: activations are F32 tensors on this backend's device. Weight arguments (w, gamma,
+// beta, bias, table) may be F32, F16 or BF16; ops widen them to F32 as they read. Views (strided,
+// broadcast) are accepted everywhere; results are always dense and row-major.
+package dev.ldm4j.tensor;
+
+public interface Backend extends AutoCloseable {
+    /** "cpu" or "cuda". */
+    String name();
+
+    Device device();
+
+    /** Copies a host tensor to this device, keeping its dtype (F16 weights stay F16). Identity on the CPU. */
+    Tensor toDevice(Tensor host);
+
+    /** A dense host F32 copy of t (widening F16/BF16). */
+    Tensor toHost(Tensor t);
+
+    /** A dense F32 tensor on this device with t's logical contents (t itself when already dense F32). */
+    Tensor contiguous(Tensor t);
+
+    /** [..., M, K] x [..., K, N] -> [..., M, N]; leading batch dimensions broadcast. */
+    Tensor matmul(Tensor a, Tensor b);
+
+    /** PyTorch linear: x [..., K], w [N, K], bias [N] or null -> act(x w^T + bias) [..., N]. */
+    Tensor linear(Tensor x, Tensor w, Tensor bias, Activation act);
+
+    /**
+     * Cross-correlation as torch.nn.functional.conv2d with zero padding: x [N, C, H, W],
+     * w [O, C, kh, kw], bias [O] or null -> [N, O, (H + pt + pb - kh) / s + 1, (W + pl + pr - kw) / s + 1].
+     */
+    Tensor conv2d(Tensor x, Tensor w, Tensor bias, int stride, int padTop, int padBottom, int padLeft, int padRight);
+
+    /** conv2d with the same padding on every side. */
+    default Tensor conv2d(Tensor x, Tensor w, Tensor bias, int stride, int padding) {
+        return conv2d(x, w, bias, stride, padding, padding, padding, padding);
+    }
+
+    /**
+     * Group norm over x [N, C, *] with C divisible by groups; statistics per (n, group) over all of
+     * the group's channels and positions, biased variance; then per-channel gamma [C] and beta [C];
+     * then SiLU when silu is true.
+     */
+    Tensor groupNorm(Tensor x, int groups, Tensor gamma, Tensor beta, float eps, boolean silu);
+
+    /** Layer norm over the last dimension, biased variance, gamma and beta of that size. */
+    Tensor layerNorm(Tensor x, Tensor gamma, Tensor beta, float eps);
+
+    /** Softmax over the last dimension. */
+    Tensor softmax(Tensor x);
+
+    /**
+     * Multi-head scaled dot-product attention in the token-major layout the linear layers produce:
+     * q [B, Lq, H*D], k and v [B, Lk, H*D] -> [B, Lq, H*D], where for each head h the columns
+     * h*D..h*D+D-1 hold that head. softmax(q k^T * scale) v, with query i seeing only keys j <= i
+     * when causal. Implementations must not materialize the whole [Lq, Lk] score matrix.
+     */
+    Tensor attention(Tensor q, Tensor k, Tensor v, int heads, float scale, boolean causal);
+
+    /** Pointwise activation. */
+    Tensor activation(Tensor x, Activation act);
+
+    /** GEGLU: x [..., 2F] -> x[..., :F] * gelu(x[..., F:]) with exact GELU. */
+    Tensor geglu(Tensor x);
+
+    /** a + b with broadcasting (numpy rules). */
+    Tensor add(Tensor a, Tensor b);
+
+    /** a - b with broadcasting. */
+    Tensor sub(Tensor a, Tensor b);
+
+    /** a * b with broadcasting. */
+    Tensor mul(Tensor a, Tensor b);
+
+    /** x * s. */
+    Tensor scale(Tensor x, float s);
+
+    /** min(max(x, lo), hi). */
+    Tensor clamp(Tensor x, float lo, float hi);
+
+    /** Nearest-neighbour 2x upsampling: [N, C, H, W] -> [N, C, 2H, 2W]. */
+    Tensor upsampleNearest2x(Tensor x);
+
+    /** Concatenation along dim; all other dimensions equal. */
+    Tensor concat(int dim, Tensor... parts);
+
+    /**
+     * Sinusoidal timestep embedding as diffusers' get_timestep_embedding with max_period 10000:
+     * freq_i = exp(-ln(10000) * i / (dim/2 - downscaleFreqShift)), i < dim/2;
+     * row = [sin(t freq), cos(t freq)], or [cos, sin] when flipSinToCos; zero-padded when dim is odd.
+     * Returns [timesteps.length, dim].
+     */
+    Tensor timestepEmbedding(float[] timesteps, int dim, boolean flipSinToCos, float downscaleFreqShift);
+
+    /** Rows of table [V, D] picked by ids -> [ids.length, D]. */
+    Tensor embedding(Tensor table, int[] ids);
+
+    /** Sum over one dimension, which is kept with size 1. */
+    Tensor sum(Tensor x, int dim);
+
+    /** Mean over one dimension, which is kept with size 1. */
+    Tensor mean(Tensor x, int dim);
+
+    /** Frees device resources; a no-op on the CPU. */
+    @Override
+    default void close() {
+    }
+}
