@@ -16,14 +16,27 @@ import java.util.Arrays;
 public final class TorchGenerator implements NoiseSource {
     private static final float TWO_PI_F = (float) (2.0 * Math.PI);
 
+    /** The dtype torch.randn is asked for: the values differ, since each dtype has its own kernel. */
+    public enum Precision { FLOAT32, FLOAT64 }
+
     private final Mt19937 engine;
+    private final Precision precision;
     private final float[] sincos = new float[2];
     private boolean hasCachedNormal;
     private double cachedNormal;
 
-    /** As torch.Generator("cpu").manual_seed(seed). */
+    /** As torch.Generator("cpu").manual_seed(seed), drawing as torch.randn(..., dtype=torch.float32). */
     public TorchGenerator(long seed) {
+        this(seed, Precision.FLOAT32);
+    }
+
+    /**
+     * As torch.Generator("cpu").manual_seed(seed), drawing as torch.randn(..., dtype) with the
+     * result rounded to float32 (FLOAT64 is what a pipeline run in float64 draws).
+     */
+    public TorchGenerator(long seed, Precision precision) {
         this.engine = new Mt19937(seed);
+        this.precision = precision;
     }
 
     @Override
@@ -39,8 +52,14 @@ public final class TorchGenerator implements NoiseSource {
             throw new IllegalArgumentException("randn shape " + Arrays.toString(shape) + " is too large");
         }
         float[] out = new float[(int) count];
-        if (out.length >= 16) {
+        if (out.length >= 16 && precision == Precision.FLOAT32) {
             normalFill(out);
+        } else if (out.length >= 16) {
+            double[] wide = new double[out.length];
+            normalFillDouble(wide);
+            for (int i = 0; i < out.length; i++) {
+                out[i] = (float) wide[i];
+            }
         } else {
             for (int i = 0; i < out.length; i++) {
                 out[i] = (float) nextNormalDouble();
@@ -91,6 +110,35 @@ public final class TorchGenerator implements NoiseSource {
                 data[start + i] = nextUniformFloat();
             }
             boxMuller16(data, start);
+        }
+    }
+
+    /** The same block scheme in double precision (PyTorch's scalar normal_fill<double>, libm math). */
+    private void normalFillDouble(double[] data) {
+        int n = data.length;
+        for (int i = 0; i < n; i++) {
+            data[i] = nextUniformDouble();
+        }
+        for (int i = 0; i + 16 <= n; i += 16) {
+            boxMuller16(data, i);
+        }
+        if (n % 16 != 0) {
+            int start = n - 16;
+            for (int i = 0; i < 16; i++) {
+                data[start + i] = nextUniformDouble();
+            }
+            boxMuller16(data, start);
+        }
+    }
+
+    private static void boxMuller16(double[] data, int at) {
+        for (int j = 0; j < 8; j++) {
+            double u1 = 1.0 - data[at + j];
+            double u2 = data[at + j + 8];
+            double radius = Math.sqrt(-2.0 * Math.log(u1));
+            double theta = 2.0 * Math.PI * u2;
+            data[at + j] = radius * Math.cos(theta);
+            data[at + j + 8] = radius * Math.sin(theta);
         }
     }
 
