@@ -27,8 +27,12 @@ public final class Schedulers {
         add("ddpm", "DDPMScheduler", DDPMScheduler::new, Map.of(), false);
         add("ddim", "DDIMScheduler", DDIMScheduler::new, Map.of(), false);
         add("pndm", "PNDMScheduler", PNDMScheduler::new, Map.of(), false);
+        add("lms", "LMSDiscreteScheduler", LMSDiscreteScheduler::new, Map.of(), true);
         add("euler", "EulerDiscreteScheduler", EulerDiscreteScheduler::new, Map.of(), true);
         add("euler_a", "EulerAncestralDiscreteScheduler", EulerAncestralDiscreteScheduler::new, Map.of(), false);
+        add("heun", "HeunDiscreteScheduler", HeunDiscreteScheduler::new, Map.of(), true);
+        add("kdpm2", "KDPM2DiscreteScheduler", KDPM2DiscreteScheduler::new, Map.of(), true);
+        add("kdpm2_a", "KDPM2AncestralDiscreteScheduler", KDPM2AncestralDiscreteScheduler::new, Map.of(), true);
         add("dpmpp_2m", "DPMSolverMultistepScheduler", DPMSolverMultistepScheduler::new,
                 Map.of("algorithm_type", "dpmsolver++", "solver_order", 2L), true);
         add("dpmpp_2m_sde", "DPMSolverMultistepScheduler", DPMSolverMultistepScheduler::new,
