@@ -101,7 +101,8 @@ class PipelineConformanceTest {
         return Math.sqrt(num / den);
     }
 
-    static void assertImageClose(float[] expected, RgbImage actual, String what) {
+    /** Asserts every sample within 2/255 (and 2 levels in 8 bits); returns the largest difference in 1/255 units. */
+    static double assertImageClose(float[] expected, RgbImage actual, String what) {
         assertEquals(expected.length, actual.data().length, what + ": image size");
         double worst = 0;
         int worstAt = -1;
@@ -118,6 +119,7 @@ class PipelineConformanceTest {
             int ref = (int) Math.rint(Math.min(Math.max(expected[i], 0f), 1f) * 255f);
             assertTrue(Math.abs((eight[i] & 0xff) - ref) <= 2, what + ": 8-bit sample " + i + " is " + (eight[i] & 0xff) + ", reference " + ref);
         }
+        return worst * 255;
     }
 
     @SuppressWarnings("unchecked")
@@ -159,13 +161,15 @@ class PipelineConformanceTest {
                         (step, total, t, latents, nanos) -> ours.add(latents.clone()));
                 int steps = stepLatents.length / per;
                 assertEquals(steps, ours.size(), key + ": number of scheduler steps");
+                double worstLatent = 0;
                 for (int s = 0; s < steps; s++) {
                     double err = relativeError(ours.get(s), row(stepLatents, s, per));
                     assertTrue(err <= LATENT_RELATIVE_TOLERANCE, key + ": latents after step " + (s + 1) + " have relative error " + err);
+                    worstLatent = Math.max(worstLatent, err);
                 }
                 assertEquals(noise.recorded(), noise.used(), key + ": every recorded draw is used");
-                assertImageClose(f.tensor(key + ".image").toFloatArray(), result.images().get(0), key);
-                checked.add(key);
+                double worstPixel = assertImageClose(f.tensor(key + ".image").toFloatArray(), result.images().get(0), key);
+                checked.add(String.format("%s (latents %.1e, pixels %.3f/255)", key, worstLatent, worstPixel));
             }
         }
         System.out.println(model + " text-to-image runs checked: " + checked + "; schedulers not available yet: " + skipped);
@@ -201,7 +205,8 @@ class PipelineConformanceTest {
             GenerationResult result = p.generate(req, scheduler(p, run), noise, (step, total, t, latents, nanos) -> timesteps.add(t));
             assertEquals(6, timesteps.size(), "strength 0.6 of 10 steps runs the last 6");
             assertEquals(2, noise.used());
-            assertImageClose(f.tensor("img2img.image").toFloatArray(), result.images().get(0), model + " img2img");
+            double worst = assertImageClose(f.tensor("img2img.image").toFloatArray(), result.images().get(0), model + " img2img");
+            System.out.printf("%s img2img: largest pixel difference %.3f/255%n", model, worst);
         }
     }
 
@@ -218,7 +223,8 @@ class PipelineConformanceTest {
                 // The reference ran in float64, so its generator drew float64 normals.
                 NoiseSource noise = new TorchGenerator(((Long) run.get("seed")).longValue(), TorchGenerator.Precision.FLOAT64);
                 GenerationResult result = p.generate(request(run), scheduler(p, run), noise, StepListener.NONE);
-                assertImageClose(f.tensor(key + ".image").toFloatArray(), result.images().get(0), key);
+                double worst = assertImageClose(f.tensor(key + ".image").toFloatArray(), result.images().get(0), key);
+                System.out.printf("seeded %s: largest pixel difference %.3f/255%n", key, worst);
                 checked++;
             }
         }
