@@ -1,0 +1,82 @@
+// 2-D convolution (cross-correlation, zero padding) as GEMM per image: out[n] [O, OH*OW] =
+// W [O, C*kh*kw] x col [C*kh*kw, OH*OW]. A 1x1, stride-1, unpadded conv multiplies by the image
+// itself; otherwise the im2col matrix is never built: its panels are packed straight from the image.
+package dev.ldm4j.tensor.cpu;
+
+import dev.ldm4j.tensor.FloatStorage;
+import dev.ldm4j.tensor.Tensor;
+
+final class Conv2d {
+    private Conv2d() {
+    }
+
+    static Tensor forward(Tensor x, Tensor w, Tensor bias, int stride, int pt, int pb, int pl, int pr) {
+        String op = "conv2d";
+        Shapes.requireRank(op, "x", x, 4);
+        Shapes.requireRank(op, "w", w, 4);
+        if (stride < 1 || pt < 0 || pb < 0 || pl < 0 || pr < 0) {
+            throw Shapes.bad(op, "stride " + stride + " must be >= 1 and padding (" + pt + ", " + pb + ", " + pl + ", " + pr + ") >= 0");
+        }
+        int n = x.dim(0), c = x.dim(1), h = x.dim(2), wd = x.dim(3);
+        int o = w.dim(0), kh = w.dim(2), kw = w.dim(3);
+        if (w.dim(1) != c) {
+            throw Shapes.bad(op, "weight " + Shapes.s(w) + " expects " + w.dim(1) + " input channels, x " + Shapes.s(x) + " has " + c);
+        }
+        Shapes.requireVector(op, "bias", bias, o);
+        int oh = Shapes.convOut(op, h, kh, stride, pt, pb);
+        int ow = Shapes.convOut(op, wd, kw, stride, pl, pr);
+        int p = oh * ow;
+        int kdim = c * kh * kw;
+        float[] out = new float[Math.toIntExact((long) n * o * p)];
+        Views.Flat xf = Views.flat(x);
+        Tensor wd2 = w.isContiguous() ? w : Views.dense(w);
+        Sgemm.PackA pa = Sgemm.packA(new Sgemm.Operand(wd2.storage(), wd2.offset(), kdim, 1));
+        Sgemm.Epilogue ep = bias == null ? Sgemm.Epilogue.NONE
+                : new Sgemm.Epilogue(Views.copy(bias), null, dev.ldm4j.tensor.Activation.NONE);
+        boolean pointwise = kh == 1 && kw == 1 && stride == 1 && pt == 0 && pb == 0 && pl == 0 && pr == 0;
+        for (int img = 0; img < n; img++) {
+            int xOff = xf.off() + img * c * h * wd;
+            Sgemm.PackB pbk = pointwise
+                    ? Sgemm.packB(new Sgemm.Operand(new FloatStorage(xf.a()), xOff, p, 1))
+                    : im2col(xf.a(), xOff, c, h, wd, kh, kw, stride, pt, pl, oh, ow);
+            Sgemm.gemm(o, p, kdim, pa, pbk, out, img * o * p, p, ep);
+        }
+        return Tensor.of(out, n, o, oh, ow);
+    }
+
+    /** Packs panels of the implicit im2col matrix: row k = (ci, ky, kx), column q = (oy, ox). */
+    static Sgemm.PackB im2col(float[] x, int xOff, int c, int h, int w, int kh, int kw, int stride, int pt, int pl, int oh, int ow) {
+        int nr = Sgemm.NR;
+        return (k0, kc, j0, nc, dst) -> {
+            int panels = (nc + nr - 1) / nr;
+            for (int pIdx = 0; pIdx < panels; pIdx++) {
+                int q0 = j0 + pIdx * nr;
+                int width = Math.min(nr, nc - pIdx * nr);
+                int base = pIdx * nr * kc;
+                for (int kk = 0; kk < kc; kk++) {
+                    int k = k0 + kk;
+                    int ci = k / (kh * kw);
+                    int r = k % (kh * kw);
+                    int ky = r / kw;
+                    int kx = r % kw;
+                    int plane = xOff + ci * h * w;
+                    int oy = q0 / ow;
+                    int ox = q0 % ow;
+                    int at = base + kk * nr;
+                    for (int j = 0; j < width; j++) {
+                        int iy = oy * stride - pt + ky;
+                        int ix = ox * stride - pl + kx;
+                        dst[at + j] = iy >= 0 && iy < h && ix >= 0 && ix < w ? x[plane + iy * w + ix] : 0f;
+                        if (++ox == ow) {
+                            ox = 0;
+                            oy++;
+                        }
+                    }
+                    for (int j = width; j < nr; j++) {
+                        dst[at + j] = 0f;
+                    }
+                }
+            }
+        };
+    }
+}

@@ -1,0 +1,282 @@
+// Single-precision GEMM, C[M, N] = A[M, K] * B[K, N] (+ bias, activation), in the BLIS layout:
+// B is packed into NR-column micro-panels per (KC x NC) block and A into MR-row micro-panels per
+// (MC x KC) block, and an MR x NR register-blocked micro-kernel of Vector API FMAs runs over them.
+// Packing goes through PackA/PackB, so the same kernel serves dense matrices, transposed linear
+// weights in F16/BF16 (widened while packing, never in full) and convolution's implicit im2col.
+// Reference: Goto and van de Geijn, "Anatomy of high-performance matrix multiplication", ACM TOMS
+// 34(3), 2008; Van Zee and van de Geijn, "BLIS", ACM TOMS 41(3), 2015.
+package dev.ldm4j.tensor.cpu;
+
+import dev.ldm4j.tensor.Activation;
+import dev.ldm4j.tensor.Storage;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorSpecies;
+
+final class Sgemm {
+    static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
+    static final int L = S.length();
+    /** Micro-tile rows. */
+    static final int MR = 8;
+    /** Micro-tile columns: two vectors. */
+    static final int NR = 2 * L;
+    static final int KC = 256;
+    static final int MC = 128;
+    static final int NC = 1536;
+
+    private Sgemm() {
+    }
+
+    /** Writes rows i0..i0+mc-1, columns k0..k0+kc-1 of A as ceil(mc/MR) MR-row micro-panels, zero-padded. */
+    interface PackA {
+        void pack(int i0, int mc, int k0, int kc, float[] dst);
+    }
+
+    /** Writes rows k0..k0+kc-1, columns j0..j0+nc-1 of B as ceil(nc/NR) NR-column micro-panels, zero-padded. */
+    interface PackB {
+        void pack(int k0, int kc, int j0, int nc, float[] dst);
+    }
+
+    /** Element (r, c) of a matrix is storage element off + r * rs + c * cs (any dtype the storage widens). */
+    record Operand(Storage s, long off, long rs, long cs) {
+    }
+
+    static PackA packA(Operand a) {
+        return (i0, mc, k0, kc, dst) -> {
+            float[] row = new float[kc];
+            for (int i = 0; i < mc; i++) {
+                Views.copyRow(a.s(), a.off() + (long) (i0 + i) * a.rs() + (long) k0 * a.cs(), a.cs(), kc, row, 0);
+                int base = (i / MR) * MR * kc + (i % MR);
+                for (int k = 0; k < kc; k++) {
+                    dst[base + k * MR] = row[k];
+                }
+            }
+            int padded = (mc + MR - 1) / MR * MR;
+            for (int i = mc; i < padded; i++) {
+                int base = (i / MR) * MR * kc + (i % MR);
+                for (int k = 0; k < kc; k++) {
+                    dst[base + k * MR] = 0f;
+                }
+            }
+        };
+    }
+
+    static PackB packB(Operand b) {
+        return (k0, kc, j0, nc, dst) -> {
+            int panels = (nc + NR - 1) / NR;
+            if (Math.abs(b.cs()) <= Math.abs(b.rs()) && b.cs() != 0) {
+                // rows of B are the contiguous direction: copy NR-wide row pieces
+                for (int p = 0; p < panels; p++) {
+                    int w = Math.min(NR, nc - p * NR);
+                    int base = p * NR * kc;
+                    for (int k = 0; k < kc; k++) {
+                        Views.copyRow(b.s(), b.off() + (long) (k0 + k) * b.rs() + (long) (j0 + p * NR) * b.cs(), b.cs(), w, dst, base + k * NR);
+                        for (int c = w; c < NR; c++) {
+                            dst[base + k * NR + c] = 0f;
+                        }
+                    }
+                }
+            } else {
+                // columns of B are the contiguous direction (a transposed weight): read each column along k
+                float[] col = new float[kc];
+                for (int p = 0; p < panels; p++) {
+                    int w = Math.min(NR, nc - p * NR);
+                    int base = p * NR * kc;
+                    for (int c = 0; c < NR; c++) {
+                        if (c < w) {
+                            Views.copyRow(b.s(), b.off() + (long) k0 * b.rs() + (long) (j0 + p * NR + c) * b.cs(), b.rs(), kc, col, 0);
+                            for (int k = 0; k < kc; k++) {
+                                dst[base + k * NR + c] = col[k];
+                            }
+                        } else {
+                            for (int k = 0; k < kc; k++) {
+                                dst[base + k * NR + c] = 0f;
+                            }
+                        }
+                    }
+                }
+            }
+        };
+    }
+
+    /** Bias and activation applied once the whole K sum is in C. */
+    record Epilogue(float[] rowBias, float[] colBias, Activation act) {
+        static final Epilogue NONE = new Epilogue(null, null, Activation.NONE);
+
+        boolean isIdentity() {
+            return rowBias == null && colBias == null && (act == null || act == Activation.NONE);
+        }
+    }
+
+    /** C[cOff + i * ldc + j] = epilogue(sum_k A(i, k) B(k, j)) for i < M, j < N. */
+    static void gemm(int m, int n, int k, PackA pa, PackB pb, float[] c, int cOff, int ldc, Epilogue ep) {
+        if (m == 0 || n == 0) {
+            return;
+        }
+        if (k == 0) {
+            for (int i = 0; i < m; i++) {
+                java.util.Arrays.fill(c, cOff + i * ldc, cOff + i * ldc + n, 0f);
+            }
+            applyEpilogue(c, cOff, ldc, 0, m, 0, n, ep);
+            return;
+        }
+        int threads = Parallel.THREADS;
+        float[][] aBuf = new float[threads][];
+        float[][] tile = new float[threads][];
+        float[] bPack = new float[KC * ((Math.min(NC, n) + NR - 1) / NR * NR)];
+        int mBlocks = (m + MC - 1) / MC;
+        for (int jc = 0; jc < n; jc += NC) {
+            int nc = Math.min(NC, n - jc);
+            int nPanels = (nc + NR - 1) / NR;
+            int groups = Math.max(1, Math.min(nPanels, (2 * threads + mBlocks - 1) / mBlocks));
+            int panelsPerGroup = (nPanels + groups - 1) / groups;
+            for (int pc = 0; pc < k; pc += KC) {
+                int kc = Math.min(KC, k - pc);
+                boolean first = pc == 0;
+                boolean last = pc + kc == k;
+                packBParallel(pb, pc, kc, jc, nc, bPack);
+                int fjc = jc;
+                int fpc = pc;
+                Parallel.forEach(mBlocks * groups, (task, worker) -> {
+                    int ib = task / groups;
+                    int g = task % groups;
+                    int ic = ib * MC;
+                    int mc = Math.min(MC, m - ic);
+                    if (aBuf[worker] == null) {
+                        aBuf[worker] = new float[MC * KC];
+                        tile[worker] = new float[MR * NR];
+                    }
+                    float[] ap = aBuf[worker];
+                    pa.pack(ic, mc, fpc, kc, ap);
+                    int p0 = g * panelsPerGroup;
+                    int p1 = Math.min(nPanels, p0 + panelsPerGroup);
+                    for (int p = p0; p < p1; p++) {
+                        int jr = p * NR;
+                        int nr = Math.min(NR, nc - jr);
+                        for (int ir = 0; ir < mc; ir += MR) {
+                            int mr = Math.min(MR, mc - ir);
+                            int cAt = cOff + (ic + ir) * ldc + fjc + jr;
+                            kernel(kc, ap, ir * kc, bPack, p * NR * kc, c, cAt, ldc, mr, nr, !first, tile[worker]);
+                            if (last) {
+                                applyEpilogue(c, cOff, ldc, ic + ir, mr, fjc + jr, nr, ep);
+                            }
+                        }
+                    }
+                });
+            }
+        }
+    }
+
+    private static void packBParallel(PackB pb, int k0, int kc, int j0, int nc, float[] dst) {
+        int panels = (nc + NR - 1) / NR;
+        Parallel.forRange(panels, 4, (from, to, worker) -> {
+            int cols = Math.min(nc, to * NR) - from * NR;
+            float[] part = from == 0 ? dst : new float[(to - from) * NR * kc];
+            pb.pack(k0, kc, j0 + from * NR, cols, part);
+            if (from != 0) {
+                System.arraycopy(part, 0, dst, from * NR * kc, part.length);
+            }
+        });
+    }
+
+    static void applyEpilogue(float[] c, int cOff, int ldc, int i0, int mr, int j0, int nr, Epilogue ep) {
+        if (ep == null || ep.isIdentity()) {
+            return;
+        }
+        for (int i = i0; i < i0 + mr; i++) {
+            int at = cOff + i * ldc + j0;
+            float rb = ep.rowBias() == null ? 0f : ep.rowBias()[i];
+            Pointwise.biasActivation(c, at, nr, rb, ep.colBias(), j0, ep.act());
+        }
+    }
+
+    /**
+     * C tile (mr x nr valid of MR x NR) (+)= A micro-panel (MR x kc, k-major) * B micro-panel (kc x NR).
+     * Full tiles go straight to C; edge tiles go through the scratch tile.
+     */
+    static void kernel(int kc, float[] a, int aOff, float[] b, int bOff, float[] c, int cOff, int ldc,
+                       int mr, int nr, boolean accumulate, float[] scratch) {
+        FloatVector c00 = FloatVector.zero(S), c01 = FloatVector.zero(S);
+        FloatVector c10 = FloatVector.zero(S), c11 = FloatVector.zero(S);
+        FloatVector c20 = FloatVector.zero(S), c21 = FloatVector.zero(S);
+        FloatVector c30 = FloatVector.zero(S), c31 = FloatVector.zero(S);
+        FloatVector c40 = FloatVector.zero(S), c41 = FloatVector.zero(S);
+        FloatVector c50 = FloatVector.zero(S), c51 = FloatVector.zero(S);
+        FloatVector c60 = FloatVector.zero(S), c61 = FloatVector.zero(S);
+        FloatVector c70 = FloatVector.zero(S), c71 = FloatVector.zero(S);
+        int ai = aOff, bi = bOff;
+        for (int k = 0; k < kc; k++, ai += MR, bi += NR) {
+            FloatVector b0 = FloatVector.fromArray(S, b, bi);
+            FloatVector b1 = FloatVector.fromArray(S, b, bi + L);
+            FloatVector av = FloatVector.broadcast(S, a[ai]);
+            c00 = av.fma(b0, c00);
+            c01 = av.fma(b1, c01);
+            av = FloatVector.broadcast(S, a[ai + 1]);
+            c10 = av.fma(b0, c10);
+            c11 = av.fma(b1, c11);
+            av = FloatVector.broadcast(S, a[ai + 2]);
+            c20 = av.fma(b0, c20);
+            c21 = av.fma(b1, c21);
+            av = FloatVector.broadcast(S, a[ai + 3]);
+            c30 = av.fma(b0, c30);
+            c31 = av.fma(b1, c31);
+            av = FloatVector.broadcast(S, a[ai + 4]);
+            c40 = av.fma(b0, c40);
+            c41 = av.fma(b1, c41);
+            av = FloatVector.broadcast(S, a[ai + 5]);
+            c50 = av.fma(b0, c50);
+            c51 = av.fma(b1, c51);
+            av = FloatVector.broadcast(S, a[ai + 6]);
+            c60 = av.fma(b0, c60);
+            c61 = av.fma(b1, c61);
+            av = FloatVector.broadcast(S, a[ai + 7]);
+            c70 = av.fma(b0, c70);
+            c71 = av.fma(b1, c71);
+        }
+        boolean full = mr == MR && nr == NR;
+        float[] t = full ? c : scratch;
+        int to = full ? cOff : 0;
+        int ld = full ? ldc : NR;
+        if (full && accumulate) {
+            c00 = c00.add(FloatVector.fromArray(S, c, to));
+            c01 = c01.add(FloatVector.fromArray(S, c, to + L));
+            c10 = c10.add(FloatVector.fromArray(S, c, to + ld));
+            c11 = c11.add(FloatVector.fromArray(S, c, to + ld + L));
+            c20 = c20.add(FloatVector.fromArray(S, c, to + 2 * ld));
+            c21 = c21.add(FloatVector.fromArray(S, c, to + 2 * ld + L));
+            c30 = c30.add(FloatVector.fromArray(S, c, to + 3 * ld));
+            c31 = c31.add(FloatVector.fromArray(S, c, to + 3 * ld + L));
+            c40 = c40.add(FloatVector.fromArray(S, c, to + 4 * ld));
+            c41 = c41.add(FloatVector.fromArray(S, c, to + 4 * ld + L));
+            c50 = c50.add(FloatVector.fromArray(S, c, to + 5 * ld));
+            c51 = c51.add(FloatVector.fromArray(S, c, to + 5 * ld + L));
+            c60 = c60.add(FloatVector.fromArray(S, c, to + 6 * ld));
+            c61 = c61.add(FloatVector.fromArray(S, c, to + 6 * ld + L));
+            c70 = c70.add(FloatVector.fromArray(S, c, to + 7 * ld));
+            c71 = c71.add(FloatVector.fromArray(S, c, to + 7 * ld + L));
+        }
+        c00.intoArray(t, to);
+        c01.intoArray(t, to + L);
+        c10.intoArray(t, to + ld);
+        c11.intoArray(t, to + ld + L);
+        c20.intoArray(t, to + 2 * ld);
+        c21.intoArray(t, to + 2 * ld + L);
+        c30.intoArray(t, to + 3 * ld);
+        c31.intoArray(t, to + 3 * ld + L);
+        c40.intoArray(t, to + 4 * ld);
+        c41.intoArray(t, to + 4 * ld + L);
+        c50.intoArray(t, to + 5 * ld);
+        c51.intoArray(t, to + 5 * ld + L);
+        c60.intoArray(t, to + 6 * ld);
+        c61.intoArray(t, to + 6 * ld + L);
+        c70.intoArray(t, to + 7 * ld);
+        c71.intoArray(t, to + 7 * ld + L);
+        if (!full) {
+            for (int i = 0; i < mr; i++) {
+                int row = cOff + i * ldc;
+                for (int j = 0; j < nr; j++) {
+                    c[row + j] = accumulate ? c[row + j] + scratch[i * NR + j] : scratch[i * NR + j];
+                }
+            }
+        }
+    }
+}

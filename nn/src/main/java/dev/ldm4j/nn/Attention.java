@@ -1,0 +1,74 @@
+// diffusers' Attention (Vaswani et al. 2017, "Attention Is All You Need", eq. 1, multi-head): to_q,
+// to_k, to_v project the tokens, Backend.attention computes softmax(q k^T / sqrt(d)) v per head in the
+// token-major layout, to_out.0 projects back. Two uses in SD:
+//  - transformer(): the U-Net's self attention (context null) and cross attention over the text
+//    context, q/k/v without bias, several heads;
+//  - spatialSelf(): the VAE mid block's single-head self attention over the H*W positions of a
+//    feature map, with q/k/v bias, its own group_norm first and a residual connection.
+package dev.ldm4j.nn;
+
+import dev.ldm4j.tensor.Backend;
+import dev.ldm4j.tensor.Tensor;
+
+public final class Attention {
+    private final Backend backend;
+    private final Linear toQ;
+    private final Linear toK;
+    private final Linear toV;
+    private final Linear toOut;
+    private final GroupNorm groupNorm;
+    private final int heads;
+    private final float scale;
+
+    private Attention(Params p, int queryDim, int contextDim, int heads, int dimHead, boolean qkvBias,
+                      int normGroups, float normEps) {
+        this.backend = p.backend();
+        int inner = heads * dimHead;
+        this.heads = heads;
+        this.scale = (float) (1.0 / Math.sqrt(dimHead));
+        this.groupNorm = normGroups > 0 ? new GroupNorm(p.child("group_norm"), normGroups, queryDim, normEps) : null;
+        this.toQ = new Linear(p.child("to_q"), queryDim, inner, qkvBias);
+        this.toK = new Linear(p.child("to_k"), contextDim, inner, qkvBias);
+        this.toV = new Linear(p.child("to_v"), contextDim, inner, qkvBias);
+        this.toOut = new Linear(p.child("to_out").child(0), inner, queryDim);
+    }
+
+    /**
+     * Attention of a transformer block: self attention when contextDim is 0, else cross attention
+     * over a context of that width. q/k/v have no bias; to_out.0 has one.
+     */
+    public static Attention transformer(Params p, int queryDim, int contextDim, int heads, int dimHead) {
+        return new Attention(p, queryDim, contextDim > 0 ? contextDim : queryDim, heads, dimHead, false, 0, 0f);
+    }
+
+    /** Single-head self attention over a feature map's positions, with group_norm and a residual (the VAE's). */
+    public static Attention spatialSelf(Params p, int channels, int normGroups, float normEps) {
+        return new Attention(p, channels, channels, 1, channels, true, normGroups, normEps);
+    }
+
+    /**
+     * Token-major attention: x [B, Lq, queryDim], context [B, Lk, contextDim] or null for self
+     * attention -> [B, Lq, queryDim].
+     */
+    public Tensor forward(Tensor x, Tensor context) {
+        Tensor kv = context == null ? x : context;
+        Tensor q = toQ.forward(x);                                  // [B, Lq, H*D]
+        Tensor k = toK.forward(kv);                                 // [B, Lk, H*D]
+        Tensor v = toV.forward(kv);                                 // [B, Lk, H*D]
+        Tensor a = backend.attention(q, k, v, heads, scale, false); // [B, Lq, H*D]
+        return toOut.forward(a);                                    // [B, Lq, queryDim]
+    }
+
+    /**
+     * Spatial self attention with residual: x [B, C, H, W] -> x + attn(groupNorm(x)) [B, C, H, W],
+     * the positions as tokens.
+     */
+    public Tensor forwardSpatial(Tensor x) {
+        int b = x.dim(0), c = x.dim(1), h = x.dim(2), w = x.dim(3);
+        Tensor n = groupNorm != null ? groupNorm.forward(x) : x;                       // [B, C, H, W]
+        Tensor tokens = n.reshape(b, c, h * w).transpose(1, 2);                        // [B, HW, C] (view)
+        Tensor out = forward(tokens, null);                                            // [B, HW, C]
+        Tensor map = backend.contiguous(out.transpose(1, 2)).reshape(b, c, h, w);      // [B, C, H, W]
+        return backend.add(map, x);
+    }
+}

@@ -1,0 +1,27 @@
+// diffusers' FeedForward with the GEGLU activation, as in every SD 1.x/2.x transformer block:
+// net.0 = GEGLU(dim -> inner), net.1 = dropout (none at inference), net.2 = Linear(inner -> dim),
+// with inner = 4 * dim.
+package dev.ldm4j.nn;
+
+import dev.ldm4j.tensor.Tensor;
+
+public final class FeedForward {
+    private final GEGLU geglu;
+    private final Linear out;
+
+    public FeedForward(Params p, int dim, int mult) {
+        int inner = dim * mult;
+        this.geglu = new GEGLU(p.child("net").child(0), dim, inner);
+        this.out = new Linear(p.child("net").child(2), inner, dim);
+    }
+
+    public FeedForward(Params p, int dim) {
+        this(p, dim, 4);
+    }
+
+    /** [B, L, D] -> [B, L, D]. */
+    public Tensor forward(Tensor x) {
+        Tensor h = geglu.forward(x);  // [B, L, 4D]
+        return out.forward(h);        // [B, L, D]
+    }
+}
