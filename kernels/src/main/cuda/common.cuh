@@ -35,6 +35,9 @@ __device__ __forceinline__ float apply_act(float x, int act) {
     }
 }
 
+// The same, not inlined: for epilogues that would otherwise inline every activation per output element.
+__device__ __noinline__ float apply_act_call(float x, int act) { return apply_act(x, act); }
+
 __device__ __forceinline__ float warp_sum(float v) {
     for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
     return v;

@@ -81,19 +81,20 @@ extern "C" __global__ void upsample_nearest2x_f32(long long planes, int h, int w
     }
 }
 
-// diffusers get_timestep_embedding (max_period 10000): out [n, dim].
+// diffusers get_timestep_embedding (max_period 10000): out [n, dim]. Computed in double (a handful of
+// values per step) so the result is the correctly rounded float of the formula.
 extern "C" __global__ void timestep_embedding_f32(int n, int dim, const float* t, float* out, int flip, float shift) {
     int half = dim / 2;
     GRID_STRIDE(i, (long long) n * dim) {
         int r = (int) (i / dim), c = (int) (i - (long long) r * dim);
         float v = 0.0f;
         if (c < 2 * half) {
-            int f = c < half ? c : c - half;
             bool first = c < half;
-            float freq = expf(-9.210340371976184f * (float) f / ((float) half - shift));
-            float arg = t[r] * freq;
+            int f = first ? c : c - half;
+            double freq = exp(-9.210340371976184 * (double) f / ((double) half - (double) shift));
+            double arg = (double) t[r] * freq;
             bool sinPart = flip ? !first : first;
-            v = sinPart ? sinf(arg) : cosf(arg);
+            v = (float) (sinPart ? sin(arg) : cos(arg));
         }
         out[i] = v;
     }

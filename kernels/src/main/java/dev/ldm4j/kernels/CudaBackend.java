@@ -32,6 +32,7 @@ import jcuda.driver.CUevent_flags;
 public final class CudaBackend implements Backend {
     private static final int THREADS = 256;
     private static final int MAX_RANK = 8;
+    private static final int ATTENTION_CHUNK = 1024;
 
     private final CudaContext cx;
 
@@ -285,7 +286,8 @@ public final class CudaBackend implements Backend {
         long tiles128 = (long) ceilDiv(m, 128) * ceilDiv(n, 128) * batches;
         boolean big = tiles128 >= cx.multiprocessors;
         int tile = big ? 128 : 64;
-        launch3("gemm", big ? "gemm_128_f32" : "gemm_64_f32", ceilDiv(n, tile), ceilDiv(m, tile), batches, THREADS, 0,
+        String order = (sak == 1 ? "_ak" : "_am") + (sbn == 1 ? "_bn" : "_bk");
+        launch3("gemm", "gemm_" + tile + order + "_f32", ceilDiv(n, tile), ceilDiv(m, tile), batches, THREADS, 0,
                 m, n, k, a, b, bias, c, sam, sak, sbk, sbn, batch.length, dims(batch), dims(aBatch), dims(bBatch), actCode(act));
     }
 
@@ -333,12 +335,22 @@ public final class CudaBackend implements Backend {
         Tensor xc = contiguous(x);
         Tensor g = gamma == null ? null : contiguous(gamma), b = beta == null ? null : contiguous(beta);
         Tensor out = empty(x.shape());
-        long s = x.numel() / Math.max(1, (long) x.dim(0) * c);
-        int blocks = x.dim(0) * groups;
+        int n = x.dim(0);
+        long s = x.numel() / Math.max(1, (long) n * c);
         if (out.numel() == 0) {
             return out;
         }
-        launch("norm", "group_norm_f32", blocks, 1, 512, 0, xc, g, b, out, c, s, groups, eps, silu ? 1 : 0);
+        // Chunks of at least 16K elements, about four blocks per multiprocessor in all.
+        int groupsTotal = n * groups;
+        long len = (long) (c / groups) * s;
+        int splits = (int) Math.max(1, Math.min(ceilDivL(len, 16384), Math.max(1, 4L * cx.multiprocessors / groupsTotal)));
+        long chunk = ceilDivL(len, splits);
+        Tensor partial = empty(groupsTotal, splits, 3);
+        Tensor stats = empty(groupsTotal, 2);
+        launch3("norm", "group_norm_partial_f32", groupsTotal, splits, 1, THREADS, 0, xc, partial, c, s, groups, chunk);
+        launch("norm", "group_norm_combine_f32", ceilDiv(groupsTotal, 128), 1, 128, 0, partial, stats, groupsTotal, splits, eps);
+        launch("norm", "group_norm_apply_f32", gridFor(out.numel()), 1, THREADS, 0, xc, stats, g, b, out, out.numel(), c, s, groups,
+                silu ? 1 : 0);
         return out;
     }
 
@@ -381,13 +393,13 @@ public final class CudaBackend implements Backend {
                     + ", k " + Arrays.toString(k.shape()) + ", v " + Arrays.toString(v.shape()));
         }
         int d = hd / heads;
-        if (d > 256) {
-            throw new IllegalArgumentException("attention head dim " + d + " exceeds the 256 the CUDA kernel supports");
-        }
         Tensor qv = rowView(q), kv = rowView(k), vv = rowView(v);
         Tensor out = empty(b, lq, hd);
         if (out.numel() == 0) {
             return out;
+        }
+        if (d > 256) {
+            return attentionByQueryChunks(qv, kv, vv, heads, d, scale, causal, out);
         }
         String fn = d <= 64 ? "attention_d64_f32" : d <= 128 ? "attention_d128_f32" : "attention_d256_f32";
         int smem = (64 * (d + 1) + 2 * 32 * (d + 1) + 64 * 33) * 4;
@@ -395,6 +407,30 @@ public final class CudaBackend implements Backend {
         long[] qs = qv.strides(), ks = kv.strides(), vs = vv.strides();
         launch3("attention", fn, ceilDiv(lq, 64), b * heads, 1, THREADS, smem, qv, kv, vv, out, lq, lk, heads, d,
                 qs[1], qs[0], ks[1], ks[0], vs[1], vs[0], scale, causal ? 1 : 0);
+        return out;
+    }
+
+    /**
+     * Head dims above 256 (the VAE's single-head attention over 512 channels) do not fit the fused
+     * kernel's registers; there each head is done in chunks of at most ATTENTION_CHUNK queries:
+     * s = softmax(scale q_chunk k^T) [B, chunk, Lk], o = s v, so only a [chunk, Lk] slice of the
+     * scores exists at a time.
+     */
+    private Tensor attentionByQueryChunks(Tensor q, Tensor k, Tensor v, int heads, int d, float scale, boolean causal, Tensor out) {
+        if (causal) {
+            throw new IllegalArgumentException("causal attention with head dim " + d + " > 256 is not supported on CUDA");
+        }
+        int lq = q.dim(1);
+        for (int h = 0; h < heads; h++) {
+            Tensor kt = k.slice(2, h * d, (h + 1) * d).transpose(1, 2);      // [B, D, Lk]
+            Tensor vh = v.slice(2, h * d, (h + 1) * d);                      // [B, Lk, D]
+            for (int r0 = 0; r0 < lq; r0 += ATTENTION_CHUNK) {
+                int r1 = Math.min(lq, r0 + ATTENTION_CHUNK);
+                Tensor qh = q.slice(2, h * d, (h + 1) * d).slice(1, r0, r1);  // [B, rows, D]
+                Tensor p = softmax(scale(matmul(qh, kt), scale));             // [B, rows, Lk]
+                copyStrided(matmul(p, vh), out.slice(2, h * d, (h + 1) * d).slice(1, r0, r1));
+            }
+        }
         return out;
     }
 
