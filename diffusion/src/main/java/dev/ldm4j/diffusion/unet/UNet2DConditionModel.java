@@ -1,0 +1,125 @@
+// diffusers' UNet2DConditionModel for SD 1.x/2.x: the noise (or v) predictor of latent diffusion
+// (Rombach et al. 2022, Fig. 3). The timestep becomes sinusoidal features and the time_embedding MLP;
+// conv_in lifts the latent to block_out_channels[0]; the down path halves the resolution per block and
+// keeps its intermediate features on a skip stack; the mid block works at the lowest resolution; the
+// up path doubles it back, concatenating one skip tensor before each resnet; conv_norm_out, SiLU and
+// conv_out return to the latent channels. Cross attention reads the text context in every
+// Transformer2DModel.
+package dev.ldm4j.diffusion.unet;
+
+import dev.ldm4j.nn.Conv2d;
+import dev.ldm4j.nn.GroupNorm;
+import dev.ldm4j.nn.Params;
+import dev.ldm4j.tensor.Backend;
+import dev.ldm4j.tensor.Tensor;
+
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Deque;
+import java.util.List;
+
+public final class UNet2DConditionModel {
+    private final UNetConfig config;
+    private final Backend backend;
+    private final TimestepEmbedding timeEmbedding;
+    private final Conv2d convIn;
+    private final List<DownBlock> downBlocks = new ArrayList<>();
+    private final UNetMidBlock2DCrossAttn midBlock;
+    private final List<UpBlock> upBlocks = new ArrayList<>();
+    private final GroupNorm convNormOut;
+    private final Conv2d convOut;
+
+    /** Builds the model from weights in diffusers naming (the unet/ folder's tensors, no prefix). */
+    public UNet2DConditionModel(Params p, UNetConfig c) {
+        this.config = c;
+        this.backend = p.backend();
+        List<Integer> ch = c.blockOutChannels();
+        int n = c.blocks();
+        this.timeEmbedding = new TimestepEmbedding(p.child("time_embedding"), ch.get(0), c.timeEmbedDim());
+        this.convIn = new Conv2d(p.child("conv_in"), c.inChannels(), ch.get(0), 3, 1, 1);
+
+        int out = ch.get(0);
+        for (int i = 0; i < n; i++) {
+            int in = out;
+            out = ch.get(i);
+            boolean last = i == n - 1;
+            Params b = p.child("down_blocks").child(i);
+            downBlocks.add(c.downBlockTypes().get(i).equals("CrossAttnDownBlock2D")
+                    ? new CrossAttnDownBlock2D(b, c, i, in, out, !last)
+                    : new DownBlock2D(b, c, i, in, out, !last));
+        }
+
+        this.midBlock = new UNetMidBlock2DCrossAttn(p.child("mid_block"), c, ch.get(n - 1));
+
+        out = ch.get(n - 1);
+        for (int i = 0; i < n; i++) {
+            int block = n - 1 - i;                    // the down block this up block mirrors
+            int prev = out;
+            out = ch.get(block);
+            int in = ch.get(Math.max(block - 1, 0));  // channels of the skip from the level above
+            boolean last = i == n - 1;
+            Params b = p.child("up_blocks").child(i);
+            upBlocks.add(c.upBlockTypes().get(i).equals("CrossAttnUpBlock2D")
+                    ? new CrossAttnUpBlock2D(b, c, block, in, prev, out, !last)
+                    : new UpBlock2D(b, c, block, in, prev, out, !last));
+        }
+
+        this.convNormOut = new GroupNorm(p.child("conv_norm_out"), c.normNumGroups(), ch.get(0), (float) c.normEps());
+        this.convOut = new Conv2d(p.child("conv_out"), ch.get(0), c.outChannels(), 3, 1, 1);
+    }
+
+    public UNetConfig config() {
+        return config;
+    }
+
+    /**
+     * One model call: sample [B, in, h, w] (h and w multiples of 2^(blocks-1), 8 for SD), timesteps one
+     * per batch row (or one for all rows), context [B, L, cross_attention_dim] -> [B, out, h, w].
+     */
+    public Tensor forward(Tensor sample, float[] timesteps, Tensor context) {
+        checkInputs(sample, timesteps, context);
+        int b = sample.dim(0);
+        float[] t = timesteps.length == b ? timesteps : filled(b, timesteps[0]);
+
+        Tensor sinusoid = backend.timestepEmbedding(t, config.blockOutChannels().get(0), config.flipSinToCos(),
+                config.freqShift());                                   // [B, C0]
+        Tensor temb = timeEmbedding.forward(sinusoid);                 // [B, 4 C0]
+
+        Tensor h = convIn.forward(sample);                             // [B, C0, h, w]
+        Deque<Tensor> skips = new ArrayDeque<>();
+        skips.push(h);
+        for (DownBlock block : downBlocks) {
+            h = block.forward(h, temb, context, skips);                // [B, Ci, h/2^i, w/2^i] ...
+        }
+        h = midBlock.forward(h, temb, context);                        // [B, Clast, h/8, w/8]
+        for (UpBlock block : upBlocks) {
+            h = block.forward(h, temb, context, skips);                // ... back up to [B, C0, h, w]
+        }
+        h = convNormOut.forwardSilu(h);                                // [B, C0, h, w]
+        return convOut.forward(h);                                     // [B, out, h, w]
+    }
+
+    private void checkInputs(Tensor sample, float[] timesteps, Tensor context) {
+        int m = config.sizeMultiple();
+        if (sample.rank() != 4 || sample.dim(1) != config.inChannels() || sample.dim(2) % m != 0 || sample.dim(3) % m != 0
+                || sample.dim(2) == 0 || sample.dim(3) == 0) {
+            throw new IllegalArgumentException("unet: sample must be [B, " + config.inChannels() + ", h, w] with h and w positive multiples of "
+                    + m + ", got " + Arrays.toString(sample.shape()));
+        }
+        int b = sample.dim(0);
+        if (timesteps.length != b && timesteps.length != 1) {
+            throw new IllegalArgumentException("unet: " + timesteps.length + " timesteps for a batch of " + b + " (give one per row, or one for all)");
+        }
+        if (context.rank() != 3 || context.dim(0) != b || context.dim(2) != config.crossAttentionDim()) {
+            throw new IllegalArgumentException("unet: context must be [" + b + ", L, " + config.crossAttentionDim() + "], got "
+                    + Arrays.toString(context.shape()));
+        }
+    }
+
+    private static float[] filled(int n, float v) {
+        float[] a = new float[n];
+        Arrays.fill(a, v);
+        return a;
+    }
+}

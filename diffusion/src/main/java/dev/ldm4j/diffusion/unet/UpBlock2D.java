@@ -1,0 +1,49 @@
+// diffusers' UpBlock2D: layers_per_block + 1 ResnetBlock2Ds, each on the concatenation of the current
+// features and one skip tensor from the down path, then an optional Upsample2D.
+package dev.ldm4j.diffusion.unet;
+
+import dev.ldm4j.nn.Params;
+import dev.ldm4j.nn.ResnetBlock2D;
+import dev.ldm4j.nn.Upsample2D;
+import dev.ldm4j.tensor.Backend;
+import dev.ldm4j.tensor.Tensor;
+
+import java.util.ArrayList;
+import java.util.Deque;
+import java.util.List;
+
+public final class UpBlock2D implements UpBlock {
+    private final Backend backend;
+    private final List<ResnetBlock2D> resnets = new ArrayList<>();
+    private final Upsample2D upsampler;
+
+    /**
+     * Block i of the up path (block = the matching down block index, counted from the top). Resnet j
+     * sees prevOutputChannels (j = 0) or outChannels, plus the skip's channels: inChannels for the last
+     * resnet (the skip from the level above) and outChannels otherwise.
+     */
+    public UpBlock2D(Params p, UNetConfig c, int block, int inChannels, int prevOutputChannels, int outChannels,
+                     boolean addUpsample) {
+        this.backend = p.backend();
+        int n = c.layersPerBlock().get(block) + 1;
+        for (int j = 0; j < n; j++) {
+            int skip = j == n - 1 ? inChannels : outChannels;
+            int in = j == 0 ? prevOutputChannels : outChannels;
+            resnets.add(new ResnetBlock2D(p.child("resnets").child(j), in + skip, outChannels, c.timeEmbedDim(),
+                    c.normNumGroups(), (float) c.normEps()));
+        }
+        this.upsampler = addUpsample ? new Upsample2D(p.child("upsamplers").child(0), outChannels) : null;
+    }
+
+    @Override
+    public Tensor forward(Tensor h, Tensor temb, Tensor context, Deque<Tensor> skips) {
+        for (ResnetBlock2D resnet : resnets) {
+            h = backend.concat(1, h, skips.pop());  // [B, C + Cskip, H, W]
+            h = resnet.forward(h, temb);            // [B, Cout, H, W]
+        }
+        if (upsampler != null) {
+            h = upsampler.forward(h);               // [B, Cout, 2H, 2W]
+        }
+        return h;
+    }
+}

@@ -1,0 +1,63 @@
+// diffusers' AutoencoderKL (Rombach et al. 2022, Sec. 3, the KL-regularized f=8 autoencoder): encode an
+// image to the posterior over latents (Encoder, quant_conv, split into mean and logvar), decode a latent
+// to an image (post_quant_conv, Decoder). Latents here are unscaled: the pipeline multiplies by
+// VaeConfig.scalingFactor() after encoding and divides before decoding.
+package dev.ldm4j.diffusion.vae;
+
+import dev.ldm4j.nn.Conv2d;
+import dev.ldm4j.nn.Params;
+import dev.ldm4j.tensor.Backend;
+import dev.ldm4j.tensor.Tensor;
+
+import java.util.Arrays;
+
+public final class AutoencoderKL {
+    private final VaeConfig config;
+    private final Backend backend;
+    private final Encoder encoder;
+    private final Conv2d quantConv;
+    private final Conv2d postQuantConv;
+    private final Decoder decoder;
+
+    /** Builds the model from weights in diffusers naming (the vae/ folder's tensors, no prefix). */
+    public AutoencoderKL(Params p, VaeConfig c) {
+        this.config = c;
+        this.backend = p.backend();
+        int latent = c.latentChannels();
+        this.encoder = new Encoder(p.child("encoder"), c);
+        this.quantConv = c.useQuantConv() ? new Conv2d(p.child("quant_conv"), 2 * latent, 2 * latent, 1, 1, 0) : null;
+        this.postQuantConv = c.usePostQuantConv() ? new Conv2d(p.child("post_quant_conv"), latent, latent, 1, 1, 0) : null;
+        this.decoder = new Decoder(p.child("decoder"), c);
+    }
+
+    public VaeConfig config() {
+        return config;
+    }
+
+    /** image [B, 3, H, W] in [-1, 1], H and W multiples of 8 -> posterior over [B, latent, H/8, W/8]. */
+    public DiagonalGaussianDistribution encode(Tensor image) {
+        int m = config.downFactor();
+        if (image.rank() != 4 || image.dim(1) != config.inChannels() || image.dim(2) % m != 0 || image.dim(3) % m != 0
+                || image.dim(2) == 0 || image.dim(3) == 0) {
+            throw new IllegalArgumentException("vae: image must be [B, " + config.inChannels() + ", H, W] with H and W positive multiples of "
+                    + m + ", got " + Arrays.toString(image.shape()));
+        }
+        int latent = config.latentChannels();
+        Tensor moments = encoder.forward(image);                                    // [B, 2 latent, h, w]
+        if (quantConv != null) {
+            moments = quantConv.forward(moments);                                   // [B, 2 latent, h, w]
+        }
+        Tensor mean = backend.contiguous(moments.slice(1, 0, latent));              // [B, latent, h, w]
+        Tensor logvar = backend.clamp(moments.slice(1, latent, 2 * latent), -30f, 20f); // [B, latent, h, w]
+        return new DiagonalGaussianDistribution(mean, logvar);
+    }
+
+    /** z [B, latent, h, w] (unscaled) -> image [B, 3, 8h, 8w], roughly in [-1, 1]. */
+    public Tensor decode(Tensor z) {
+        if (z.rank() != 4 || z.dim(1) != config.latentChannels()) {
+            throw new IllegalArgumentException("vae: latent must be [B, " + config.latentChannels() + ", h, w], got " + Arrays.toString(z.shape()));
+        }
+        Tensor h = postQuantConv != null ? postQuantConv.forward(z) : z;  // [B, latent, h, w]
+        return decoder.forward(h);                                         // [B, 3, 8h, 8w]
+    }
+}
