@@ -20,6 +20,7 @@ bundle() {
   ./mvnw -q -B -pl bench -am package -DskipTests dependency:copy-dependencies -DincludeScope=runtime \
     -DoutputDirectory="$(cd "$dir" && pwd)/lib"
   cp bench/target/bench-*.jar "$dir/lib/"
+  rm -f "$dir"/lib/commons-math3-*.jar "$dir"/lib/jmh-core-*.jar "$dir"/lib/jopt-simple-*.jar  # JMH only
   cp -r kernels/target/test-classes "$dir/test-classes"
   # Only the driver-API native library of JCuda is used; drop the rest (runtime, NVRTC, PTX compiler).
   local nat
@@ -35,12 +36,10 @@ bundle() {
   [[ -f "$dir/jre.tar.xz" ]] || ../shared/tools/device-jre.sh "$dir"
   mkdir -p "$dir/conformance"
   cp ../shared/conformance/sd15-diffusers.header.json "$dir/conformance/"
-  for m in sd1-tiny; do
-    mkdir -p "$dir/conformance/$m/unet" "$dir/conformance/$m/vae"
-    cp ../shared/conformance/$m/golden.safetensors ../shared/conformance/$m/golden.json "$dir/conformance/$m/"
-    cp ../shared/conformance/$m/unet/* "$dir/conformance/$m/unet/"
-    cp ../shared/conformance/$m/vae/* "$dir/conformance/$m/vae/"
-  done
+  # The tiny SD 1.x model (for the U-Net/VAE goldens and the seeded pipelines); the replay runs stay home.
+  cp -r ../shared/conformance/sd1-tiny "$dir/conformance/"
+  chmod -R u+w "$dir/conformance"
+  rm -f "$dir/conformance/sd1-tiny/pipelines.json" "$dir/conformance/sd1-tiny/pipelines.safetensors"
   cp bench/gpu-check.sh "$dir/"
   du -sh "$dir"
 }
@@ -60,9 +59,8 @@ run() {
 
   echo "== 1. kernel tests (JUnit console: every CUDA op against the CPU backend)"
   local t0=$SECONDS
-  "$java" "${flags[@]}" -Xmx16g -jar "$dir"/junit-platform-console-standalone-*.jar execute --disable-banner \
-    --details=tree --class-path "$dir/test-classes:$cp" --select-package dev.ldm4j.kernels \
-    --reports-dir "$out/junit" 2>&1 | tee "$out/junit.txt" | grep -vE '^\s*$' | tail -60
+  "$java" "${flags[@]}" -Xmx16g -jar "$dir"/junit-platform-console-standalone-*.jar execute --disable-banner --disable-ansi-colors \
+    --details=tree --class-path "$dir/test-classes:$cp" --select-package dev.ldm4j.kernels 2>&1 | tee "$out/junit.txt" | grep -vE '^\s*$' | tail -60
   local tests_rc=${PIPESTATUS[0]}
   echo "kernel tests exit code $tests_rc ($((SECONDS - t0)) s)"
 
