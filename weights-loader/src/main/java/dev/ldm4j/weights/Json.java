@@ -1,5 +1,5 @@
 // Reads JSON (config files, safetensors headers, fixtures) into plain Java values with Jackson's
-// streaming parser and its read limits: objects become LinkedHashMap<String, Object>, arrays
+// streaming parser and its read limits (NaN and +-Infinity accepted, as Python writes them): objects become LinkedHashMap<String, Object>, arrays
 // ArrayList<Object>, numbers Long or Double (BigInteger/BigDecimal when they do not fit), and
 // true/false/null as Boolean or null. Duplicate keys are an error, since a checkpoint header with
 // two entries for one name is ambiguous.
@@ -8,6 +8,7 @@ package dev.ldm4j.weights;
 import com.fasterxml.jackson.core.JsonFactory;
 import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.core.json.JsonReadFeature;
 import com.fasterxml.jackson.core.JsonToken;
 import com.fasterxml.jackson.core.StreamReadConstraints;
 import com.fasterxml.jackson.core.StreamReadFeature;
@@ -30,6 +31,9 @@ public final class Json {
                     .maxNumberLength(64)
                     .build())
             .enable(StreamReadFeature.STRICT_DUPLICATE_DETECTION)
+            // Python's json module writes NaN / Infinity / -Infinity (e.g. diffusers' scheduler
+            // configs hold "lambda_min_clipped": -Infinity), so accept them as doubles.
+            .enable(JsonReadFeature.ALLOW_NON_NUMERIC_NUMBERS)
             .build();
 
     private Json() {

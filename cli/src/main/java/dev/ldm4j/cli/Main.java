@@ -1,0 +1,91 @@
+// The ./ldm4j command: picocli subcommands, and the one place where failures become one-line
+// messages with a non-zero exit status (1 for bad input or a failed run, 2 for bad usage).
+package dev.ldm4j.cli;
+
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+
+import java.io.PrintWriter;
+
+@Command(name = "ldm4j",
+        mixinStandardHelpOptions = true,
+        versionProvider = Main.Version.class,
+        description = "Stable Diffusion 1.x and 2.x in pure Java: text-to-image and image-to-image from a"
+                + " .safetensors checkpoint or a diffusers model folder.",
+        subcommands = {GenerateCommand.class, TokenizeCommand.class, RandomWeightsCommand.class, CommandLine.HelpCommand.class},
+        footer = {"", "Run 'ldm4j COMMAND --help' for the options of a command."})
+public final class Main implements Runnable {
+    @CommandLine.Spec
+    CommandLine.Model.CommandSpec spec;
+
+    @Override
+    public void run() {
+        spec.commandLine().usage(spec.commandLine().getOut());
+    }
+
+    public static void main(String[] args) {
+        PrintWriter out = new PrintWriter(System.out, true);
+        PrintWriter err = new PrintWriter(System.err, true);
+        System.exit(run(args, out, err));
+    }
+
+    /** Runs the command line and returns the exit status; messages go to out and err. */
+    public static int run(String[] args, PrintWriter out, PrintWriter err) {
+        CommandLine cl = new CommandLine(new Main());
+        cl.setOut(out);
+        cl.setErr(err);
+        cl.setParameterExceptionHandler((ex, a) -> {
+            err.println("ldm4j: " + oneLine(ex.getMessage()));
+            err.println("Run '" + ex.getCommandLine().getCommandSpec().qualifiedName() + " --help' for usage.");
+            return 2;
+        });
+        cl.setExecutionExceptionHandler((ex, cmd, parsed) -> {
+            err.println(describe(ex));
+            if (System.getenv("LDM4J_DEBUG") != null) {
+                ex.printStackTrace(err);
+            }
+            return 1;
+        });
+        return cl.execute(args);
+    }
+
+    /** The one line a user sees for a failure. */
+    static String describe(Throwable ex) {
+        if (ex instanceof OutOfMemoryError) {
+            return "ldm4j: error: out of Java heap memory; raise it with LDM4J_HEAP (e.g. LDM4J_HEAP=8g ./ldm4j ...)";
+        }
+        if (ex instanceof UserError
+                || ex instanceof IllegalArgumentException
+                || ex instanceof java.io.UncheckedIOException
+                || ex instanceof java.io.IOException
+                || ex.getClass().getName().startsWith("dev.ldm4j.")) {
+            return "ldm4j: error: " + oneLine(ex.getMessage());
+        }
+        return "ldm4j: internal error: " + ex.getClass().getSimpleName() + ": " + oneLine(ex.getMessage())
+                + " (set LDM4J_DEBUG=1 for the stack trace, and please report it)";
+    }
+
+    static String oneLine(String s) {
+        if (s == null) {
+            return "(no message)";
+        }
+        String t = s.strip();
+        int nl = t.indexOf('\n');
+        return nl < 0 ? t : t.substring(0, nl).strip();
+    }
+
+    /** A failure caused by what the user asked for; its message is shown as it is. */
+    public static final class UserError extends RuntimeException {
+        public UserError(String message) {
+            super(message);
+        }
+    }
+
+    static final class Version implements CommandLine.IVersionProvider {
+        @Override
+        public String[] getVersion() {
+            String v = Main.class.getPackage().getImplementationVersion();
+            return new String[]{"ldm4j " + (v == null ? "(development build)" : v) + ", Java " + Runtime.version()};
+        }
+    }
+}

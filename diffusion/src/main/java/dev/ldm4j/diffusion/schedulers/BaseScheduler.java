@@ -1,0 +1,148 @@
+// What every scheduler here shares: its resolved config, the float32 train schedule
+// (betas, alphas_cumprod), the current inference schedule, and argument checks.
+package dev.ldm4j.diffusion.schedulers;
+
+import dev.ldm4j.diffusion.random.NoiseSource;
+
+abstract class BaseScheduler implements Scheduler {
+    protected final SchedulerConfig config;
+    protected final int numTrainTimesteps;
+    protected final float[] betas;
+    protected float[] alphasCumprod;
+    protected double[] timesteps = new double[0];
+    protected double[] sigmas = new double[0];
+    protected int numInferenceSteps;
+
+    protected BaseScheduler(SchedulerConfig config) {
+        this.config = config;
+        this.numTrainTimesteps = config.getInt("num_train_timesteps");
+        float[] b = NoiseSchedule.betas(config);
+        if (b.length != numTrainTimesteps) {
+            throw new IllegalArgumentException(name() + ": trained_betas has " + b.length + " values but num_train_timesteps is " + numTrainTimesteps);
+        }
+        if (config.has("rescale_betas_zero_snr") && config.getBoolean("rescale_betas_zero_snr")) {
+            b = NoiseSchedule.rescaleZeroTerminalSnr(b);
+        }
+        this.betas = b;
+        this.alphasCumprod = NoiseSchedule.alphasCumprod(b);
+    }
+
+    @Override
+    public String name() {
+        return config.className();
+    }
+
+    @Override
+    public SchedulerConfig config() {
+        return config;
+    }
+
+    @Override
+    public double[] timesteps() {
+        return timesteps.clone();
+    }
+
+    @Override
+    public double[] sigmas() {
+        return sigmas.clone();
+    }
+
+    @Override
+    public int order() {
+        return 1;
+    }
+
+    protected void checkSteps(int steps) {
+        if (steps < 1 || steps > numTrainTimesteps) {
+            throw new IllegalArgumentException(name() + ": the number of inference steps must be between 1 and num_train_timesteps ("
+                    + numTrainTimesteps + "), got " + steps);
+        }
+        this.numInferenceSteps = steps;
+    }
+
+    protected void checkStep(int stepIndex, float[] sample) {
+        if (timesteps.length == 0) {
+            throw new IllegalStateException(name() + ": call setTimesteps before stepping");
+        }
+        if (stepIndex < 0 || stepIndex >= timesteps.length) {
+            throw new IllegalArgumentException(name() + ": step index " + stepIndex + " is outside 0.." + (timesteps.length - 1));
+        }
+        if (sample == null) {
+            throw new IllegalArgumentException(name() + ": sample is null");
+        }
+    }
+
+    protected void checkSame(float[] modelOutput, float[] sample) {
+        if (modelOutput.length != sample.length) {
+            throw new IllegalArgumentException(name() + ": model output has " + modelOutput.length + " values but the sample has " + sample.length);
+        }
+    }
+
+    /** A noise draw of the sample's shape, checked against the sample's size. */
+    protected float[] randn(NoiseSource noise, int[] shape, int size) {
+        if (noise == null) {
+            throw new IllegalArgumentException(name() + " draws noise at this step; pass a NoiseSource");
+        }
+        long n = 1;
+        for (int d : shape) {
+            n *= d;
+        }
+        if (n != size) {
+            throw new IllegalArgumentException(name() + ": shape " + java.util.Arrays.toString(shape) + " holds " + n + " values but the sample has " + size);
+        }
+        float[] z = noise.randn(shape.clone());
+        if (z.length != size) {
+            throw new IllegalStateException(name() + ": the noise source returned " + z.length + " values for shape " + java.util.Arrays.toString(shape));
+        }
+        return z;
+    }
+
+    /** alpha_bar at an integer train timestep. */
+    protected float alphaBar(double timestep) {
+        int t = (int) timestep;
+        if (t != timestep || t < 0 || t >= numTrainTimesteps) {
+            throw new IllegalArgumentException(name() + ": timestep " + timestep + " is not an integer in 0.." + (numTrainTimesteps - 1));
+        }
+        return alphasCumprod[t];
+    }
+
+    /** add_noise of the DDPM family: sqrt(alpha_bar_t) x0 + sqrt(1 - alpha_bar_t) noise (Ho et al. 2020, eq. 4). */
+    protected float[] addNoiseAlphaBar(float[] original, float[] noise, double timestep) {
+        checkSame(noise, original);
+        float a = alphaBar(timestep);
+        double sa = Math.sqrt(a);
+        double sb = Math.sqrt(1.0 - a);
+        float[] out = new float[original.length];
+        for (int i = 0; i < out.length; i++) {
+            out[i] = (float) (sa * original[i] + sb * noise[i]);
+        }
+        return out;
+    }
+
+    /** add_noise of the k-diffusion family: x0 + sigma * noise. */
+    protected float[] addNoiseSigma(float[] original, float[] noise, double sigma) {
+        checkSame(noise, original);
+        float[] out = new float[original.length];
+        for (int i = 0; i < out.length; i++) {
+            out[i] = (float) (original[i] + sigma * noise[i]);
+        }
+        return out;
+    }
+
+    protected static float[] scale(float[] x, double factor) {
+        float[] out = new float[x.length];
+        for (int i = 0; i < x.length; i++) {
+            out[i] = (float) (x[i] * factor);
+        }
+        return out;
+    }
+
+    /** Rejects the sigma-schedule variants of newer diffusers that are not implemented here. */
+    protected void rejectUnsupportedSigmaOptions() {
+        for (String k : new String[] {"use_exponential_sigmas", "use_beta_sigmas", "use_flow_sigmas", "use_lu_lambdas", "use_dynamic_shifting"}) {
+            if (config.has(k) && Boolean.TRUE.equals(config.asMap().get(k))) {
+                throw new IllegalArgumentException(name() + ": " + k + " = true is not supported");
+            }
+        }
+    }
+}

@@ -1,0 +1,379 @@
+// DPM-Solver (Lu et al. 2022, arXiv:2206.00927) and DPM-Solver++ (Lu et al. 2022, arXiv:2211.01095):
+// exponential-integrator solvers of the diffusion ODE in lambda = log(alpha_t / sigma_t), multistep
+// variant reusing past model outputs. "dpmsolver++" with order 2 is A1111's "DPM++ 2M";
+// "sde-dpmsolver++" is "DPM++ 2M SDE" (one noise draw per step). Mirrors diffusers'
+// DPMSolverMultistepScheduler.
+package dev.ldm4j.diffusion.schedulers;
+
+import dev.ldm4j.diffusion.random.NoiseSource;
+
+import java.util.LinkedHashMap;
+import java.util.Map;
+
+public final class DPMSolverMultistepScheduler extends BaseScheduler {
+    public static Map<String, Object> defaults() {
+        Map<String, Object> d = new LinkedHashMap<>();
+        d.put("num_train_timesteps", 1000L);
+        d.put("beta_start", 0.0001);
+        d.put("beta_end", 0.02);
+        d.put("beta_schedule", "linear");
+        d.put("trained_betas", null);
+        d.put("solver_order", 2L);
+        d.put("prediction_type", "epsilon");
+        d.put("thresholding", false);
+        d.put("dynamic_thresholding_ratio", 0.995);
+        d.put("sample_max_value", 1.0);
+        d.put("algorithm_type", "dpmsolver++");
+        d.put("solver_type", "midpoint");
+        d.put("lower_order_final", true);
+        d.put("euler_at_final", false);
+        d.put("use_karras_sigmas", false);
+        d.put("use_exponential_sigmas", false);
+        d.put("use_beta_sigmas", false);
+        d.put("use_lu_lambdas", false);
+        d.put("use_flow_sigmas", false);
+        d.put("flow_shift", 1.0);
+        d.put("final_sigmas_type", "zero");
+        d.put("lambda_min_clipped", Double.NEGATIVE_INFINITY);
+        d.put("variance_type", null);
+        d.put("timestep_spacing", "linspace");
+        d.put("steps_offset", 0L);
+        d.put("rescale_betas_zero_snr", false);
+        d.put("use_dynamic_shifting", false);
+        d.put("time_shift_type", "exponential");
+        return d;
+    }
+
+    private final String predictionType;
+    private final String algorithm;
+    private final String solverType;
+    private final int solverOrder;
+
+    // Multistep state (reset by setTimesteps): the last solverOrder data/noise predictions.
+    private double[][] modelOutputs;
+    private int lowerOrderNums;
+
+    public DPMSolverMultistepScheduler(Map<String, Object> config) {
+        this(new SchedulerConfig("DPMSolverMultistepScheduler", defaults(), config));
+    }
+
+    public DPMSolverMultistepScheduler(SchedulerConfig config) {
+        super(config);
+        predictionType = config.getChoice("prediction_type", "epsilon", "sample", "v_prediction");
+        String alg = config.getChoice("algorithm_type", "dpmsolver", "dpmsolver++", "sde-dpmsolver", "sde-dpmsolver++", "deis");
+        algorithm = alg.equals("deis") ? "dpmsolver++" : alg; // as diffusers registers it
+        String st = config.getChoice("solver_type", "midpoint", "heun", "logrho", "bh1", "bh2");
+        solverType = st.equals("heun") ? "heun" : "midpoint";
+        solverOrder = config.getInt("solver_order");
+        if (solverOrder < 1 || solverOrder > 3) {
+            throw new IllegalArgumentException(name() + ": solver_order must be 1, 2 or 3, got " + solverOrder);
+        }
+        if (config.getBoolean("thresholding")) {
+            throw new IllegalArgumentException(name() + ": thresholding = true is not supported");
+        }
+        if (config.asMap().get("variance_type") != null) {
+            throw new IllegalArgumentException(name() + ": variance_type = " + config.asMap().get("variance_type") + " is not supported");
+        }
+        String finalType = config.getChoice("final_sigmas_type", "zero", "sigma_min");
+        if (!algorithm.endsWith("dpmsolver++") && finalType.equals("zero")) {
+            throw new IllegalArgumentException(name() + ": final_sigmas_type = zero needs algorithm_type dpmsolver++ or sde-dpmsolver++; use sigma_min with " + algorithm);
+        }
+        rejectUnsupportedSigmaOptions();
+        if (config.getBoolean("rescale_betas_zero_snr")) {
+            alphasCumprod[numTrainTimesteps - 1] = 0x1p-24f;
+        }
+    }
+
+    @Override
+    public void setTimesteps(int steps) {
+        checkSteps(steps);
+        // Clip the smallest lambdas (lambda_min_clipped): the last usable train timestep.
+        double lambdaMin = config.getDouble("lambda_min_clipped");
+        int clipped = 0;
+        for (int i = numTrainTimesteps - 1; i >= 0; i--) {
+            float a = alphasCumprod[i];
+            float lambda = (float) Math.log((float) Math.sqrt(a)) - (float) Math.log((float) Math.sqrt(1f - a));
+            if (lambda < lambdaMin) {
+                clipped++;
+            }
+        }
+        int lastTimestep = numTrainTimesteps - clipped;
+        String spacing = config.getChoice("timestep_spacing", "linspace", "leading", "trailing");
+        double[] t;
+        switch (spacing) {
+            case "linspace" -> {
+                double[] l = NoiseSchedule.npLinspace(0, lastTimestep - 1, steps + 1);
+                t = new double[steps];
+                for (int i = 0; i < steps; i++) {
+                    t[i] = Math.rint(l[steps - i]);
+                }
+            }
+            case "leading" -> {
+                int ratio = lastTimestep / (steps + 1);
+                t = new double[steps];
+                for (int i = 0; i < steps; i++) {
+                    t[i] = (double) (steps - i) * ratio + config.getInt("steps_offset");
+                }
+            }
+            default -> {
+                t = NoiseSchedule.npArange(lastTimestep, 0, -(double) numTrainTimesteps / steps);
+                for (int i = 0; i < t.length; i++) {
+                    t[i] = Math.rint(t[i]) - 1;
+                }
+            }
+        }
+        float[] train = NoiseSchedule.trainSigmas(alphasCumprod);
+        float[] logTrain = NoiseSchedule.logOf(train);
+        double[] s;
+        if (config.getBoolean("use_karras_sigmas")) {
+            // Karras sigmas between the extreme train sigmas, each mapped to the nearest timestep.
+            s = NoiseSchedule.karrasSigmas(train[0], train[numTrainTimesteps - 1], steps);
+            t = new double[s.length];
+            for (int i = 0; i < s.length; i++) {
+                t[i] = Math.rint(NoiseSchedule.sigmaToT(s[i], logTrain));
+            }
+        } else {
+            s = new double[t.length];
+            for (int i = 0; i < t.length; i++) {
+                s[i] = NoiseSchedule.interp(t[i], train);
+            }
+        }
+        double last = config.getString("final_sigmas_type").equals("zero") ? 0.0 : train[0];
+        sigmas = new SigmaSchedule(t, s, logTrain).withFinal(last);
+        timesteps = t;
+        modelOutputs = new double[solverOrder][];
+        lowerOrderNums = 0;
+    }
+
+    @Override
+    public int order() {
+        return 1;
+    }
+
+    @Override
+    public double initNoiseSigma() {
+        return 1.0;
+    }
+
+    @Override
+    public float[] scaleModelInput(float[] sample, int stepIndex) {
+        return sample;
+    }
+
+    /** alpha_t = 1 / sqrt(sigma^2 + 1) and sigma_t = sigma * alpha_t of the VP process with noise level sigma. */
+    private static double alphaOf(double sigma) {
+        return 1 / Math.sqrt(sigma * sigma + 1);
+    }
+
+    /** lambda = log(alpha_t / sigma_t), the half log-SNR (DPM-Solver, eq. 3.1); +inf at sigma = 0. */
+    private static double lambdaOf(double sigma) {
+        double a = alphaOf(sigma);
+        return Math.log(a) - Math.log(sigma * a);
+    }
+
+    /** The model output as the prediction the solver integrates: x0 for DPM-Solver++, eps for DPM-Solver. */
+    private double[] convertModelOutput(float[] modelOutput, float[] sample, double sigma) {
+        double alpha = alphaOf(sigma);
+        double sigmaT = sigma * alpha;
+        boolean dataPrediction = algorithm.endsWith("dpmsolver++");
+        double[] out = new double[sample.length];
+        for (int i = 0; i < out.length; i++) {
+            double m = modelOutput[i];
+            double x = sample[i];
+            if (dataPrediction) {
+                out[i] = switch (predictionType) {
+                    case "epsilon" -> (x - sigmaT * m) / alpha;
+                    case "sample" -> m;
+                    default -> alpha * x - sigmaT * m;
+                };
+            } else {
+                out[i] = switch (predictionType) {
+                    case "epsilon" -> m;
+                    case "sample" -> (x - alpha * m) / sigmaT;
+                    default -> alpha * m + sigmaT * x;
+                };
+            }
+        }
+        return out;
+    }
+
+    @Override
+    public float[] step(float[] modelOutput, int stepIndex, float[] sample, int[] shape, NoiseSource noise) {
+        checkStep(stepIndex, sample);
+        checkSame(modelOutput, sample);
+        int n = timesteps.length;
+        boolean lowerOrderFinal = stepIndex == n - 1 && (config.getBoolean("euler_at_final")
+                || (config.getBoolean("lower_order_final") && n < 15)
+                || config.getString("final_sigmas_type").equals("zero"));
+        boolean lowerOrderSecond = stepIndex == n - 2 && config.getBoolean("lower_order_final") && n < 15;
+
+        double[] m0 = convertModelOutput(modelOutput, sample, sigmas[stepIndex]);
+        System.arraycopy(modelOutputs, 1, modelOutputs, 0, solverOrder - 1);
+        modelOutputs[solverOrder - 1] = m0;
+
+        float[] z = algorithm.startsWith("sde") ? randn(noise, shape, sample.length) : null;
+        float[] out;
+        if (solverOrder == 1 || lowerOrderNums < 1 || lowerOrderFinal) {
+            out = firstOrder(stepIndex, m0, sample, z);
+        } else if (solverOrder == 2 || lowerOrderNums < 2 || lowerOrderSecond) {
+            out = secondOrder(stepIndex, sample, z);
+        } else {
+            out = thirdOrder(stepIndex, sample);
+        }
+        if (lowerOrderNums < solverOrder) {
+            lowerOrderNums++;
+        }
+        return out;
+    }
+
+    /** First order = DDIM in lambda (DPM-Solver++ eq. 5 / DPM-Solver eq. 3.7), with the SDE variants' noise term. */
+    private float[] firstOrder(int i, double[] m0, float[] sample, float[] z) {
+        double sT = sigmas[i + 1];
+        double sS = sigmas[i];
+        double alphaT = alphaOf(sT);
+        double sigmaT = sT * alphaT;
+        double alphaS = alphaOf(sS);
+        double sigmaS = sS * alphaS;
+        double h = lambdaOf(sT) - lambdaOf(sS);
+        double cx;
+        double cm;
+        double cz = 0;
+        switch (algorithm) {
+            case "dpmsolver++" -> {
+                cx = sigmaT / sigmaS;
+                cm = -alphaT * (Math.exp(-h) - 1.0);
+            }
+            case "dpmsolver" -> {
+                cx = alphaT / alphaS;
+                cm = -sigmaT * (Math.exp(h) - 1.0);
+            }
+            case "sde-dpmsolver++" -> {
+                cx = sigmaT / sigmaS * Math.exp(-h);
+                cm = alphaT * (1 - Math.exp(-2.0 * h));
+                cz = sigmaT * Math.sqrt(1.0 - Math.exp(-2 * h));
+            }
+            default -> { // sde-dpmsolver
+                cx = alphaT / alphaS;
+                cm = -2.0 * sigmaT * (Math.exp(h) - 1.0);
+                cz = sigmaT * Math.sqrt(Math.exp(2 * h) - 1.0);
+            }
+        }
+        float[] out = new float[sample.length];
+        for (int k = 0; k < out.length; k++) {
+            double v = cx * sample[k] + cm * m0[k];
+            if (z != null) {
+                v += cz * z[k];
+            }
+            out[k] = (float) v;
+        }
+        return out;
+    }
+
+    /** Multistep second order (DPM-Solver++ Algorithm 2 "2M"; midpoint or heun form of the D1 term). */
+    private float[] secondOrder(int i, float[] sample, float[] z) {
+        double sT = sigmas[i + 1];
+        double sS0 = sigmas[i];
+        double sS1 = sigmas[i - 1];
+        double alphaT = alphaOf(sT);
+        double sigmaT = sT * alphaT;
+        double alphaS0 = alphaOf(sS0);
+        double sigmaS0 = sS0 * alphaS0;
+        double lambdaT = lambdaOf(sT);
+        double lambdaS0 = lambdaOf(sS0);
+        double lambdaS1 = lambdaOf(sS1);
+        double[] m0 = modelOutputs[solverOrder - 1];
+        double[] m1 = modelOutputs[solverOrder - 2];
+        double h = lambdaT - lambdaS0;
+        double h0 = lambdaS0 - lambdaS1;
+        double r0 = h0 / h;
+        boolean mid = solverType.equals("midpoint");
+        double cx;
+        double c0;
+        double c1;
+        double cz = 0;
+        switch (algorithm) {
+            case "dpmsolver++" -> {
+                cx = sigmaT / sigmaS0;
+                c0 = -alphaT * (Math.exp(-h) - 1.0);
+                c1 = mid ? -0.5 * alphaT * (Math.exp(-h) - 1.0) : alphaT * ((Math.exp(-h) - 1.0) / h + 1.0);
+            }
+            case "dpmsolver" -> {
+                cx = alphaT / alphaS0;
+                c0 = -sigmaT * (Math.exp(h) - 1.0);
+                c1 = mid ? -0.5 * sigmaT * (Math.exp(h) - 1.0) : -sigmaT * ((Math.exp(h) - 1.0) / h - 1.0);
+            }
+            case "sde-dpmsolver++" -> {
+                cx = sigmaT / sigmaS0 * Math.exp(-h);
+                c0 = alphaT * (1 - Math.exp(-2.0 * h));
+                c1 = mid ? 0.5 * alphaT * (1 - Math.exp(-2.0 * h)) : alphaT * ((1.0 - Math.exp(-2.0 * h)) / (-2.0 * h) + 1.0);
+                cz = sigmaT * Math.sqrt(1.0 - Math.exp(-2 * h));
+            }
+            default -> { // sde-dpmsolver
+                cx = alphaT / alphaS0;
+                c0 = -2.0 * sigmaT * (Math.exp(h) - 1.0);
+                c1 = mid ? -sigmaT * (Math.exp(h) - 1.0) : -2.0 * sigmaT * ((Math.exp(h) - 1.0) / h - 1.0);
+                cz = sigmaT * Math.sqrt(Math.exp(2 * h) - 1.0);
+            }
+        }
+        float[] out = new float[sample.length];
+        for (int k = 0; k < out.length; k++) {
+            double d1 = (1.0 / r0) * (m0[k] - m1[k]);
+            double v = cx * sample[k] + c0 * m0[k] + c1 * d1;
+            if (z != null) {
+                v += cz * z[k];
+            }
+            out[k] = (float) v;
+        }
+        return out;
+    }
+
+    /** Multistep third order (DPM-Solver eq. 3.10 / DPM-Solver++ 3M), ODE variants only. */
+    private float[] thirdOrder(int i, float[] sample) {
+        if (algorithm.startsWith("sde")) {
+            throw new IllegalStateException(name() + ": third order is not defined for " + algorithm);
+        }
+        double sT = sigmas[i + 1];
+        double sS0 = sigmas[i];
+        double alphaT = alphaOf(sT);
+        double sigmaT = sT * alphaT;
+        double alphaS0 = alphaOf(sS0);
+        double sigmaS0 = sS0 * alphaS0;
+        double lambdaT = lambdaOf(sT);
+        double lambdaS0 = lambdaOf(sS0);
+        double lambdaS1 = lambdaOf(sigmas[i - 1]);
+        double lambdaS2 = lambdaOf(sigmas[i - 2]);
+        double[] m0 = modelOutputs[solverOrder - 1];
+        double[] m1 = modelOutputs[solverOrder - 2];
+        double[] m2 = modelOutputs[solverOrder - 3];
+        double h = lambdaT - lambdaS0;
+        double r0 = (lambdaS0 - lambdaS1) / h;
+        double r1 = (lambdaS1 - lambdaS2) / h;
+        boolean pp = algorithm.equals("dpmsolver++");
+        double cx = pp ? sigmaT / sigmaS0 : alphaT / alphaS0;
+        double c0 = pp ? -alphaT * (Math.exp(-h) - 1.0) : -sigmaT * (Math.exp(h) - 1.0);
+        double c1 = pp ? alphaT * ((Math.exp(-h) - 1.0) / h + 1.0) : -sigmaT * ((Math.exp(h) - 1.0) / h - 1.0);
+        double c2 = pp ? -alphaT * ((Math.exp(-h) - 1.0 + h) / (h * h) - 0.5) : -sigmaT * ((Math.exp(h) - 1.0 - h) / (h * h) - 0.5);
+        float[] out = new float[sample.length];
+        for (int k = 0; k < out.length; k++) {
+            double d10 = (1.0 / r0) * (m0[k] - m1[k]);
+            double d11 = (1.0 / r1) * (m1[k] - m2[k]);
+            double d1 = d10 + (r0 / (r0 + r1)) * (d10 - d11);
+            double d2 = (1.0 / (r0 + r1)) * (d10 - d11);
+            out[k] = (float) (cx * sample[k] + c0 * m0[k] + c1 * d1 + c2 * d2);
+        }
+        return out;
+    }
+
+    @Override
+    public float[] addNoise(float[] original, float[] noise, int stepIndex) {
+        checkStep(stepIndex, original);
+        checkSame(noise, original);
+        double alpha = alphaOf(sigmas[stepIndex]);
+        double sigmaT = sigmas[stepIndex] * alpha;
+        float[] out = new float[original.length];
+        for (int k = 0; k < out.length; k++) {
+            out[k] = (float) (alpha * original[k] + sigmaT * noise[k]);
+        }
+        return out;
+    }
+}

@@ -1,0 +1,126 @@
+// Euler's method on the probability-flow ODE dx/dsigma = (x - D(x; sigma)) / sigma, Karras et al.
+// 2022, Algorithm 2 (with s_churn = 0 by default, i.e. no added noise). Mirrors diffusers'
+// EulerDiscreteScheduler ("Euler" in A1111).
+package dev.ldm4j.diffusion.schedulers;
+
+import dev.ldm4j.diffusion.random.NoiseSource;
+
+import java.util.LinkedHashMap;
+import java.util.Map;
+
+public final class EulerDiscreteScheduler extends BaseScheduler {
+    public static Map<String, Object> defaults() {
+        Map<String, Object> d = new LinkedHashMap<>();
+        d.put("num_train_timesteps", 1000L);
+        d.put("beta_start", 0.0001);
+        d.put("beta_end", 0.02);
+        d.put("beta_schedule", "linear");
+        d.put("trained_betas", null);
+        d.put("prediction_type", "epsilon");
+        d.put("interpolation_type", "linear");
+        d.put("use_karras_sigmas", false);
+        d.put("use_exponential_sigmas", false);
+        d.put("use_beta_sigmas", false);
+        d.put("sigma_min", null);
+        d.put("sigma_max", null);
+        d.put("timestep_spacing", "linspace");
+        d.put("timestep_type", "discrete");
+        d.put("steps_offset", 0L);
+        d.put("rescale_betas_zero_snr", false);
+        d.put("final_sigmas_type", "zero");
+        return d;
+    }
+
+    private final String predictionType;
+    private double sChurn = 0;
+    private double sTmin = 0;
+    private double sTmax = Double.POSITIVE_INFINITY;
+    private double sNoise = 1;
+
+    public EulerDiscreteScheduler(Map<String, Object> config) {
+        this(new SchedulerConfig("EulerDiscreteScheduler", defaults(), config));
+    }
+
+    public EulerDiscreteScheduler(SchedulerConfig config) {
+        super(config);
+        predictionType = config.getChoice("prediction_type", "epsilon", "sample", "v_prediction");
+        config.getChoice("interpolation_type", "linear");
+        config.getChoice("timestep_type", "discrete");
+        config.getChoice("final_sigmas_type", "zero", "sigma_min");
+        rejectUnsupportedSigmaOptions();
+        if (config.getBoolean("rescale_betas_zero_snr")) {
+            // Close to 0 without being 0, so the first sigma is finite (diffusers uses 2^-24).
+            alphasCumprod[numTrainTimesteps - 1] = 0x1p-24f;
+        }
+    }
+
+    /** The "churn" of Karras et al. 2022, Algorithm 2 (step() arguments in diffusers); noise is drawn only when gamma > 0. */
+    public EulerDiscreteScheduler setChurn(double sChurn, double sTmin, double sTmax, double sNoise) {
+        this.sChurn = sChurn;
+        this.sTmin = sTmin;
+        this.sTmax = sTmax;
+        this.sNoise = sNoise;
+        return this;
+    }
+
+    @Override
+    public void setTimesteps(int steps) {
+        checkSteps(steps);
+        SigmaSchedule s = SigmaSchedule.of(config, alphasCumprod, steps, config.getBoolean("use_karras_sigmas"), false);
+        double last = config.getString("final_sigmas_type").equals("zero") ? 0.0
+                : NoiseSchedule.trainSigmas(alphasCumprod)[0];
+        timesteps = s.timesteps();
+        sigmas = s.withFinal(last);
+    }
+
+    @Override
+    public double initNoiseSigma() {
+        return SigmaSchedule.initNoiseSigma(config, sigmas);
+    }
+
+    @Override
+    public float[] scaleModelInput(float[] sample, int stepIndex) {
+        checkStep(stepIndex, sample);
+        double sigma = sigmas[stepIndex];
+        return scale(sample, 1 / Math.sqrt(sigma * sigma + 1));
+    }
+
+    @Override
+    public float[] step(float[] modelOutput, int stepIndex, float[] sample, int[] shape, NoiseSource noise) {
+        checkStep(stepIndex, sample);
+        checkSame(modelOutput, sample);
+        double sigma = sigmas[stepIndex];
+        double gamma = sTmin <= sigma && sigma <= sTmax ? Math.min(sChurn / (sigmas.length - 1), Math.sqrt(2) - 1) : 0;
+        double sigmaHat = sigma * (gamma + 1);
+        float[] x = sample;
+        if (gamma > 0) {
+            float[] z = randn(noise, shape, sample.length);
+            double amp = Math.sqrt(sigmaHat * sigmaHat - sigma * sigma) * sNoise;
+            x = new float[sample.length];
+            for (int i = 0; i < x.length; i++) {
+                x[i] = (float) (sample[i] + z[i] * amp);
+            }
+        }
+        double dt = sigmas[stepIndex + 1] - sigmaHat;
+        float[] out = new float[sample.length];
+        for (int i = 0; i < out.length; i++) {
+            double m = modelOutput[i];
+            double xi = x[i];
+            // The denoised estimate D(x; sigma) for each parameterisation.
+            double denoised = switch (predictionType) {
+                case "epsilon" -> xi - sigmaHat * m;
+                case "sample" -> m;
+                default -> m * (-sigma / Math.sqrt(sigma * sigma + 1)) + xi / (sigma * sigma + 1);
+            };
+            double derivative = (xi - denoised) / sigmaHat;
+            out[i] = (float) (xi + derivative * dt);
+        }
+        return out;
+    }
+
+    @Override
+    public float[] addNoise(float[] original, float[] noise, int stepIndex) {
+        checkStep(stepIndex, original);
+        return addNoiseSigma(original, noise, sigmas[stepIndex]);
+    }
+}

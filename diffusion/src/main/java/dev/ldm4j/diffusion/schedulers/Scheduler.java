@@ -1,0 +1,61 @@
+// The contract every noise scheduler implements: a discrete schedule of timesteps (and, for the
+// k-diffusion family, noise levels sigma) plus one denoising update per entry of that schedule.
+// Methods mirror diffusers' SchedulerMixin API, but steps are addressed by their index in
+// timesteps() instead of by timestep value, so a pipeline never has to search the schedule.
+package dev.ldm4j.diffusion.schedulers;
+
+import dev.ldm4j.diffusion.random.NoiseSource;
+
+/**
+ * A diffusion sampler. Typical loop (what diffusers' StableDiffusionPipeline does):
+ * <pre>{@code
+ * scheduler.setTimesteps(steps);
+ * float[] x = noise.randn(shape);  x *= scheduler.initNoiseSigma();
+ * for (int i = 0; i < scheduler.timesteps().length; i++) {
+ *     float[] in  = scheduler.scaleModelInput(x, i);
+ *     float[] eps = unet(in, scheduler.timesteps()[i]);
+ *     x = scheduler.step(eps, i, x, shape, noise);
+ * }
+ * }</pre>
+ * All arrays are dense row-major float32 samples of the given shape (e.g. latents [B, 4, H/8, W/8]).
+ * Second-order schedulers (Heun, KDPM2) list each intermediate evaluation as its own entry of
+ * timesteps(), exactly as diffusers does, so the loop above is the same for every scheduler.
+ */
+public interface Scheduler {
+
+    /** The diffusers class name this scheduler reproduces, e.g. "EulerDiscreteScheduler". */
+    String name();
+
+    /** The resolved configuration (class defaults overlaid with the keys given). */
+    SchedulerConfig config();
+
+    /** Computes the schedule for this many denoising steps and clears all multistep state. */
+    void setTimesteps(int numInferenceSteps);
+
+    /** The timesteps the model is evaluated at, in order (float values where diffusers has them). */
+    double[] timesteps();
+
+    /** The noise levels sigma (one more than the steps, ending in the final sigma); empty where the scheduler has none. */
+    double[] sigmas();
+
+    /** Standard deviation of the initial noise: the starting latent is randn * initNoiseSigma(). */
+    double initNoiseSigma();
+
+    /** The model input for step stepIndex (e.g. x / sqrt(sigma^2 + 1) for the k-diffusion family). */
+    float[] scaleModelInput(float[] sample, int stepIndex);
+
+    /**
+     * One update: from the model output at timesteps()[stepIndex] and the current sample, the next
+     * sample. Steps must be taken in order (multistep and second-order schedulers keep state); the
+     * first call may start at any index (img2img). Draws noise from {@code noise} at the same
+     * moments and in the same shape as diffusers; {@code noise} may be null for deterministic
+     * schedulers.
+     */
+    float[] step(float[] modelOutput, int stepIndex, float[] sample, int[] shape, NoiseSource noise);
+
+    /** Noises a clean sample to the noise level of step stepIndex (img2img's starting latent). */
+    float[] addNoise(float[] original, float[] noise, int stepIndex);
+
+    /** Model evaluations per step of the underlying solver (2 for Heun and KDPM2, else 1). */
+    int order();
+}

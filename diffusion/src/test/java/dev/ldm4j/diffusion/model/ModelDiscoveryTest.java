@@ -1,0 +1,216 @@
+// Discovery of the four tiny conformance models (two folders, two single files with --config), the
+// standard-model inference on the full-size SD 1.5/2.1 headers, and clean refusals of bad input.
+package dev.ldm4j.diffusion.model;
+
+import dev.ldm4j.diffusion.clip.ClipTextConfig;
+import dev.ldm4j.diffusion.unet.UNetConfig;
+import dev.ldm4j.diffusion.vae.VaeConfig;
+import dev.ldm4j.tensor.SharedFixtures;
+import dev.ldm4j.tensor.Tensor;
+import dev.ldm4j.weights.Json;
+import dev.ldm4j.weights.SafetensorsWriter;
+import dev.ldm4j.weights.TensorInfo;
+import dev.ldm4j.weights.WeightSource;
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+class ModelDiscoveryTest {
+    private Path conf;
+
+    @BeforeEach
+    void fixtures() {
+        Assumptions.assumeTrue(SharedFixtures.available(), "shared conformance fixtures not found");
+        conf = SharedFixtures.conformance();
+    }
+
+    @Test
+    void sd1FolderIsDiffusersSd1WithEpsilonAndTokenizer() {
+        try (var spec = ModelDiscovery.discover(conf.resolve("sd1-tiny"), null, null)) {
+            assertEquals(ModelLayout.DIFFUSERS_FOLDER, spec.layout());
+            assertEquals(ModelFamily.SD1, spec.family());
+            assertEquals("epsilon", spec.predictionType());
+            assertEquals("PNDMScheduler", spec.schedulerConfig().get("_class_name"));
+            assertEquals(conf.resolve("sd1-tiny/tokenizer"), spec.tokenizer());
+            assertEquals(List.of(32, 64, 64, 64), spec.unet().blockOutChannels());
+            assertEquals("quick_gelu", spec.textEncoder().hiddenAct());
+            assertTrue(spec.textEncoderWeights().names().contains("text_model.final_layer_norm.weight"));
+        }
+    }
+
+    @Test
+    void sd2FolderIsDiffusersSd2WithVPrediction() {
+        try (var spec = ModelDiscovery.discover(conf.resolve("sd2-tiny"), null, null)) {
+            assertEquals(ModelFamily.SD2, spec.family());
+            assertEquals("v_prediction", spec.predictionType());
+            assertTrue(spec.unet().useLinearProjection());
+            assertEquals("gelu", spec.textEncoder().hiddenAct());
+        }
+    }
+
+    @Test
+    void predictionOverrideReplacesTheSchedulerSetting() {
+        try (var spec = ModelDiscovery.discover(conf.resolve("sd2-tiny"), null, "eps")) {
+            assertEquals("epsilon", spec.predictionType());
+            assertEquals("epsilon", spec.schedulerConfig().get("prediction_type"));
+        }
+        ModelException e = assertThrows(ModelException.class, () -> ModelDiscovery.discover(conf.resolve("sd2-tiny"), null, "x0"));
+        assertTrue(e.getMessage().contains("'x0'"), e.getMessage());
+    }
+
+    /** The single file mapped to diffusers names holds exactly the folder's names and shapes, component by component. */
+    @ParameterizedTest
+    @ValueSource(strings = {"sd1-tiny", "sd2-tiny"})
+    void singleFileWithConfigPresentsTheFolderTensors(String model) {
+        try (var file = ModelDiscovery.discover(conf.resolve(model + ".safetensors"), conf.resolve(model), null);
+             var folder = ModelDiscovery.discover(conf.resolve(model), null, null)) {
+            assertEquals(ModelLayout.ORIGINAL_SINGLE_FILE, file.layout());
+            assertEquals(folder.family(), file.family());
+            assertEquals(folder.unet(), file.unet());
+            assertEquals(folder.vae(), file.vae());
+            assertEquals(folder.textEncoder(), file.textEncoder());
+            assertEquals(folder.predictionType(), file.predictionType());
+            assertEquals(conf.resolve(model).resolve("tokenizer"), file.tokenizer());
+            assertSameTensors(folder.unetWeights(), file.unetWeights());
+            assertSameTensors(folder.vaeWeights(), file.vaeWeights());
+            assertSameTensors(folder.textEncoderWeights(), file.textEncoderWeights());
+            assertEquals(List.of(), file.unrecognized());
+            assertTrue(file.ignored().contains("alphas_cumprod"), file.ignored().toString());
+            if (model.equals("sd2-tiny")) {
+                assertTrue(file.ignored().contains("cond_stage_model.model.transformer.resblocks.3.ln_1.weight"), file.ignored().toString());
+            }
+        }
+    }
+
+    private static void assertSameTensors(WeightSource expected, WeightSource actual) {
+        List<String> problems = new ArrayList<>();
+        for (String n : expected.names()) {
+            TensorInfo a = actual.info(n);
+            if (a == null) {
+                problems.add("missing " + n);
+            } else if (!Arrays.equals(a.shape(), expected.info(n).shape())) {
+                problems.add(n + " " + Arrays.toString(a.shape()) + " vs " + Arrays.toString(expected.info(n).shape()));
+            }
+        }
+        for (String n : actual.names()) {
+            if (expected.info(n) == null) {
+                problems.add("extra " + n);
+            }
+        }
+        assertTrue(problems.isEmpty(), String.join("\n", problems));
+    }
+
+    @Test
+    void tinySingleFileWithoutConfigIsRefusedAskingForConfig() {
+        ModelException e = assertThrows(ModelException.class, () -> ModelDiscovery.discover(conf.resolve("sd1-tiny.safetensors"), null, null));
+        assertTrue(e.getMessage().contains("--config"), e.getMessage());
+        assertFalse(e.getMessage().contains("\n"));
+    }
+
+    @Test
+    void configThatDisagreesWithTheCheckpointIsRefusedNamingTheSetting() {
+        ModelException e = assertThrows(ModelException.class,
+                () -> ModelDiscovery.discover(conf.resolve("sd2-tiny.safetensors"), conf.resolve("sd1-tiny"), null));
+        assertTrue(e.getMessage().contains("cross_attention") || e.getMessage().contains("use_linear_projection"), e.getMessage());
+    }
+
+    /** Standard values for full-size checkpoints: inferred configs equal the diffusers folder's configs of the same model. */
+    @SuppressWarnings("unchecked")
+    @ParameterizedTest
+    @ValueSource(strings = {"sd15", "sd21"})
+    void fullSizeSingleFileIsRecognisedWithItsPublishedSettings(String model) {
+        HeaderSource original = new HeaderSource(model, Json.parseObject(conf.resolve(model + "-original-fp16.header.json")));
+        Map<String, Object> diffusers = Json.parseObject(conf.resolve(model + "-diffusers.header.json"));
+        SingleFileArchitecture a = SingleFileArchitecture.infer(original);
+        assertEquals(model.equals("sd15"), a.isStandardSd1());
+        assertEquals(model.equals("sd21"), a.isStandardSd2());
+        var spec = ModelDiscovery.fromOriginal(Path.of(model + ".safetensors"), original, null, null);
+        assertEquals(UNetConfig.fromJson((Map<String, Object>) diffusers.get("unet_config")), spec.unet());
+        assertEquals(VaeConfig.fromJson((Map<String, Object>) diffusers.get("vae_config")), spec.vae());
+        assertEquals(ClipTextConfig.fromJson((Map<String, Object>) diffusers.get("text_encoder_config")), spec.textEncoder());
+        assertEquals(model.equals("sd15") ? "epsilon" : "v_prediction", spec.predictionType());
+        assertEquals(model.equals("sd15") ? "PNDMScheduler" : "DDIMScheduler", spec.schedulerConfig().get("_class_name"));
+        assertNull(spec.tokenizer());
+        assertEquals(List.of(), spec.unrecognized());
+    }
+
+    @Test
+    void missingPathIsRefused() {
+        ModelException e = assertThrows(ModelException.class, () -> ModelDiscovery.discover(conf.resolve("no-such-model"), null, null));
+        assertTrue(e.getMessage().contains("no such file"), e.getMessage());
+    }
+
+    @Test
+    void directoryWithoutModelIndexIsRefused(@TempDir Path dir) {
+        ModelException e = assertThrows(ModelException.class, () -> ModelDiscovery.discover(dir, null, null));
+        assertTrue(e.getMessage().contains("model_index.json"), e.getMessage());
+    }
+
+    @Test
+    void safetensorsWithoutSdTensorsIsRefused(@TempDir Path dir) {
+        Path f = dir.resolve("other.safetensors");
+        SafetensorsWriter.write(f, Map.of("encoder.weight", Tensor.zeros(2, 2)));
+        ModelException e = assertThrows(ModelException.class, () -> ModelDiscovery.discover(f, null, null));
+        assertTrue(e.getMessage().contains("not a Stable Diffusion checkpoint"), e.getMessage());
+    }
+
+    @Test
+    void truncatedCheckpointIsRefusedInOneLine(@TempDir Path dir) throws IOException {
+        Path f = dir.resolve("broken.safetensors");
+        byte[] all = Files.readAllBytes(conf.resolve("sd1-tiny.safetensors"));
+        Files.write(f, Arrays.copyOf(all, all.length / 2));
+        ModelException e = assertThrows(ModelException.class, () -> ModelDiscovery.discover(f, null, null));
+        assertFalse(e.getMessage().contains("\n"), e.getMessage());
+        assertTrue(e.getMessage().contains("broken.safetensors"), e.getMessage());
+    }
+
+    @Test
+    void textFileIsRefused(@TempDir Path dir) throws IOException {
+        Path f = dir.resolve("notes.safetensors");
+        Files.writeString(f, "hello, not a checkpoint");
+        assertThrows(ModelException.class, () -> ModelDiscovery.discover(f, null, null));
+    }
+
+    @Test
+    void pickleCheckpointIsRefusedWithAdvice(@TempDir Path dir) throws IOException {
+        Path f = dir.resolve("model.ckpt");
+        Files.write(f, new byte[16]);
+        ModelException e = assertThrows(ModelException.class, () -> ModelDiscovery.discover(f, null, null));
+        assertTrue(e.getMessage().contains(".safetensors"), e.getMessage());
+    }
+
+    @Test
+    void sdxlAndInpaintingAreNamedAsUnsupported(@TempDir Path dir) {
+        Path xl = dir.resolve("xl.safetensors");
+        Map<String, Tensor> t = new LinkedHashMap<>();
+        t.put("model.diffusion_model.input_blocks.0.0.weight", Tensor.zeros(8, 4, 3, 3));
+        t.put("model.diffusion_model.label_emb.0.0.weight", Tensor.zeros(8, 8));
+        t.put("conditioner.embedders.0.transformer.text_model.final_layer_norm.weight", Tensor.zeros(8));
+        SafetensorsWriter.write(xl, t);
+        ModelException e = assertThrows(ModelException.class, () -> ModelDiscovery.discover(xl, null, null));
+        assertTrue(e.getMessage().contains("SDXL"), e.getMessage());
+
+        Path inpaint = dir.resolve("inpaint.safetensors");
+        SafetensorsWriter.write(inpaint, Map.of("model.diffusion_model.input_blocks.0.0.weight", Tensor.zeros(8, 9, 3, 3)));
+        e = assertThrows(ModelException.class, () -> ModelDiscovery.discover(inpaint, null, null));
+        assertTrue(e.getMessage().contains("inpainting"), e.getMessage());
+    }
+}
