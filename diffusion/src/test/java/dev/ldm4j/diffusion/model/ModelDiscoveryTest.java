@@ -220,6 +220,20 @@ class ModelDiscoveryTest {
     }
 
     @Test
+    void damagedConfigIsRefusedNamingTheFile(@TempDir Path dir) throws IOException {
+        Files.writeString(dir.resolve("model_index.json"), "{\"unet\": [");
+        ModelException e = assertThrows(ModelException.class, () -> ModelDiscovery.discover(dir, null, null));
+        assertTrue(e.getMessage().contains("model_index.json"), e.getMessage());
+        assertFalse(e.getMessage().contains("\n"), e.getMessage());
+    }
+
+    @Test
+    void configForAFolderIsRefused() {
+        ModelException e = assertThrows(ModelException.class, () -> ModelDiscovery.discover(conf.resolve("sd1-tiny"), conf.resolve("sd2-tiny"), null));
+        assertTrue(e.getMessage().contains("--config is for single-file checkpoints"), e.getMessage());
+    }
+
+    @Test
     void textFileIsRefused(@TempDir Path dir) throws IOException {
         Path f = dir.resolve("notes.safetensors");
         Files.writeString(f, "hello, not a checkpoint");
