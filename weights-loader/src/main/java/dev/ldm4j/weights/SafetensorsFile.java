@@ -163,8 +163,8 @@ public final class SafetensorsFile implements WeightSource {
             root = Json.parse(text);
         } catch (Json.JsonException e) {
             String m = String.valueOf(e.getMessage());
-            if (m.startsWith("Duplicate field")) {
-                throw fail(where, "header has a duplicate key: " + m);
+            if (m.startsWith("Duplicate field ")) {
+                throw fail(where, "header has a duplicate key " + m.substring("Duplicate field ".length()));
             }
             throw fail(where, "header is not valid JSON: " + m);
         } catch (RuntimeException e) {

@@ -1,8 +1,9 @@
 // Test helper: a WeightSource over a JSON header fixture (name -> [dtype, shape]) that knows names,
-// dtypes and shapes but holds no data.
+// dtypes and shapes but holds no data (tensor() gives zero stand-ins).
 package dev.ldm4j.diffusion.model;
 
 import dev.ldm4j.tensor.DType;
+import dev.ldm4j.tensor.FloatStorage;
 import dev.ldm4j.tensor.Tensor;
 import dev.ldm4j.weights.TensorInfo;
 import dev.ldm4j.weights.WeightException;
@@ -48,9 +49,14 @@ final class HeaderSource implements WeightSource {
         return infos.get(name);
     }
 
+    /** A stand-in of the right shape (every element 0, stride 0): models can be built, not run. */
     @Override
     public Tensor tensor(String name) {
-        throw new WeightException(origin + ": header only, no data for '" + name + "'");
+        TensorInfo i = infos.get(name);
+        if (i == null) {
+            throw new WeightException(origin + ": no tensor '" + name + "'");
+        }
+        return new Tensor(new FloatStorage(new float[1]), i.shape(), new long[i.shape().length], 0);
     }
 
     @Override

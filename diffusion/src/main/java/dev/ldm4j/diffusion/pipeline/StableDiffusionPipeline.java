@@ -1,0 +1,325 @@
+// Stable Diffusion text-to-image and image-to-image (Rombach et al. 2022, "High-Resolution Image
+// Synthesis with Latent Diffusion Models"), step for step as diffusers' StableDiffusionPipeline and
+// StableDiffusionImg2ImgPipeline run it, so that the same prompt, settings and noise give the same
+// image. generate() is the whole sampling loop in one method: encode the prompt, draw the starting
+// latents, then for each timestep scale the input, run the U-Net on the [uncond, cond] batch, apply
+// classifier-free guidance (Ho & Salimans 2022) and take a scheduler step; finally decode.
+package dev.ldm4j.diffusion.pipeline;
+
+import dev.ldm4j.diffusion.clip.ClipTextTransformer;
+import dev.ldm4j.diffusion.model.ModelDiscovery;
+import dev.ldm4j.diffusion.model.StableDiffusionModelSpec;
+import dev.ldm4j.diffusion.random.NoiseSource;
+import dev.ldm4j.diffusion.random.TorchGenerator;
+import dev.ldm4j.diffusion.schedulers.Scheduler;
+import dev.ldm4j.diffusion.schedulers.Schedulers;
+import dev.ldm4j.diffusion.tokenizer.ClipEncoding;
+import dev.ldm4j.diffusion.tokenizer.ClipTokenizer;
+import dev.ldm4j.diffusion.unet.UNet2DConditionModel;
+import dev.ldm4j.diffusion.vae.AutoencoderKL;
+import dev.ldm4j.diffusion.vae.DiagonalGaussianDistribution;
+import dev.ldm4j.nn.LayerNorm;
+import dev.ldm4j.nn.Params;
+import dev.ldm4j.tensor.Backend;
+import dev.ldm4j.tensor.Tensor;
+
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeSet;
+
+public final class StableDiffusionPipeline implements AutoCloseable {
+    private final StableDiffusionModelSpec spec;
+    private final Backend backend;
+    private final ClipTokenizer tokenizer;
+    private final ClipTextTransformer textEncoder;
+    private final LayerNorm textFinalLayerNorm; // for clip skip: final_layer_norm on an earlier layer
+    private final UNet2DConditionModel unet;
+    private final AutoencoderKL vae;
+    private final Set<String> unusedWeights;
+
+    private StableDiffusionPipeline(StableDiffusionModelSpec spec, Backend backend) {
+        this.spec = spec;
+        this.backend = backend;
+        if (spec.tokenizer() == null) {
+            throw new IllegalArgumentException(spec.path() + ": no tokenizer found; pass --config with a diffusers folder that has tokenizer/");
+        }
+        this.tokenizer = ClipTokenizer.load(spec.tokenizer());
+        Params text = Params.root(spec.textEncoderWeights(), backend);
+        Params unetParams = Params.root(spec.unetWeights(), backend);
+        Params vaeParams = Params.root(spec.vaeWeights(), backend);
+        this.textEncoder = new ClipTextTransformer(text, spec.textEncoder());
+        this.textFinalLayerNorm = new LayerNorm(text.child("text_model").child("final_layer_norm"),
+                spec.textEncoder().hiddenSize(), (float) spec.textEncoder().layerNormEps());
+        this.unet = new UNet2DConditionModel(unetParams, spec.unet());
+        this.vae = new AutoencoderKL(vaeParams, spec.vae());
+        Set<String> unused = new TreeSet<>();
+        text.unused().forEach(k -> unused.add("text_encoder: " + k));
+        unetParams.unused().forEach(k -> unused.add("unet: " + k));
+        vaeParams.unused().forEach(k -> unused.add("vae: " + k));
+        unused.removeIf(k -> spec.ignored().contains(k.substring(k.indexOf(": ") + 2)));
+        this.unusedWeights = Set.copyOf(unused);
+    }
+
+    /**
+     * Loads a model: a diffusers folder, or a single-file checkpoint (with configDir, a diffusers
+     * folder giving configs and tokenizer, where the file's shapes do not settle them).
+     *
+     * @param prediction "epsilon"/"v_prediction" to override the model's prediction type, or null
+     */
+    public static StableDiffusionPipeline load(Path model, Path configDir, String prediction, Backend backend) {
+        StableDiffusionModelSpec spec = ModelDiscovery.discover(model, configDir, prediction);
+        try {
+            return new StableDiffusionPipeline(spec, backend);
+        } catch (RuntimeException e) {
+            spec.close();
+            throw e;
+        }
+    }
+
+    public StableDiffusionModelSpec spec() {
+        return spec;
+    }
+
+    public ClipTokenizer tokenizer() {
+        return tokenizer;
+    }
+
+    /** Checkpoint tensors that no component used (known non-weights excluded), "component: key". */
+    public Set<String> unusedWeights() {
+        return unusedWeights;
+    }
+
+    /** The scheduler a request asks for: by name from the model's scheduler config, or the model's own. */
+    public Scheduler scheduler(String name, boolean karras) {
+        Map<String, Object> config = spec.schedulerConfig();
+        if (name == null) {
+            Scheduler s = Schedulers.fromClassName(String.valueOf(config.get("_class_name")), config);
+            if (karras) {
+                throw new IllegalArgumentException("--karras needs a scheduler name (e.g. euler or dpmpp_2m)");
+            }
+            return s;
+        }
+        return Schedulers.create(name, config, karras);
+    }
+
+    /** Runs a request with its scheduler and a torch.Generator("cpu") seeded with its seed (float32 draws). */
+    public GenerationResult generate(GenerationRequest request, StepListener listener) {
+        return generate(request, scheduler(request.scheduler(), request.karras()), new TorchGenerator(request.seed()), listener);
+    }
+
+    /**
+     * The sampling loop. Noise is drawn from {@code noise} in diffusers' order: the starting latents
+     * (image-to-image: the VAE posterior sample, then the noise added at the start step), then
+     * whatever the scheduler draws at each step.
+     */
+    public GenerationResult generate(GenerationRequest request, Scheduler scheduler, NoiseSource noise, StepListener listener) {
+        int batch = request.batchSize();
+        boolean guided = request.guidanceScale() > 1.0;
+        float guidance = (float) request.guidanceScale();
+
+        // 1. Text conditioning: [uncond x B, cond x B] (or cond x B without guidance), each [77, D].
+        long t0 = System.nanoTime();
+        PromptEmbeddings prompt = encodePrompt(request.prompt(), request.negativePrompt(), batch, guided, request.clipSkip());
+        long textNanos = System.nanoTime() - t0;
+
+        // 2. Timesteps, and the latents to start from.
+        scheduler.setTimesteps(request.steps());
+        double[] timesteps = scheduler.timesteps();
+        int[] size = outputSize(request);
+        int[] shape = {batch, spec.unet().inChannels(), size[1] / vae.config().downFactor(), size[0] / vae.config().downFactor()};
+        long t1 = System.nanoTime();
+        int first;
+        float[] latents;
+        if (request.isImageToImage()) {
+            first = imageToImageStartIndex(scheduler, request.steps(), request.strength(), timesteps.length);
+            latents = imageToImageLatents(request.initImage(), shape, scheduler, first, noise); // [B, 4, h, w]
+        } else {
+            first = 0;
+            latents = scale(noise.randn(shape), (float) scheduler.initNoiseSigma());           // [B, 4, h, w]
+        }
+        long imageNanos = request.isImageToImage() ? System.nanoTime() - t1 : 0;
+
+        // 3. Denoising.
+        int total = timesteps.length - first;
+        long[] stepNanos = new long[total];
+        for (int i = first; i < timesteps.length; i++) {
+            long ts = System.nanoTime();
+            float t = (float) timesteps[i];
+            float[] modelInput = scheduler.scaleModelInput(latents, i);                        // [B, 4, h, w]
+            Tensor x = backend.toDevice(Tensor.of(modelInput, shape));
+            if (guided) {
+                x = backend.concat(0, x, x);                                                   // [2B, 4, h, w]
+            }
+            Tensor out = unet.forward(x, new float[] {t}, prompt.context());                   // [2B or B, 4, h, w]
+            float[] prediction = backend.toHost(out).data();
+            float[] noisePred = guided ? classifierFreeGuidance(prediction, guidance) : prediction; // [B, 4, h, w]
+            latents = scheduler.step(noisePred, i, latents, shape, noise);                     // [B, 4, h, w]
+            stepNanos[i - first] = System.nanoTime() - ts;
+            listener.onStep(i - first + 1, total, timesteps[i], latents, stepNanos[i - first]);
+        }
+
+        // 4. Decode: undo the latent scaling, run the VAE decoder, map [-1, 1] to [0, 1].
+        long t2 = System.nanoTime();
+        List<RgbImage> images = decode(latents, shape);
+        long decodeNanos = System.nanoTime() - t2;
+
+        return new GenerationResult(images, latents, prompt.prompt(), prompt.negative(),
+                new GenerationResult.Timings(textNanos, imageNanos, stepNanos, decodeNanos));
+    }
+
+    // ------------------------------------------------------------------------------------------
+    // Stages
+
+    private record PromptEmbeddings(Tensor context, ClipEncoding prompt, ClipEncoding negative) {
+    }
+
+    /**
+     * diffusers' encode_prompt: the prompt's embeddings (clip_skip k takes the hidden state k layers
+     * before the last through final_layer_norm), repeated per image; with guidance the negative
+     * prompt's embeddings first. As in diffusers, clip skip applies to the prompt only: the negative
+     * prompt always uses the last layer.
+     */
+    private PromptEmbeddings encodePrompt(String text, String negativeText, int batch, boolean guided, int clipSkip) {
+        int layers = spec.textEncoder().numHiddenLayers();
+        if (clipSkip >= layers) {
+            throw new IllegalArgumentException("clip skip " + clipSkip + " is too large: the text encoder has " + layers + " layers");
+        }
+        ClipEncoding prompt = tokenizer.encode(text);
+        ClipEncoding negative = guided ? tokenizer.encode(negativeText) : null;
+        int[][] ids = guided ? new int[][] {negative.ids(), prompt.ids()} : new int[][] {prompt.ids()};
+        ClipTextTransformer.Output out = textEncoder.forward(ids);                        // [1 or 2, 77, D]
+        int row = guided ? 1 : 0;
+        Tensor cond = clipSkip == 0
+                ? out.lastHiddenState().slice(0, row, row + 1)
+                : textFinalLayerNorm.forward(out.hiddenStates().get(layers - clipSkip).slice(0, row, row + 1)); // [1, 77, D]
+        List<Tensor> rows = new ArrayList<>();
+        if (guided) {
+            Tensor uncond = out.lastHiddenState().slice(0, 0, 1);                          // [1, 77, D]
+            for (int b = 0; b < batch; b++) {
+                rows.add(uncond);
+            }
+        }
+        for (int b = 0; b < batch; b++) {
+            rows.add(cond);
+        }
+        Tensor context = backend.concat(0, rows.toArray(new Tensor[0]));                 // [2B or B, 77, D]
+        return new PromptEmbeddings(context, prompt, negative);
+    }
+
+    /** noise_pred = uncond + g (cond - uncond) over the [uncond x B, cond x B] prediction. */
+    private static float[] classifierFreeGuidance(float[] prediction, float guidance) {
+        int half = prediction.length / 2;
+        float[] out = new float[half];
+        for (int j = 0; j < half; j++) {
+            float uncond = prediction[j];
+            float cond = prediction[half + j];
+            out[j] = uncond + guidance * (cond - uncond);
+        }
+        return out;
+    }
+
+    /**
+     * Where image-to-image starts (diffusers' get_timesteps): it runs int(steps * strength) of the
+     * steps, skipping the first ones; second-order schedulers list each step order() times.
+     */
+    private static int imageToImageStartIndex(Scheduler scheduler, int steps, double strength, int scheduleLength) {
+        int initTimestep = Math.min((int) (steps * strength), steps);
+        int tStart = Math.max(steps - initTimestep, 0);
+        int first = tStart * scheduler.order();
+        if (first >= scheduleLength) {
+            throw new IllegalArgumentException("strength " + strength + " with " + steps + " steps leaves no denoising step; raise --strength or --steps");
+        }
+        return first;
+    }
+
+    /**
+     * The starting latents of image-to-image (diffusers' prepare_latents): encode the image, sample
+     * the posterior with one draw, scale by scaling_factor, repeat for the batch, then noise it to
+     * the start step's level with a second draw.
+     */
+    private float[] imageToImageLatents(RgbImage image, int[] shape, Scheduler scheduler, int first, NoiseSource noise) {
+        int h = image.height();
+        int w = image.width();
+        float[] chw = new float[3 * h * w];
+        for (int c = 0; c < 3; c++) {
+            for (int y = 0; y < h; y++) {
+                for (int x = 0; x < w; x++) {
+                    chw[(c * h + y) * w + x] = 2f * image.get(x, y, c) - 1f;              // [0, 1] -> [-1, 1]
+                }
+            }
+        }
+        DiagonalGaussianDistribution posterior = vae.encode(backend.toDevice(Tensor.of(chw, 1, 3, h, w))); // [1, 4, h/8, w/8]
+        int[] one = posterior.mean().shape();
+        Tensor draw = backend.toDevice(Tensor.of(noise.randn(one), one));
+        float[] sample = backend.toHost(posterior.sample(backend, draw)).data();
+        float[] init = scale(sample, (float) vae.config().scalingFactor());
+        float[] batch = new float[init.length * shape[0]];
+        for (int b = 0; b < shape[0]; b++) {
+            System.arraycopy(init, 0, batch, b * init.length, init.length);                    // [B, 4, h/8, w/8]
+        }
+        return scheduler.addNoise(batch, noise.randn(shape), first);
+    }
+
+    private List<RgbImage> decode(float[] latents, int[] shape) {
+        float[] unscaled = scale(latents, (float) (1.0 / vae.config().scalingFactor()));
+        Tensor decoded = vae.decode(backend.toDevice(Tensor.of(unscaled, shape)));              // [B, 3, H, W]
+        float[] pixels = backend.toHost(decoded).data();
+        int b = decoded.dim(0);
+        int h = decoded.dim(2);
+        int w = decoded.dim(3);
+        List<RgbImage> images = new ArrayList<>(b);
+        for (int n = 0; n < b; n++) {
+            float[] hwc = new float[h * w * 3];
+            for (int c = 0; c < 3; c++) {
+                for (int i = 0; i < h * w; i++) {
+                    float v = pixels[(n * 3 + c) * h * w + i] / 2f + 0.5f;                     // [-1, 1] -> [0, 1]
+                    hwc[i * 3 + c] = Math.min(Math.max(v, 0f), 1f);
+                }
+            }
+            images.add(new RgbImage(w, h, hwc));
+        }
+        return images;
+    }
+
+    /** {width, height} of the output: the init image's, the request's, or the model's default. */
+    private int[] outputSize(GenerationRequest r) {
+        int down = vae.config().downFactor();
+        int w;
+        int h;
+        if (r.isImageToImage()) {
+            w = r.initImage().width();
+            h = r.initImage().height();
+        } else {
+            int fallback = spec.unet().sampleSize() * down;
+            w = r.width() == 0 ? fallback : r.width();
+            h = r.height() == 0 ? fallback : r.height();
+        }
+        int multiple = down * spec.unet().sizeMultiple();
+        if (w % multiple != 0 || h % multiple != 0) {
+            throw new IllegalArgumentException((r.isImageToImage() ? "init image size " : "width and height ") + w + "x" + h
+                    + " must be multiples of " + multiple + " for this model");
+        }
+        return new int[] {w, h};
+    }
+
+    private static float[] scale(float[] x, float s) {
+        float[] out = new float[x.length];
+        for (int i = 0; i < x.length; i++) {
+            out[i] = x[i] * s;
+        }
+        return out;
+    }
+
+    @Override
+    public void close() {
+        spec.close();
+    }
+
+    @Override
+    public String toString() {
+        return "StableDiffusionPipeline[" + spec.path() + ", " + spec.family() + ", " + backend.name() + "]";
+    }
+}
