@@ -59,6 +59,12 @@ public record StableDiffusionModelSpec(
         return out;
     }
 
+    /** The same model with its tokenizer taken from another folder or file. */
+    public StableDiffusionModelSpec withTokenizer(Path tokenizerPath) {
+        return new StableDiffusionModelSpec(path, layout, family, unet, vae, textEncoder, schedulerConfig, tokenizerPath,
+                predictionType, configSource, unetWeights, vaeWeights, textEncoderWeights, ignored, unrecognized, files);
+    }
+
     @Override
     public void close() {
         for (WeightSource f : files) {

@@ -70,7 +70,13 @@ public final class StableDiffusionPipeline implements AutoCloseable {
      * @param prediction "epsilon"/"v_prediction" to override the model's prediction type, or null
      */
     public static StableDiffusionPipeline load(Path model, Path configDir, String prediction, Backend backend) {
-        StableDiffusionModelSpec spec = ModelDiscovery.discover(model, configDir, prediction);
+        return load(model, configDir, null, prediction, backend);
+    }
+
+    /** Like load(model, configDir, prediction, backend), with the tokenizer taken from tokenizer when it is not null. */
+    public static StableDiffusionPipeline load(Path model, Path configDir, Path tokenizer, String prediction, Backend backend) {
+        StableDiffusionModelSpec found = ModelDiscovery.discover(model, configDir, prediction);
+        StableDiffusionModelSpec spec = tokenizer == null ? found : found.withTokenizer(tokenizer);
         try {
             return new StableDiffusionPipeline(spec, backend);
         } catch (RuntimeException e) {

@@ -1,0 +1,254 @@
+// ./ldm4j generate: text-to-image (or image-to-image with --image) from a checkpoint, written as PNG.
+// Every setting is checked before the model loads, so bad input fails in a second, not after a run.
+package dev.ldm4j.cli;
+
+import dev.ldm4j.diffusion.pipeline.GenerationRequest;
+import dev.ldm4j.diffusion.pipeline.GenerationResult;
+import dev.ldm4j.diffusion.pipeline.RgbImage;
+import dev.ldm4j.diffusion.pipeline.StableDiffusionPipeline;
+import dev.ldm4j.diffusion.random.TorchGenerator;
+import dev.ldm4j.diffusion.schedulers.Schedulers;
+import dev.ldm4j.diffusion.tokenizer.ClipEncoding;
+import dev.ldm4j.tensor.Backend;
+import dev.ldm4j.tensor.Backends;
+import dev.ldm4j.tensor.Tensor;
+import dev.ldm4j.weights.SafetensorsWriter;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+
+import java.io.PrintWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import java.util.concurrent.ThreadLocalRandom;
+
+@Command(name = "generate", mixinStandardHelpOptions = true, sortOptions = false,
+        description = {"Generate images from a prompt with a Stable Diffusion 1.x or 2.x model, as diffusers would for the",
+                "same settings and seed. Progress goes to stderr; the image to --output."})
+public final class GenerateCommand implements Callable<Integer> {
+    @Spec
+    CommandSpec spec;
+
+    @Option(names = "--model", paramLabel = "PATH", description = "A .safetensors checkpoint (SD 1.x/2.x, original layout) or a diffusers model folder.")
+    Path model;
+
+    @Option(names = "--prompt", paramLabel = "TEXT", description = "What to draw.")
+    String prompt;
+
+    @Option(names = "--negative-prompt", paramLabel = "TEXT", defaultValue = "", description = "What to steer away from (the unconditional branch of guidance).")
+    String negativePrompt;
+
+    @Option(names = "--steps", defaultValue = "50", description = "Denoising steps (default: ${DEFAULT-VALUE}, as diffusers).")
+    int steps;
+
+    @Option(names = "--guidance", defaultValue = "7.5", description = "Classifier-free guidance scale; <= 1 skips the unconditional pass (default: ${DEFAULT-VALUE}).")
+    double guidance;
+
+    @Option(names = "--scheduler", paramLabel = "NAME",
+            description = "Sampler: ddpm ddim pndm lms euler euler_a heun kdpm2 kdpm2_a dpmpp_2m dpmpp_2m_sde dpmpp_2s unipc deis lcm tcd."
+                    + " Default: the model's own (scheduler_config.json).")
+    String scheduler;
+
+    @Option(names = "--karras", description = "Use Karras sigmas (schedulers that offer them).")
+    boolean karras;
+
+    @Option(names = "--width", defaultValue = "0", description = "Image width, a multiple of 8 (default: the model's native size).")
+    int width;
+
+    @Option(names = "--height", defaultValue = "0", description = "Image height, a multiple of 8 (default: the model's native size).")
+    int height;
+
+    @Option(names = "--seed", description = "Seed of torch.Generator(\"cpu\").manual_seed (default: a random seed, printed).")
+    Long seed;
+
+    @Option(names = "--noise-dtype", defaultValue = "float32", paramLabel = "float32|float64",
+            description = {"The dtype torch.randn draws in: float32 as a float32 diffusers pipeline, float64 as one moved",
+                    "to torch.float64 (the draws differ; default: ${DEFAULT-VALUE})."})
+    String noiseDtype;
+
+    @Option(names = "--batch", defaultValue = "1", description = "Images per prompt (default: ${DEFAULT-VALUE}).")
+    int batch;
+
+    @Option(names = "--image", paramLabel = "FILE", description = "Image-to-image: the starting image (RGB PNG or JPEG, sides multiples of 8).")
+    Path image;
+
+    @Option(names = "--strength", defaultValue = "0.8", description = "Image-to-image: how much to change the image, in (0, 1] (default: ${DEFAULT-VALUE}).")
+    double strength;
+
+    @Option(names = "--clip-skip", defaultValue = "0", description = "Condition on the text encoder's layer this many before the last (diffusers' clip_skip; default: ${DEFAULT-VALUE}).")
+    int clipSkip;
+
+    @Option(names = "--prediction", paramLabel = "eps|v", description = "Override the model's prediction type.")
+    String prediction;
+
+    @Option(names = "--config", paramLabel = "DIR", description = "A diffusers model folder whose configs (and tokenizer) describe a single-file checkpoint.")
+    Path config;
+
+    @Option(names = "--tokenizer", paramLabel = "PATH", description = "Tokenizer for a single file: a folder with vocab.json + merges.txt or tokenizer.json, or bpe_simple_vocab_16e6.txt.gz.")
+    Path tokenizer;
+
+    @Option(names = "--device", defaultValue = "cpu", paramLabel = "cpu|cuda", description = "Where to compute (default: ${DEFAULT-VALUE}).")
+    String device;
+
+    @Option(names = "--output", defaultValue = "ldm4j.png", paramLabel = "FILE.png",
+            description = "Where to write the image; with --batch N > 1, FILE-0.png ... FILE-(N-1).png (default: ${DEFAULT-VALUE}).")
+    Path output;
+
+    @Option(names = "--overwrite", description = "Replace --output (and --save-latents) if they exist.")
+    boolean overwrite;
+
+    @Option(names = "--save-latents", paramLabel = "FILE.safetensors", description = "Also write the final latents [B, 4, h, w] (tensor 'latents').")
+    Path saveLatents;
+
+    @Override
+    public Integer call() {
+        PrintWriter err = spec.commandLine().getErr();
+        if (model == null) {
+            err.println("ldm4j: --model is required: a Stable Diffusion 1.x/2.x .safetensors checkpoint or a diffusers folder,");
+            err.println("e.g. v1-5-pruned-emaonly.safetensors or stable-diffusion-2-1 from Hugging Face (see README.md, 'Getting weights').");
+            return 2;
+        }
+        if (prompt == null) {
+            throw new Main.UserError("--prompt is required");
+        }
+        validate();
+        List<Path> outputs = outputFiles();
+        RgbImage init = image == null ? null : Images.readRgb(image);
+        long s = seed != null ? seed : ThreadLocalRandom.current().nextLong(0, 1L << 53);
+        GenerationRequest request = new GenerationRequest(prompt, negativePrompt, steps, guidance, width, height, batch, s,
+                scheduler, karras, clipSkip, init, strength);
+
+        long loadStart = System.nanoTime();
+        try (Backend backend = Backends.create(device);
+             StableDiffusionPipeline pipe = StableDiffusionPipeline.load(model, config, tokenizer, prediction, backend)) {
+            err.printf(Locale.ROOT, "ldm4j: loaded %s (%s, %s) on %s in %.1f s; seed %d%n", model, pipe.spec().family(), pipe.spec().layout(),
+                    backend.name(), seconds(System.nanoTime() - loadStart), s);
+            warnIfTruncated(pipe.tokenizer().encode(prompt), "prompt", err);
+            warnIfTruncated(pipe.tokenizer().encode(negativePrompt), "negative prompt", err);
+            TorchGenerator.Precision precision = noiseDtype.equals("float64") ? TorchGenerator.Precision.FLOAT64 : TorchGenerator.Precision.FLOAT32;
+            GenerationResult result = pipe.generate(request, pipe.scheduler(scheduler, karras), new TorchGenerator(s, precision), new Progress(err));
+            for (int i = 0; i < outputs.size(); i++) {
+                Images.writePng(result.images().get(i), outputs.get(i), overwrite);
+                err.println("ldm4j: wrote " + outputs.get(i));
+            }
+            if (saveLatents != null) {
+                RgbImage first = result.images().get(0);
+                int f = pipe.spec().vae().downFactor();
+                Tensor latents = Tensor.of(result.latents(), batch, pipe.spec().unet().inChannels(), first.height() / f, first.width() / f);
+                SafetensorsWriter.write(saveLatents, Map.of("latents", latents), Map.of("seed", Long.toString(s)), null, overwrite);
+                err.println("ldm4j: wrote " + saveLatents);
+            }
+            GenerationResult.Timings t = result.timings();
+            int n = t.stepNanos().length;
+            err.printf(Locale.ROOT, "ldm4j: text encoding %.2f s, %sdenoising %.1f s (%d steps, %.2f s/step), decoding %.1f s, total %.1f s; %s%n",
+                    seconds(t.textEncodingNanos()),
+                    init == null ? "" : String.format(Locale.ROOT, "image encoding %.1f s, ", seconds(t.imageEncodingNanos())),
+                    seconds(t.totalStepNanos()), n, n == 0 ? 0 : seconds(t.totalStepNanos()) / n, seconds(t.decodingNanos()),
+                    seconds(t.totalNanos()), Memory.peakSummary());
+        }
+        return 0;
+    }
+
+    private void validate() {
+        if (steps < 1) {
+            throw new Main.UserError("--steps must be at least 1, got " + steps);
+        }
+        if (width < 0 || height < 0 || width % 8 != 0 || height % 8 != 0) {
+            throw new Main.UserError("--width and --height must be positive multiples of 8, got " + width + "x" + height);
+        }
+        if (image != null && (width != 0 || height != 0)) {
+            throw new Main.UserError("--width/--height do not apply with --image: the output has the init image's size");
+        }
+        if (batch < 1) {
+            throw new Main.UserError("--batch must be at least 1, got " + batch);
+        }
+        if (!(guidance >= 0) || Double.isInfinite(guidance)) {
+            throw new Main.UserError("--guidance must be a finite number >= 0, got " + guidance);
+        }
+        if (!(strength > 0 && strength <= 1)) {
+            throw new Main.UserError("--strength must be in (0, 1], got " + strength);
+        }
+        if (clipSkip < 0) {
+            throw new Main.UserError("--clip-skip must be 0 or more, got " + clipSkip);
+        }
+        if (scheduler != null && !Schedulers.names().contains(scheduler)) {
+            throw new Main.UserError("unknown scheduler '" + scheduler + "'; valid names: " + String.join(" ", Schedulers.names()));
+        }
+        if (karras && scheduler == null) {
+            throw new Main.UserError("--karras needs --scheduler (e.g. --scheduler dpmpp_2m --karras)");
+        }
+        if (prediction != null && !List.of("eps", "epsilon", "v", "v_prediction").contains(prediction)) {
+            throw new Main.UserError("--prediction must be eps or v, got '" + prediction + "'");
+        }
+        if (!noiseDtype.equals("float32") && !noiseDtype.equals("float64")) {
+            throw new Main.UserError("--noise-dtype must be float32 or float64, got '" + noiseDtype + "'");
+        }
+        if (!Files.exists(model)) {
+            throw new Main.UserError(model + ": no such file or directory");
+        }
+        if (!output.getFileName().toString().toLowerCase(Locale.ROOT).endsWith(".png")) {
+            throw new Main.UserError("--output must name a .png file, got " + output);
+        }
+        if (saveLatents != null && !overwrite && Files.exists(saveLatents)) {
+            throw new Main.UserError(saveLatents + " exists; pass --overwrite to replace it");
+        }
+    }
+
+    /** The files to write, checked now so that a long run never ends on "file exists". */
+    private List<Path> outputFiles() {
+        List<Path> files = new ArrayList<>();
+        if (batch == 1) {
+            files.add(output);
+        } else {
+            String name = output.getFileName().toString();
+            String stem = name.substring(0, name.length() - 4);
+            for (int i = 0; i < batch; i++) {
+                files.add(output.resolveSibling(stem + "-" + i + ".png"));
+            }
+        }
+        for (Path f : files) {
+            if (!overwrite && Files.exists(f)) {
+                throw new Main.UserError(f + " exists; pass --overwrite to replace it, or choose another --output");
+            }
+            Path dir = f.toAbsolutePath().getParent();
+            if (dir != null && !Files.isDirectory(dir)) {
+                throw new Main.UserError("cannot write " + f + ": " + dir + " is not a directory");
+            }
+        }
+        return files;
+    }
+
+    private static void warnIfTruncated(ClipEncoding enc, String what, PrintWriter err) {
+        if (enc.truncated()) {
+            err.println("ldm4j: warning: the " + what + " is longer than 77 tokens; dropped: \"" + enc.droppedText() + "\"");
+        }
+    }
+
+    private static double seconds(long nanos) {
+        return nanos / 1e9;
+    }
+
+    /** One stderr line per step: step time, mean so far, and the estimated time left. */
+    private static final class Progress implements dev.ldm4j.diffusion.pipeline.StepListener {
+        private final PrintWriter err;
+        private long total;
+
+        Progress(PrintWriter err) {
+            this.err = err;
+        }
+
+        @Override
+        public void onStep(int step, int steps, double timestep, float[] latents, long nanos) {
+            total += nanos;
+            double mean = total / 1e9 / step;
+            err.printf(Locale.ROOT, "step %d/%d  t=%.0f  %.2f s  (mean %.2f s/step, ETA %.0f s)%n",
+                    step, steps, timestep, nanos / 1e9, mean, mean * (steps - step));
+        }
+    }
+}

@@ -1,0 +1,141 @@
+// ./ldm4j generate end to end on the tiny conformance model: the seeded diffusers runs reproduced
+// from the seed alone (PNG within 2/255), and one-line refusals of bad input.
+package dev.ldm4j.cli;
+
+import dev.ldm4j.tensor.SharedFixtures;
+import dev.ldm4j.weights.Json;
+import dev.ldm4j.weights.SafetensorsFile;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
+
+import javax.imageio.ImageIO;
+import java.awt.image.BufferedImage;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.stream.Stream;
+
+import static dev.ldm4j.cli.CliTest.assertOneLineError;
+import static dev.ldm4j.cli.CliTest.run;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+class GenerateCommandTest {
+    static Path tiny() {
+        return SharedFixtures.conformance().resolve("sd1-tiny");
+    }
+
+    @SuppressWarnings("unchecked")
+    static Stream<Arguments> seededRuns() {
+        if (!SharedFixtures.available()) {
+            return Stream.of(Arguments.of("(../shared absent)", Map.of(), false));
+        }
+        Map<String, Object> runs = Json.parseObject(tiny().resolve("pipelines_seeded.json"));
+        List<Arguments> out = new ArrayList<>();
+        for (var e : runs.entrySet()) {
+            out.add(Arguments.of(e.getKey(), e.getValue(), false));
+            out.add(Arguments.of(e.getKey(), e.getValue(), true));
+        }
+        return out.stream();
+    }
+
+    @ParameterizedTest(name = "{0} single file: {2}")
+    @MethodSource("seededRuns")
+    void reproducesTheSeededDiffusersRunFromTheSeedAlone(String key, Map<String, Object> run, boolean singleFile, @TempDir Path dir) throws Exception {
+        assumeTrue(SharedFixtures.available(), "../shared is absent");
+        Path png = dir.resolve("out.png");
+        List<String> args = new ArrayList<>(List.of("generate",
+                "--prompt", (String) run.get("prompt"),
+                "--negative-prompt", (String) run.get("negative_prompt"),
+                "--steps", run.get("steps").toString(),
+                "--guidance", run.get("guidance_scale").toString(),
+                "--width", run.get("width").toString(),
+                "--height", run.get("height").toString(),
+                "--scheduler", (String) run.get("scheduler"),
+                "--seed", run.get("seed").toString(),
+                // The reference pipeline ran in torch.float64, so its generator drew float64 normals.
+                "--noise-dtype", "float64",
+                "--output", png.toString()));
+        if (singleFile) {
+            args.addAll(List.of("--model", SharedFixtures.conformance().resolve("sd1-tiny.safetensors").toString(),
+                    "--config", tiny().toString(), "--tokenizer", SharedFixtures.clip().toString()));
+        } else {
+            args.addAll(List.of("--model", tiny().toString()));
+        }
+        CliTest.Result r = run(args.toArray(new String[0]));
+        assertEquals(0, r.code(), r.err());
+        BufferedImage img = ImageIO.read(png.toFile());
+        float[] ref;
+        try (SafetensorsFile f = SafetensorsFile.open(tiny().resolve("pipelines_seeded.safetensors"))) {
+            ref = f.tensor(key + ".image").toFloatArray(); // [1, H, W, 3] in [0, 1]
+        }
+        int w = img.getWidth();
+        int h = img.getHeight();
+        assertEquals(ref.length, w * h * 3);
+        int worst = 0;
+        for (int y = 0; y < h; y++) {
+            for (int x = 0; x < w; x++) {
+                int rgb = img.getRGB(x, y);
+                int[] got = {(rgb >> 16) & 0xff, (rgb >> 8) & 0xff, rgb & 0xff};
+                for (int c = 0; c < 3; c++) {
+                    int want = (int) Math.rint(Math.min(Math.max(ref[(y * w + x) * 3 + c], 0f), 1f) * 255f);
+                    worst = Math.max(worst, Math.abs(got[c] - want));
+                }
+            }
+        }
+        assertTrue(worst <= 2, key + ": worst pixel differs by " + worst + "/255 (tolerance 2)");
+    }
+
+    @Test
+    void withoutAModelItExplainsWhereWeightsComeFrom() {
+        CliTest.Result r = run("generate", "--prompt", "a cat");
+        assertEquals(2, r.code());
+        assertEquals(2, r.err().strip().split("\n").length, r.err());
+        assertTrue(r.err().contains("--model"), r.err());
+    }
+
+    @Test
+    void refusesBadSettingsBeforeLoadingAnything(@TempDir Path dir) throws Exception {
+        String model = dir.toString();
+        assertOneLineError(run("generate", "--model", model, "--prompt", "x", "--width", "100"), "multiples of 8");
+        assertOneLineError(run("generate", "--model", model, "--prompt", "x", "--steps", "0"), "--steps");
+        assertOneLineError(run("generate", "--model", model, "--prompt", "x", "--strength", "1.5"), "--strength");
+        assertOneLineError(run("generate", "--model", model, "--prompt", "x", "--scheduler", "nope"), "valid names");
+        assertOneLineError(run("generate", "--model", model, "--prompt", "x", "--prediction", "x0"), "--prediction");
+        assertOneLineError(run("generate", "--model", dir.resolve("missing.safetensors").toString(), "--prompt", "x"), "missing.safetensors");
+        Path taken = Files.writeString(dir.resolve("taken.png"), "keep me");
+        assertOneLineError(run("generate", "--model", model, "--prompt", "x", "--output", taken.toString()), "exists");
+        assertEquals("keep me", Files.readString(taken));
+    }
+
+    @Test
+    void refusesAModelFolderThatIsNotAModel(@TempDir Path dir) {
+        assertOneLineError(run("generate", "--model", dir.toString(), "--prompt", "x", "--output", dir.resolve("o.png").toString()), dir.toString());
+    }
+
+    @Test
+    void refusesANonRgbInitImage(@TempDir Path dir) throws Exception {
+        assumeTrue(SharedFixtures.available(), "../shared is absent");
+        Path gray = dir.resolve("gray.png");
+        ImageIO.write(new BufferedImage(64, 64, BufferedImage.TYPE_BYTE_GRAY), "png", gray.toFile());
+        assertOneLineError(run("generate", "--model", tiny().toString(), "--prompt", "x", "--image", gray.toString(),
+                "--output", dir.resolve("o.png").toString()), "RGB");
+        Path junk = Files.writeString(dir.resolve("junk.png"), "not a png");
+        assertOneLineError(run("generate", "--model", tiny().toString(), "--prompt", "x", "--image", junk.toString(),
+                "--output", dir.resolve("o.png").toString()), "junk.png");
+    }
+
+    @Test
+    void unavailableDeviceIsOneLine(@TempDir Path dir) {
+        assumeTrue(SharedFixtures.available(), "../shared is absent");
+        CliTest.Result r = run("generate", "--model", tiny().toString(), "--prompt", "x", "--device", "tpu",
+                "--output", dir.resolve("o.png").toString());
+        assertOneLineError(r, "tpu");
+    }
+}
