@@ -1,15 +1,25 @@
 // Multi-head scaled dot-product attention on token-major q [B, Lq, H*D], k, v [B, Lk, H*D], computed
-// flash-style: keys are visited in blocks with an online softmax (running max and running sum), so
-// no [Lq, Lk] score matrix is ever stored.
+// flash-style: for a block of QB queries, keys are visited in blocks of KB with an online softmax
+// (running row max m and running sum l), so no [Lq, Lk] score matrix is ever stored; per worker the
+// scratch is one head's K^T and V (D x Lk each) plus a QB x KB score tile.
 // Reference: Dao et al., "FlashAttention", NeurIPS 2022, algorithm 1; Milakov and Gimelshein,
 // "Online normalizer calculation for softmax", 2018.
 package dev.ldm4j.tensor.cpu;
 
 import dev.ldm4j.tensor.Tensor;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorSpecies;
+
+import java.util.Arrays;
 
 final class Attention {
-    static final int KEY_BLOCK = 64;
-    static final int QUERY_BLOCK = 16;
+    private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
+    private static final int L = S.length();
+    /** Keys per block: four vectors, the width of the score micro-kernel. */
+    static final int KB = 4 * L;
+    /** Queries per block. */
+    static final int QB = 32;
 
     private Attention() {
     }
@@ -18,56 +28,256 @@ final class Attention {
         int[] d = Shapes.attention("attention", q, k, v, heads);
         int b = d[0], lq = d[1], lk = d[2], hh = d[3], dh = d[4];
         int width = hh * dh;
-        Views.Flat qf = Views.flat(q), kf = Views.flat(k), vf = Views.flat(v);
         float[] out = new float[Math.toIntExact((long) b * lq * width)];
-        int qBlocks = (lq + QUERY_BLOCK - 1) / QUERY_BLOCK;
-        Parallel.forEach(b * hh * qBlocks, (task, worker) -> {
-            int qb = task % qBlocks;
-            int h = (task / qBlocks) % hh;
-            int bi = task / (qBlocks * hh);
-            float[] s = new float[KEY_BLOCK];
-            float[] o = new float[dh];
-            for (int i = qb * QUERY_BLOCK; i < Math.min(lq, (qb + 1) * QUERY_BLOCK); i++) {
-                int qAt = qf.off() + (bi * lq + i) * width + h * dh;
-                int keys = causal ? Math.min(lk, i + 1) : lk;
-                double m = Double.NEGATIVE_INFINITY;
-                double l = 0;
-                java.util.Arrays.fill(o, 0f);
-                for (int j0 = 0; j0 < keys; j0 += KEY_BLOCK) {
-                    int nb = Math.min(KEY_BLOCK, keys - j0);
-                    float blockMax = Float.NEGATIVE_INFINITY;
-                    for (int j = 0; j < nb; j++) {
-                        int kAt = kf.off() + (bi * lk + j0 + j) * width + h * dh;
-                        float dot = 0f;
-                        for (int e = 0; e < dh; e++) {
-                            dot += qf.a()[qAt + e] * kf.a()[kAt + e];
-                        }
-                        s[j] = dot * scale;
-                        blockMax = Math.max(blockMax, s[j]);
-                    }
-                    double mNew = Math.max(m, blockMax);
-                    float corr = (float) Math.exp(m - mNew);
-                    l *= corr;
-                    for (int e = 0; e < dh; e++) {
-                        o[e] *= corr;
-                    }
-                    for (int j = 0; j < nb; j++) {
-                        float pj = (float) Math.exp(s[j] - mNew);
-                        l += pj;
-                        int vAt = vf.off() + (bi * lk + j0 + j) * width + h * dh;
-                        for (int e = 0; e < dh; e++) {
-                            o[e] += pj * vf.a()[vAt + e];
-                        }
-                    }
-                    m = mNew;
-                }
-                int outAt = (bi * lq + i) * width + h * dh;
-                float inv = (float) (1.0 / l);
+        if (out.length == 0) {
+            return Tensor.of(out, b, lq, width);
+        }
+        Views.Flat qf = Views.flat(q), kf = Views.flat(k), vf = Views.flat(v);
+        int qBlocks = (lq + QB - 1) / QB;
+        // split each (batch, head) into query chunks only when there are too few heads to go round
+        int chunks = Math.min(qBlocks, Math.max(1, (2 * Parallel.THREADS + b * hh - 1) / (b * hh)));
+        int blocksPerChunk = (qBlocks + chunks - 1) / chunks;
+        int lkPad = (lk + KB - 1) / KB * KB;
+        int dp = (dh + L - 1) / L * L;
+        Parallel.forEach(b * hh * chunks, (task, worker) -> {
+            int chunk = task % chunks;
+            int h = (task / chunks) % hh;
+            int bi = task / (chunks * hh);
+            int q0 = chunk * blocksPerChunk * QB;
+            int q1 = Math.min(lq, q0 + blocksPerChunk * QB);
+            if (q0 >= q1) {
+                return;
+            }
+            // this head's keys transposed, kt[e * lkPad + j], and values, vp[j * dp + e], zero-padded
+            float[] kt = new float[dh * lkPad];
+            float[] vp = new float[lkPad * dp];
+            int keysNeeded = causal ? Math.min(lk, q1) : lk;
+            for (int j = 0; j < keysNeeded; j++) {
+                int kAt = kf.off() + (bi * lk + j) * width + h * dh;
+                int vAt = vf.off() + (bi * lk + j) * width + h * dh;
                 for (int e = 0; e < dh; e++) {
-                    out[outAt + e] = o[e] * inv;
+                    kt[e * lkPad + j] = kf.a()[kAt + e];
+                }
+                System.arraycopy(vf.a(), vAt, vp, j * dp, dh);
+            }
+            Block blk = new Block(dh, dp);
+            for (int i0 = q0; i0 < q1; i0 += QB) {
+                int rows = Math.min(QB, q1 - i0);
+                for (int r = 0; r < QB; r++) {
+                    if (r < rows) {
+                        int qAt = qf.off() + (bi * lq + i0 + r) * width + h * dh;
+                        for (int e = 0; e < dh; e++) {
+                            blk.q[r * dh + e] = qf.a()[qAt + e] * scale;
+                        }
+                    } else {
+                        Arrays.fill(blk.q, r * dh, (r + 1) * dh, 0f);
+                    }
+                }
+                blk.run(kt, lkPad, vp, causal ? Math.min(lk, i0 + rows) : lk, i0, causal);
+                for (int r = 0; r < rows; r++) {
+                    int oAt = (bi * lq + i0 + r) * width + h * dh;
+                    float inv = (float) (1.0 / blk.l[r]);
+                    for (int e = 0; e < dh; e++) {
+                        out[oAt + e] = blk.o[r * dp + e] * inv;
+                    }
                 }
             }
         });
         return Tensor.of(out, b, lq, width);
+    }
+
+    /** One query block's state: scaled queries, score tile, running max and sum, unnormalized output. */
+    private static final class Block {
+        final int dh, dp;
+        final float[] q, s, o, m, l;
+
+        Block(int dh, int dp) {
+            this.dh = dh;
+            this.dp = dp;
+            q = new float[QB * dh];
+            s = new float[QB * KB];
+            o = new float[QB * dp];
+            m = new float[QB];
+            l = new float[QB];
+        }
+
+        /** Attends rows i0..i0+QB-1 to keys [0, keys); causal rows see keys j <= i only. */
+        void run(float[] kt, int lkPad, float[] vp, int keys, int i0, boolean causal) {
+            Arrays.fill(m, Float.NEGATIVE_INFINITY);
+            Arrays.fill(l, 0f);
+            Arrays.fill(o, 0f);
+            for (int j0 = 0; j0 < keys; j0 += KB) {
+                for (int r = 0; r < QB; r += 4) {
+                    scores4(kt, lkPad, j0, r);
+                }
+                int valid = Math.min(KB, keys - j0);
+                boolean mask = valid < KB || (causal && j0 + KB - 1 > i0);
+                for (int r = 0; r < QB; r++) {
+                    if (mask) {
+                        int limit = causal ? Math.min(valid, i0 + r - j0 + 1) : valid;
+                        for (int j = Math.max(0, limit); j < KB; j++) {
+                            s[r * KB + j] = Float.NEGATIVE_INFINITY;
+                        }
+                    }
+                    softmaxRow(r);
+                }
+                for (int r = 0; r < QB; r += 4) {
+                    for (int c = 0; c < dp; ) {
+                        if (dp - c >= 3 * L) {
+                            accumulate4x3(vp, j0, r, c);
+                            c += 3 * L;
+                        } else {
+                            accumulate4x1(vp, j0, r, c);
+                            c += L;
+                        }
+                    }
+                }
+            }
+        }
+
+        /** s[r..r+3][0..KB) = q[r..r+3] . kt[:, j0..j0+KB): a 4 x 4-vector register tile over e < dh. */
+        private void scores4(float[] kt, int lkPad, int j0, int r) {
+            FloatVector a00 = FloatVector.zero(S), a01 = a00, a02 = a00, a03 = a00;
+            FloatVector a10 = a00, a11 = a00, a12 = a00, a13 = a00;
+            FloatVector a20 = a00, a21 = a00, a22 = a00, a23 = a00;
+            FloatVector a30 = a00, a31 = a00, a32 = a00, a33 = a00;
+            int q0 = r * dh, q1 = q0 + dh, q2 = q1 + dh, q3 = q2 + dh;
+            for (int e = 0; e < dh; e++) {
+                int at = e * lkPad + j0;
+                FloatVector k0 = FloatVector.fromArray(S, kt, at);
+                FloatVector k1 = FloatVector.fromArray(S, kt, at + L);
+                FloatVector k2 = FloatVector.fromArray(S, kt, at + 2 * L);
+                FloatVector k3 = FloatVector.fromArray(S, kt, at + 3 * L);
+                FloatVector x = FloatVector.broadcast(S, q[q0 + e]);
+                a00 = x.fma(k0, a00);
+                a01 = x.fma(k1, a01);
+                a02 = x.fma(k2, a02);
+                a03 = x.fma(k3, a03);
+                x = FloatVector.broadcast(S, q[q1 + e]);
+                a10 = x.fma(k0, a10);
+                a11 = x.fma(k1, a11);
+                a12 = x.fma(k2, a12);
+                a13 = x.fma(k3, a13);
+                x = FloatVector.broadcast(S, q[q2 + e]);
+                a20 = x.fma(k0, a20);
+                a21 = x.fma(k1, a21);
+                a22 = x.fma(k2, a22);
+                a23 = x.fma(k3, a23);
+                x = FloatVector.broadcast(S, q[q3 + e]);
+                a30 = x.fma(k0, a30);
+                a31 = x.fma(k1, a31);
+                a32 = x.fma(k2, a32);
+                a33 = x.fma(k3, a33);
+            }
+            int at = r * KB;
+            a00.intoArray(s, at);
+            a01.intoArray(s, at + L);
+            a02.intoArray(s, at + 2 * L);
+            a03.intoArray(s, at + 3 * L);
+            a10.intoArray(s, at + KB);
+            a11.intoArray(s, at + KB + L);
+            a12.intoArray(s, at + KB + 2 * L);
+            a13.intoArray(s, at + KB + 3 * L);
+            a20.intoArray(s, at + 2 * KB);
+            a21.intoArray(s, at + 2 * KB + L);
+            a22.intoArray(s, at + 2 * KB + 2 * L);
+            a23.intoArray(s, at + 2 * KB + 3 * L);
+            a30.intoArray(s, at + 3 * KB);
+            a31.intoArray(s, at + 3 * KB + L);
+            a32.intoArray(s, at + 3 * KB + 2 * L);
+            a33.intoArray(s, at + 3 * KB + 3 * L);
+        }
+
+        /** Online softmax step for row r: new max, rescale of l and o, s[r] := exp(s[r] - max). */
+        private void softmaxRow(int r) {
+            int at = r * KB;
+            FloatVector mx = FloatVector.fromArray(S, s, at);
+            for (int j = L; j < KB; j += L) {
+                mx = mx.max(FloatVector.fromArray(S, s, at + j));
+            }
+            float blockMax = mx.reduceLanes(VectorOperators.MAX);
+            float mNew = Math.max(m[r], blockMax);
+            if (mNew == Float.NEGATIVE_INFINITY) {
+                Arrays.fill(s, at, at + KB, 0f); // a padding row or a row with no visible key yet
+                return;
+            }
+            float corr = (float) Math.exp(m[r] - mNew);
+            m[r] = mNew;
+            FloatVector sum = FloatVector.zero(S);
+            for (int j = 0; j < KB; j += L) {
+                FloatVector p = FloatVector.fromArray(S, s, at + j).sub(mNew).lanewise(VectorOperators.EXP);
+                p.intoArray(s, at + j);
+                sum = sum.add(p);
+            }
+            l[r] = l[r] * corr + sum.reduceLanes(VectorOperators.ADD);
+            if (corr != 1f) {
+                for (int c = 0; c < dp; c += L) {
+                    FloatVector.fromArray(S, o, r * dp + c).mul(corr).intoArray(o, r * dp + c);
+                }
+            }
+        }
+
+        /** o[r..r+3][c..c+3L) += p[r..r+3][:] . vp[j0.., c..c+3L). */
+        private void accumulate4x3(float[] vp, int j0, int r, int c) {
+            int o0 = r * dp + c, o1 = o0 + dp, o2 = o1 + dp, o3 = o2 + dp;
+            FloatVector a00 = FloatVector.fromArray(S, o, o0), a01 = FloatVector.fromArray(S, o, o0 + L), a02 = FloatVector.fromArray(S, o, o0 + 2 * L);
+            FloatVector a10 = FloatVector.fromArray(S, o, o1), a11 = FloatVector.fromArray(S, o, o1 + L), a12 = FloatVector.fromArray(S, o, o1 + 2 * L);
+            FloatVector a20 = FloatVector.fromArray(S, o, o2), a21 = FloatVector.fromArray(S, o, o2 + L), a22 = FloatVector.fromArray(S, o, o2 + 2 * L);
+            FloatVector a30 = FloatVector.fromArray(S, o, o3), a31 = FloatVector.fromArray(S, o, o3 + L), a32 = FloatVector.fromArray(S, o, o3 + 2 * L);
+            int p0 = r * KB, p1 = p0 + KB, p2 = p1 + KB, p3 = p2 + KB;
+            for (int j = 0; j < KB; j++) {
+                int at = (j0 + j) * dp + c;
+                FloatVector v0 = FloatVector.fromArray(S, vp, at);
+                FloatVector v1 = FloatVector.fromArray(S, vp, at + L);
+                FloatVector v2 = FloatVector.fromArray(S, vp, at + 2 * L);
+                FloatVector x = FloatVector.broadcast(S, s[p0 + j]);
+                a00 = x.fma(v0, a00);
+                a01 = x.fma(v1, a01);
+                a02 = x.fma(v2, a02);
+                x = FloatVector.broadcast(S, s[p1 + j]);
+                a10 = x.fma(v0, a10);
+                a11 = x.fma(v1, a11);
+                a12 = x.fma(v2, a12);
+                x = FloatVector.broadcast(S, s[p2 + j]);
+                a20 = x.fma(v0, a20);
+                a21 = x.fma(v1, a21);
+                a22 = x.fma(v2, a22);
+                x = FloatVector.broadcast(S, s[p3 + j]);
+                a30 = x.fma(v0, a30);
+                a31 = x.fma(v1, a31);
+                a32 = x.fma(v2, a32);
+            }
+            a00.intoArray(o, o0);
+            a01.intoArray(o, o0 + L);
+            a02.intoArray(o, o0 + 2 * L);
+            a10.intoArray(o, o1);
+            a11.intoArray(o, o1 + L);
+            a12.intoArray(o, o1 + 2 * L);
+            a20.intoArray(o, o2);
+            a21.intoArray(o, o2 + L);
+            a22.intoArray(o, o2 + 2 * L);
+            a30.intoArray(o, o3);
+            a31.intoArray(o, o3 + L);
+            a32.intoArray(o, o3 + 2 * L);
+        }
+
+        /** o[r..r+3][c..c+L) += p[r..r+3][:] . vp[j0.., c..c+L). */
+        private void accumulate4x1(float[] vp, int j0, int r, int c) {
+            int o0 = r * dp + c, o1 = o0 + dp, o2 = o1 + dp, o3 = o2 + dp;
+            FloatVector a0 = FloatVector.fromArray(S, o, o0), a1 = FloatVector.fromArray(S, o, o1);
+            FloatVector a2 = FloatVector.fromArray(S, o, o2), a3 = FloatVector.fromArray(S, o, o3);
+            int p0 = r * KB;
+            for (int j = 0; j < KB; j++) {
+                FloatVector v0 = FloatVector.fromArray(S, vp, (j0 + j) * dp + c);
+                a0 = FloatVector.broadcast(S, s[p0 + j]).fma(v0, a0);
+                a1 = FloatVector.broadcast(S, s[p0 + KB + j]).fma(v0, a1);
+                a2 = FloatVector.broadcast(S, s[p0 + 2 * KB + j]).fma(v0, a2);
+                a3 = FloatVector.broadcast(S, s[p0 + 3 * KB + j]).fma(v0, a3);
+            }
+            a0.intoArray(o, o0);
+            a1.intoArray(o, o1);
+            a2.intoArray(o, o2);
+            a3.intoArray(o, o3);
+        }
     }
 }

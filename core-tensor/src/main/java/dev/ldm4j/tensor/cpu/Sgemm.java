@@ -8,6 +8,7 @@
 package dev.ldm4j.tensor.cpu;
 
 import dev.ldm4j.tensor.Activation;
+import dev.ldm4j.tensor.FloatStorage;
 import dev.ldm4j.tensor.Storage;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorSpecies;
@@ -19,8 +20,8 @@ final class Sgemm {
     static final int MR = 8;
     /** Micro-tile columns: two vectors. */
     static final int NR = 2 * L;
-    static final int KC = 256;
-    static final int MC = 128;
+    static final int KC = 512;
+    static final int MC = 64;
     static final int NC = 1536;
 
     private Sgemm() {
@@ -41,6 +42,9 @@ final class Sgemm {
     }
 
     static PackA packA(Operand a) {
+        if (a.s() instanceof FloatStorage fs && a.cs() == 1) {
+            return packRowMajorA(fs.data(), Math.toIntExact(a.off()), Math.toIntExact(a.rs()));
+        }
         return (i0, mc, k0, kc, dst) -> {
             float[] row = new float[kc];
             for (int i = 0; i < mc; i++) {
@@ -55,6 +59,28 @@ final class Sgemm {
                 int base = (i / MR) * MR * kc + (i % MR);
                 for (int k = 0; k < kc; k++) {
                     dst[base + k * MR] = 0f;
+                }
+            }
+        };
+    }
+
+    /** packA for a heap row-major matrix: element (i, k) at x[off + i * ld + k]. */
+    static PackA packRowMajorA(float[] x, int off, int ld) {
+        return (i0, mc, k0, kc, dst) -> {
+            for (int p = 0; p < mc; p += MR) {
+                int rows = Math.min(MR, mc - p);
+                int base = p * kc;
+                for (int r = 0; r < MR; r++) {
+                    if (r < rows) {
+                        int src = off + (i0 + p + r) * ld + k0;
+                        for (int k = 0; k < kc; k++) {
+                            dst[base + k * MR + r] = x[src + k];
+                        }
+                    } else {
+                        for (int k = 0; k < kc; k++) {
+                            dst[base + k * MR + r] = 0f;
+                        }
+                    }
                 }
             }
         };
@@ -122,15 +148,17 @@ final class Sgemm {
         int threads = Parallel.THREADS;
         float[][] aBuf = new float[threads][];
         float[][] tile = new float[threads][];
-        float[] bPack = new float[KC * ((Math.min(NC, n) + NR - 1) / NR * NR)];
+        float[] bPack = new float[kcStepFor(k) * ((Math.min(NC, n) + NR - 1) / NR * NR)];
         int mBlocks = (m + MC - 1) / MC;
+        // equal K blocks of at most KC (K = 640 runs as two blocks of 320, not 512 + 128)
+        int kcStep = kcStepFor(k);
         for (int jc = 0; jc < n; jc += NC) {
             int nc = Math.min(NC, n - jc);
             int nPanels = (nc + NR - 1) / NR;
             int groups = Math.max(1, Math.min(nPanels, (2 * threads + mBlocks - 1) / mBlocks));
             int panelsPerGroup = (nPanels + groups - 1) / groups;
-            for (int pc = 0; pc < k; pc += KC) {
-                int kc = Math.min(KC, k - pc);
+            for (int pc = 0; pc < k; pc += kcStep) {
+                int kc = Math.min(kcStep, k - pc);
                 boolean first = pc == 0;
                 boolean last = pc + kc == k;
                 packBParallel(pb, pc, kc, jc, nc, bPack);
@@ -142,7 +170,7 @@ final class Sgemm {
                     int ic = ib * MC;
                     int mc = Math.min(MC, m - ic);
                     if (aBuf[worker] == null) {
-                        aBuf[worker] = new float[MC * KC];
+                        aBuf[worker] = new float[MC * kcStep];
                         tile[worker] = new float[MR * NR];
                     }
                     float[] ap = aBuf[worker];
@@ -164,6 +192,11 @@ final class Sgemm {
                 });
             }
         }
+    }
+
+    private static int kcStepFor(int k) {
+        int blocks = (k + KC - 1) / KC;
+        return (k + blocks - 1) / blocks;
     }
 
     private static void packBParallel(PackB pb, int k0, int kc, int j0, int nc, float[] dst) {

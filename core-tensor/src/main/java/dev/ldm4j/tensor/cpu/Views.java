@@ -4,6 +4,7 @@ package dev.ldm4j.tensor.cpu;
 
 import dev.ldm4j.tensor.DType;
 import dev.ldm4j.tensor.FloatStorage;
+import dev.ldm4j.tensor.HalfConversion;
 import dev.ldm4j.tensor.SegmentStorage;
 import dev.ldm4j.tensor.Storage;
 import dev.ldm4j.tensor.Tensor;
@@ -117,6 +118,10 @@ final class Views {
 
     /** Widens n elements of an F32/F16/BF16 little-endian segment, starting at element base, step stride. */
     static void readSegment(MemorySegment seg, DType dtype, long base, long stride, int n, float[] dst, int dstOff) {
+        if (stride == 1) {
+            HalfConversion.toF32(seg, base * dtype.byteSize(), dtype, dst, dstOff, n);
+            return;
+        }
         switch (dtype) {
             case F32 -> {
                 for (int j = 0; j < n; j++) {
