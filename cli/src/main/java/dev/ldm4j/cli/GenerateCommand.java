@@ -7,6 +7,7 @@ import dev.ldm4j.diffusion.pipeline.GenerationResult;
 import dev.ldm4j.diffusion.pipeline.RgbImage;
 import dev.ldm4j.diffusion.pipeline.StableDiffusionPipeline;
 import dev.ldm4j.diffusion.random.TorchGenerator;
+import dev.ldm4j.diffusion.schedulers.Scheduler;
 import dev.ldm4j.diffusion.schedulers.Schedulers;
 import dev.ldm4j.diffusion.tokenizer.ClipEncoding;
 import dev.ldm4j.tensor.Backend;
@@ -57,6 +58,11 @@ public final class GenerateCommand implements Callable<Integer> {
 
     @Option(names = "--karras", description = "Use Karras sigmas (schedulers that offer them).")
     boolean karras;
+
+    @Option(names = "--scheduler-option", paramLabel = "KEY=VALUE",
+            description = {"Set a scheduler_config.json key for this run (repeatable), as keyword arguments to diffusers'",
+                    "from_config: e.g. clip_sample=false, timestep_spacing=trailing, eta=0.5."})
+    Map<String, String> schedulerOptions = new java.util.LinkedHashMap<>();
 
     @Option(names = "--width", defaultValue = "0", description = "Image width, a multiple of 8 (default: the model's native size).")
     int width;
@@ -132,7 +138,7 @@ public final class GenerateCommand implements Callable<Integer> {
             warnIfTruncated(pipe.tokenizer().encode(prompt), "prompt", err);
             warnIfTruncated(pipe.tokenizer().encode(negativePrompt), "negative prompt", err);
             TorchGenerator.Precision precision = noiseDtype.equals("float64") ? TorchGenerator.Precision.FLOAT64 : TorchGenerator.Precision.FLOAT32;
-            GenerationResult result = pipe.generate(request, pipe.scheduler(scheduler, karras), new TorchGenerator(s, precision), new Progress(err));
+            GenerationResult result = pipe.generate(request, scheduler(pipe), new TorchGenerator(s, precision), new Progress(err));
             for (int i = 0; i < outputs.size(); i++) {
                 Images.writePng(result.images().get(i), outputs.get(i), overwrite);
                 err.println("ldm4j: wrote " + outputs.get(i));
@@ -153,6 +159,37 @@ public final class GenerateCommand implements Callable<Integer> {
                     seconds(t.totalNanos()), Memory.peakSummary());
         }
         return 0;
+    }
+
+    /** The chosen scheduler, configured from the model's scheduler config with --scheduler-option on top. */
+    private Scheduler scheduler(StableDiffusionPipeline pipe) {
+        if (schedulerOptions.isEmpty()) {
+            return pipe.scheduler(scheduler, karras);
+        }
+        Map<String, Object> config = new java.util.LinkedHashMap<>(pipe.spec().schedulerConfig());
+        schedulerOptions.forEach((k, v) -> config.put(k, optionValue(k, v)));
+        return scheduler == null
+                ? Schedulers.fromClassName(String.valueOf(config.get("_class_name")), config)
+                : Schedulers.create(scheduler, config, karras);
+    }
+
+    /** A --scheduler-option value as JSON would give it: true/false, a number, or else the text. */
+    private static Object optionValue(String key, String text) {
+        if (text.equals("true") || text.equals("false")) {
+            return Boolean.parseBoolean(text);
+        }
+        try {
+            return Long.parseLong(text);
+        } catch (NumberFormatException notLong) {
+            try {
+                return Double.parseDouble(text);
+            } catch (NumberFormatException notDouble) {
+                if (text.isEmpty()) {
+                    throw new Main.UserError("--scheduler-option " + key + " has no value");
+                }
+                return text;
+            }
+        }
     }
 
     private void validate() {

@@ -69,6 +69,10 @@ public final class SafetensorsFile implements WeightSource {
         if (Files.isDirectory(path)) {
             throw fail(where, "is a directory, not a .safetensors file");
         }
+        if (Files.exists(path) && !Files.isRegularFile(path)) {
+            // a pipe or device could block or never end; only plain files can be mapped
+            throw fail(where, "is not a regular file");
+        }
         Arena arena = Arena.ofShared();
         try (FileChannel ch = FileChannel.open(path, StandardOpenOption.READ)) {
             long size = ch.size();

@@ -8,6 +8,8 @@ import dev.ldm4j.tensor.Tensor;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
+import java.io.IOException;
+import java.io.RandomAccessFile;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.file.Path;
@@ -114,6 +116,30 @@ class SafetensorsFileTest {
         f.close();
         WeightException e = assertThrows(WeightException.class, () -> f.tensor("a"));
         assertTrue(e.getMessage().contains("closed"), e.getMessage());
+    }
+
+    @Test
+    void filesOver2GiBAreMappedWithoutCopying() throws IOException {
+        // A sparse file: 2^31 + 16 bytes of U8 data that take no disk space, with two marks written.
+        long n = (1L << 31) + 16;
+        String header = "{\"big\":{\"dtype\":\"U8\",\"shape\":[2," + (n / 2) + "],\"data_offsets\":[0," + n + "]}}";
+        byte[] h = RawSafetensors.bytes(header, new byte[0]);
+        Path p = dir.resolve("big.safetensors");
+        try (RandomAccessFile f = new RandomAccessFile(p.toFile(), "rw")) {
+            f.write(h);
+            f.setLength(h.length + n);
+            f.seek(h.length + n - 1);
+            f.write(7);
+            f.seek(h.length + (1L << 31));
+            f.write(9);
+        }
+        try (SafetensorsFile f = SafetensorsFile.open(p)) {
+            Tensor t = f.tensor("big");
+            assertEquals(n, t.numel());
+            assertEquals(7f, t.getFloat(1, (int) (n / 2) - 1));
+            assertEquals(9f, t.getFloat(1, (int) ((1L << 31) - n / 2)));
+            assertEquals(0f, t.getFloat(0, 0));
+        }
     }
 
     @Test

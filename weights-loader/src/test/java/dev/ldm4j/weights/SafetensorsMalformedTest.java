@@ -55,6 +55,11 @@ class SafetensorsMalformedTest {
     void missingFileOrDirectory() {
         refusedAt(dir.resolve("absent.safetensors"), "no such file");
         refusedAt(dir, "directory");
+        Path devNull = Path.of("/dev/null");
+        if (Files.exists(devNull)) {
+            WeightException e = assertThrows(WeightException.class, () -> SafetensorsFile.open(devNull));
+            assertTrue(e.getMessage().contains("not a regular file"), e.getMessage());
+        }
     }
 
     @Test

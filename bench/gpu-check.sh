@@ -1,0 +1,120 @@
+#!/usr/bin/env bash
+# The GPU check: builds a self-contained bundle on a build machine, then runs it on a GPU host that has
+# only an NVIDIA driver (no JDK, no Maven): the kernel tests (JUnit console launcher; each CUDA op against
+# the CPU backend), ceilings measured through PyTorch when it is there, kernel timings at SD 1.5 shapes,
+# full-size SD 1.5 U-Net step and VAE decode (random weights), and the tiny conformance U-Net/VAE.
+#
+#   bench/gpu-check.sh bundle DIR   (project root, build machine; JDK 25 + ../shared beside the project)
+#   bench/gpu-check.sh run DIR      (project root or anywhere, GPU host; logs under $OUT or /tmp/gpu-check)
+# The summary table is printed last; bench/GPU-RESULTS.md records a run.
+set -uo pipefail
+mode=${1:?usage: gpu-check.sh bundle|run DIR}
+dir=${2:?usage: gpu-check.sh bundle|run DIR}
+
+bundle() {
+  set -e
+  local jdk=${JAVA_HOME:-/usr/lib/jvm/temurin-25-jdk-amd64}
+  export JAVA_HOME=$jdk
+  mkdir -p "$dir"
+  rm -rf "$dir/lib" "$dir/test-classes" "$dir/conformance"
+  ./mvnw -q -B -pl bench -am package -DskipTests dependency:copy-dependencies -DincludeScope=runtime \
+    -DoutputDirectory="$(cd "$dir" && pwd)/lib"
+  cp bench/target/bench-*.jar "$dir/lib/"
+  rm -f "$dir"/lib/commons-math3-*.jar "$dir"/lib/jmh-core-*.jar "$dir"/lib/jopt-simple-*.jar  # JMH only
+  cp -r kernels/target/test-classes "$dir/test-classes"
+  # Only the driver-API native library of JCuda is used; drop the rest (runtime, NVRTC, PTX compiler).
+  local nat
+  nat=$(ls "$dir"/lib/jcuda-natives-*-linux-x86_64.jar)
+  local tmp
+  tmp=$(mktemp -d)
+  (cd "$tmp" && "$jdk/bin/jar" xf "$(realpath "$nat")" lib/ && find lib -type f ! -name 'libJCudaDriver-*' -delete)
+  rm "$nat"
+  "$jdk/bin/jar" cf "$nat" -C "$tmp" lib
+  rm -rf "$tmp"
+  ./mvnw -q -B dependency:copy -Dartifact=org.junit.platform:junit-platform-console-standalone:1.11.4 \
+    -DoutputDirectory="$(cd "$dir" && pwd)"
+  [[ -f "$dir/jre.tar.xz" ]] || ../shared/tools/device-jre.sh "$dir"
+  mkdir -p "$dir/conformance"
+  cp ../shared/conformance/sd15-diffusers.header.json "$dir/conformance/"
+  # The tiny SD 1.x model (for the U-Net/VAE goldens and the seeded pipelines); the replay runs stay home.
+  cp -r ../shared/conformance/sd1-tiny "$dir/conformance/"
+  chmod -R u+w "$dir/conformance"
+  rm -f "$dir/conformance/sd1-tiny/pipelines.json" "$dir/conformance/sd1-tiny/pipelines.safetensors"
+  cp bench/gpu-check.sh "$dir/"
+  du -sh "$dir"
+}
+
+run() {
+  local out=${OUT:-/tmp/gpu-check}
+  mkdir -p "$out"
+  exec > >(tee "$out/gpu-check.log") 2>&1
+  echo "== gpu-check $(date -u +%Y-%m-%dT%H:%M:%SZ)"
+  nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.sm,clocks.max.sm --format=csv,noheader || echo "nvidia-smi failed"
+  tar xJf "$dir/jre.tar.xz" -C /tmp
+  local java=/tmp/jre/bin/java
+  local flags=(--add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED -Xss4m)
+  local cp
+  cp=$(ls "$dir"/lib/*.jar | tr '\n' ':')
+  "$java" -version 2>&1 | head -1
+
+  echo "== 1. kernel tests (JUnit console: every CUDA op against the CPU backend)"
+  local t0=$SECONDS
+  "$java" "${flags[@]}" -Xmx16g -jar "$dir"/junit-platform-console-standalone-*.jar execute --disable-banner --disable-ansi-colors \
+    --details=tree --class-path "$dir/test-classes:$cp" --select-package dev.ldm4j.kernels 2>&1 | tee "$out/junit.txt" | grep -vE '^\s*$' | tail -60
+  local tests_rc=${PIPESTATUS[0]}
+  echo "kernel tests exit code $tests_rc ($((SECONDS - t0)) s)"
+
+  echo "== 2. ceilings through PyTorch (fp32 GEMM with TF32 off, device copy) and comparison points"
+  local sgemm="" copy=""
+  if python3 -c "import torch; assert torch.cuda.is_available()" 2>/dev/null; then
+    PYTHONUNBUFFERED=1 python3 - <<'PY' 2>&1 | tee "$out/torch.txt"
+import torch, torch.nn.functional as F
+torch.backends.cuda.matmul.allow_tf32 = False
+torch.backends.cudnn.allow_tf32 = False
+def med(fn, reps=11, warm=3):
+    for _ in range(warm): fn()
+    torch.cuda.synchronize()
+    s, e, ts = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True), []
+    for _ in range(reps):
+        s.record(); fn(); e.record(); e.synchronize(); ts.append(s.elapsed_time(e))
+    ts.sort(); return ts[len(ts) // 2]
+print("torch", torch.__version__, torch.cuda.get_device_name())
+n = 8192
+a, b = torch.randn(n, n, device="cuda"), torch.randn(n, n, device="cuda")
+ms = med(lambda: a @ b)
+print(f"sgemm_tflops {2 * n**3 / (ms * 1e-3) / 1e12:.2f}")
+x = torch.empty(1 << 28, device="cuda"); y = torch.empty_like(x)
+ms = med(lambda: y.copy_(x))
+print(f"copy_gbs {2 * x.numel() * 4 / (ms * 1e-3) / 1e9:.0f}")
+del a, b, x, y
+xc, w = torch.randn(2, 320, 64, 64, device="cuda"), torch.randn(320, 320, 3, 3, device="cuda")
+ms = med(lambda: F.conv2d(xc, w, padding=1))
+print(f"torch conv3x3 320->320 @64 fp32: {ms:.3f} ms, {2*2*320*64*64*320*9/(ms*1e-3)/1e12:.2f} TFLOP/s")
+q = torch.randn(2, 8, 4096, 40, device="cuda")
+ms = med(lambda: F.scaled_dot_product_attention(q, q, q))
+print(f"torch sdpa L4096 D40 H8 B2 fp32: {ms:.3f} ms, {4*2*8*4096*4096*40/(ms*1e-3)/1e12:.2f} TFLOP/s")
+gn = torch.nn.GroupNorm(32, 320).cuda()
+ms = med(lambda: gn(xc))
+print(f"torch groupnorm [2,320,64,64]: {ms:.3f} ms, {2*xc.numel()*4/(ms*1e-3)/1e9:.0f} GB/s")
+PY
+    sgemm=$(awk '/^sgemm_tflops/ {print $2}' "$out/torch.txt")
+    copy=$(awk '/^copy_gbs/ {print $2}' "$out/torch.txt")
+  else
+    echo "PyTorch with CUDA is not available here: no cuBLAS ceiling"
+  fi
+  echo "JCublas/JCudnn comparison: not attempted (JCublas 12 needs CUDA 12 libraries; the host has CUDA 13 only)"
+
+  echo "== 3. kernel timings, full-size models, tiny conformance"
+  "$java" "${flags[@]}" -Xmx48g -cp "$cp" dev.ldm4j.bench.gpu.GpuBench --torch-sgemm-tflops="$sgemm" \
+    --torch-copy-gbs="$copy" --conformance="$dir/conformance" 2>&1 | tee "$out/bench.txt"
+  local bench_rc=${PIPESTATUS[0]}
+  echo "== summary: kernel tests exit $tests_rc, bench exit $bench_rc"
+  grep -E 'tests (successful|failed|skipped|aborted)' "$out/junit.txt" || true
+  sed -n '/^| section/,$p' "$out/bench.txt"
+}
+
+case $mode in
+  bundle) bundle ;;
+  run) run ;;
+  *) echo "usage: gpu-check.sh bundle|run DIR" >&2; exit 2 ;;
+esac

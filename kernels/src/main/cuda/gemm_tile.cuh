@@ -1,0 +1,89 @@
+// The shared-memory tiled matrix-product core used by gemm.cu and conv2d.cu (implicit GEMM).
+//
+// A block of 256 threads computes a BM x BM tile of C = A B, stepping through K in slices of BK.
+// Each slice of A (BM x BK) and B (BK x BM) is staged in shared memory; each thread accumulates a
+// T x T register tile (rows ty + 16 i, columns tx + 16 j, so a warp's shared-memory reads of B are
+// consecutive and its global writes coalesce). The next slice is fetched into registers while the
+// current one is multiplied, so global loads overlap arithmetic. Loaders say which index is
+// contiguous in memory (kFast for A, nFast for B) so that consecutive threads read consecutive
+// addresses.
+#pragma once
+
+template <int BM, int BK>
+struct TileShape {
+    static constexpr int T = BM / 16;           // register tile edge
+    static constexpr int LOADS = BM * BK / 256; // elements of A (and of B) each thread stages per slice
+};
+
+template <int BM, int BK, class LoadA, class LoadB, class Store>
+__device__ __forceinline__ void gemm_tile(int M, int N, int K, int m0, int n0, const LoadA& la, const LoadB& lb,
+                                          const Store& st) {
+    constexpr int T = TileShape<BM, BK>::T;
+    constexpr int LOADS = TileShape<BM, BK>::LOADS;
+    __shared__ float As[BK][BM + 4];
+    __shared__ float Bs[BK][BM + 4];
+    const int tid = threadIdx.x, tx = tid & 15, ty = tid >> 4;
+    float acc[T][T];
+#pragma unroll
+    for (int i = 0; i < T; i++)
+#pragma unroll
+        for (int j = 0; j < T; j++) acc[i][j] = 0.0f;
+    float ra[LOADS], rb[LOADS];
+
+    auto a_pos = [&](int e, int& mm, int& kk) {
+        if (la.kFast) { kk = e % BK; mm = e / BK; } else { mm = e % BM; kk = e / BM; }
+    };
+    auto b_pos = [&](int e, int& kk, int& nn) {
+        if (lb.nFast) { nn = e % BM; kk = e / BM; } else { kk = e % BK; nn = e / BK; }
+    };
+    auto fetch = [&](int k0) {
+#pragma unroll
+        for (int i = 0; i < LOADS; i++) {
+            int e = tid + 256 * i, mm, kk, nn, kb;
+            a_pos(e, mm, kk);
+            int m = m0 + mm, k = k0 + kk;
+            ra[i] = (m < M && k < K) ? la(m, k) : 0.0f;
+            b_pos(e, kb, nn);
+            int n = n0 + nn;
+            k = k0 + kb;
+            rb[i] = (n < N && k < K) ? lb(k, n) : 0.0f;
+        }
+    };
+
+    fetch(0);
+    for (int k0 = 0; k0 < K; k0 += BK) {
+#pragma unroll
+        for (int i = 0; i < LOADS; i++) {
+            int e = tid + 256 * i, mm, kk, nn, kb;
+            a_pos(e, mm, kk);
+            As[kk][mm] = ra[i];
+            b_pos(e, kb, nn);
+            Bs[kb][nn] = rb[i];
+        }
+        __syncthreads();
+        if (k0 + BK < K) fetch(k0 + BK);
+#pragma unroll
+        for (int kk = 0; kk < BK; kk++) {
+            float av[T], bv[T];
+#pragma unroll
+            for (int i = 0; i < T; i++) av[i] = As[kk][ty + 16 * i];
+#pragma unroll
+            for (int j = 0; j < T; j++) bv[j] = Bs[kk][tx + 16 * j];
+#pragma unroll
+            for (int i = 0; i < T; i++)
+#pragma unroll
+                for (int j = 0; j < T; j++) acc[i][j] = fmaf(av[i], bv[j], acc[i][j]);
+        }
+        __syncthreads();
+    }
+#pragma unroll
+    for (int i = 0; i < T; i++) {
+        int m = m0 + ty + 16 * i;
+        if (m >= M) continue;
+#pragma unroll
+        for (int j = 0; j < T; j++) {
+            int n = n0 + tx + 16 * j;
+            if (n < N) st(m, n, acc[i][j]);
+        }
+    }
+}

@@ -1,0 +1,171 @@
+// A caching allocator for device memory: sizes are rounded up to a bucket (a power of two or 1.5 times
+// one, at least 512 bytes) and freed blocks wait on a per-bucket free list for the next request of that
+// bucket, so steady-state inference calls cuMemAlloc only while its working set grows.
+//
+// Blocks come back when the CudaStorage that owned them becomes unreachable (a Cleaner), which may be on
+// any thread; they are queued without a lock and moved to the free lists by the next allocation. Every
+// kernel runs on the backend's one stream, so a block reused by a later op is written only after the
+// earlier ops that read it have run. When the device is full, cached blocks are freed and the Java heap is
+// collected to find blocks nobody holds any more, then the allocation is tried once more.
+package dev.ldm4j.kernels;
+
+import static jcuda.driver.JCudaDriver.cuMemAlloc;
+import static jcuda.driver.JCudaDriver.cuMemFree;
+
+import java.lang.ref.Cleaner;
+import java.util.ArrayDeque;
+import java.util.HashMap;
+import java.util.Map;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.atomic.AtomicLong;
+import jcuda.driver.CUdeviceptr;
+import jcuda.driver.CUresult;
+import jcuda.CudaException;
+
+final class DeviceAllocator {
+    /** A device allocation of bucketBytes bytes. */
+    record Block(CUdeviceptr ptr, long bucketBytes) {
+    }
+
+    private static final Cleaner CLEANER = Cleaner.create();
+    private static final long MIB = 1L << 20;
+
+    private final Map<Long, ArrayDeque<Block>> free = new HashMap<>();
+    private final ConcurrentLinkedQueue<Block> returned = new ConcurrentLinkedQueue<>();
+    private final AtomicLong returnedCount = new AtomicLong();
+    private final long softLimitBytes;
+    private long liveBytes;
+    private long cachedBytes;
+    private long peakBytes;
+    private long deviceAllocations;
+
+    DeviceAllocator(long softLimitBytes) {
+        this.softLimitBytes = softLimitBytes;
+    }
+
+    /** The bucket a request of this many bytes is served from. */
+    static long bucket(long bytes) {
+        long b = Math.max(bytes, 512);
+        long p = Long.highestOneBit(b);
+        if (p == b) {
+            return b;
+        }
+        long mid = p + (p >> 1);
+        return b <= mid ? mid : p << 1;
+    }
+
+    /** A block of at least bytes bytes, returned to this allocator once owner becomes unreachable. */
+    Block allocate(long bytes, Object owner) {
+        Block b = take(bytes);
+        CLEANER.register(owner, () -> {
+            returned.add(b);
+            returnedCount.incrementAndGet();
+        });
+        return b;
+    }
+
+    private Block take(long bytes) {
+        long size = bucket(bytes);
+        synchronized (this) {
+            drainReturned();
+            ArrayDeque<Block> q = free.get(size);
+            if (q != null && !q.isEmpty()) {
+                Block b = q.pop();
+                cachedBytes -= size;
+                liveBytes += size;
+                return b;
+            }
+        }
+        if (liveBytes + cachedBytes + size > softLimitBytes) {
+            collectGarbage();
+            synchronized (this) {
+                drainReturned();
+                ArrayDeque<Block> q = free.get(size);
+                if (q != null && !q.isEmpty()) {
+                    Block b = q.pop();
+                    cachedBytes -= size;
+                    liveBytes += size;
+                    return b;
+                }
+                releaseCached();
+            }
+        }
+        Block b = tryDeviceAlloc(size);
+        if (b == null) {
+            collectGarbage();
+            synchronized (this) {
+                drainReturned();
+                releaseCached();
+            }
+            b = tryDeviceAlloc(size);
+        }
+        if (b == null) {
+            throw new IllegalStateException("out of GPU memory: cannot allocate " + size / MIB + " MiB with "
+                    + liveBytes / MIB + " MiB in use by live tensors");
+        }
+        return b;
+    }
+
+    private Block tryDeviceAlloc(long size) {
+        CUdeviceptr p = new CUdeviceptr();
+        try {
+            cuMemAlloc(p, size);
+        } catch (CudaException e) {
+            if (e.getMessage() != null && e.getMessage().contains(CUresult.stringFor(CUresult.CUDA_ERROR_OUT_OF_MEMORY))) {
+                return null;
+            }
+            throw e;
+        }
+        synchronized (this) {
+            liveBytes += size;
+            peakBytes = Math.max(peakBytes, liveBytes + cachedBytes);
+            deviceAllocations++;
+        }
+        return new Block(p, size);
+    }
+
+    /** Runs the collector and waits briefly for the Cleaner to hand back blocks of unreachable tensors. */
+    private void collectGarbage() {
+        long before = returnedCount.get();
+        System.gc();
+        for (int i = 0; i < 20 && returnedCount.get() == before; i++) {
+            try {
+                Thread.sleep(5);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return;
+            }
+        }
+    }
+
+    private void drainReturned() {
+        Block b;
+        while ((b = returned.poll()) != null) {
+            free.computeIfAbsent(b.bucketBytes(), k -> new ArrayDeque<>()).push(b);
+            liveBytes -= b.bucketBytes();
+            cachedBytes += b.bucketBytes();
+        }
+    }
+
+    private void releaseCached() {
+        for (ArrayDeque<Block> q : free.values()) {
+            for (Block b : q) {
+                cuMemFree(b.ptr());
+                cachedBytes -= b.bucketBytes();
+            }
+            q.clear();
+        }
+    }
+
+    /** Frees every cached block (live blocks stay with their tensors). */
+    synchronized void trim() {
+        drainReturned();
+        releaseCached();
+    }
+
+    synchronized String stats() {
+        drainReturned();
+        return String.format("device memory: %d MiB live, %d MiB cached, %d MiB peak, %d cuMemAlloc calls",
+                liveBytes / MIB, cachedBytes / MIB, peakBytes / MIB, deviceAllocations);
+    }
+}
