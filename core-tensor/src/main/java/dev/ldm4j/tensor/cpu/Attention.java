@@ -205,7 +205,7 @@ final class Attention {
             m[r] = mNew;
             FloatVector sum = FloatVector.zero(S);
             for (int j = 0; j < KB; j += L) {
-                FloatVector p = FloatVector.fromArray(S, s, at + j).sub(mNew).lanewise(VectorOperators.EXP);
+                FloatVector p = Pointwise.exp(FloatVector.fromArray(S, s, at + j).sub(mNew));
                 p.intoArray(s, at + j);
                 sum = sum.add(p);
             }

@@ -181,9 +181,7 @@ public final class CpuBackend implements Backend {
         Parallel.forRange(rows, 8, (from, to, worker) -> {
             for (int r = from; r < to; r++) {
                 int in = xf.off() + r * two;
-                for (int j = 0; j < f; j++) {
-                    out[r * f + j] = xf.a()[in + j] * Pointwise.gelu(xf.a()[in + f + j]);
-                }
+                Pointwise.geglu(xf.a(), in, in + f, out, r * f, f);
             }
         });
         int[] shape = x.shape();

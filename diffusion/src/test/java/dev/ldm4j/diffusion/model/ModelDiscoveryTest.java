@@ -76,7 +76,10 @@ class ModelDiscoveryTest {
         assertTrue(e.getMessage().contains("'x0'"), e.getMessage());
     }
 
-    /** The single file mapped to diffusers names holds exactly the folder's names and shapes, component by component. */
+    /**
+     * The single file mapped to diffusers names holds exactly the folder's names, shapes and values
+     * (the fixtures' float32 weights are exactly representable in the file's float16), component by component.
+     */
     @ParameterizedTest
     @ValueSource(strings = {"sd1-tiny", "sd2-tiny"})
     void singleFileWithConfigPresentsTheFolderTensors(String model) {
@@ -108,6 +111,8 @@ class ModelDiscoveryTest {
                 problems.add("missing " + n);
             } else if (!Arrays.equals(a.shape(), expected.info(n).shape())) {
                 problems.add(n + " " + Arrays.toString(a.shape()) + " vs " + Arrays.toString(expected.info(n).shape()));
+            } else if (!Arrays.equals(actual.tensor(n).toFloatArray(), expected.tensor(n).toFloatArray())) {
+                problems.add(n + " has different values");
             }
         }
         for (String n : actual.names()) {
