@@ -12,6 +12,7 @@ import dev.ldm4j.diffusion.schedulers.Schedulers;
 import dev.ldm4j.diffusion.tokenizer.ClipEncoding;
 import dev.ldm4j.tensor.Backend;
 import dev.ldm4j.tensor.Backends;
+import dev.ldm4j.tensor.ProfilingBackend;
 import dev.ldm4j.tensor.Tensor;
 import dev.ldm4j.weights.SafetensorsWriter;
 import picocli.CommandLine.Command;
@@ -109,6 +110,9 @@ public final class GenerateCommand implements Callable<Integer> {
     @Option(names = "--overwrite", description = "Replace --output (and --save-latents) if they exist.")
     boolean overwrite;
 
+    @Option(names = "--profile", description = "After the run, print time per op (calls, seconds, share, GFLOP/s) to stderr.")
+    boolean profile;
+
     @Option(names = "--save-latents", paramLabel = "FILE.safetensors", description = "Also write the final latents [B, 4, h, w] (tensor 'latents').")
     Path saveLatents;
 
@@ -131,7 +135,7 @@ public final class GenerateCommand implements Callable<Integer> {
                 scheduler, karras, clipSkip, init, strength);
 
         long loadStart = System.nanoTime();
-        try (Backend backend = Backends.create(device);
+        try (Backend backend = profile ? new ProfilingBackend(Backends.create(device)) : Backends.create(device);
              StableDiffusionPipeline pipe = StableDiffusionPipeline.load(model, config, tokenizer, prediction, backend)) {
             err.printf(Locale.ROOT, "ldm4j: loaded %s (%s, %s) on %s in %.1f s; seed %d%n", model, pipe.spec().family(), pipe.spec().layout(),
                     backend.name(), seconds(System.nanoTime() - loadStart), s);
@@ -157,6 +161,10 @@ public final class GenerateCommand implements Callable<Integer> {
                     init == null ? "" : String.format(Locale.ROOT, "image encoding %.1f s, ", seconds(t.imageEncodingNanos())),
                     seconds(t.totalStepNanos()), n, n == 0 ? 0 : seconds(t.totalStepNanos()) / n, seconds(t.decodingNanos()),
                     seconds(t.totalNanos()), Memory.peakSummary());
+            if (backend instanceof ProfilingBackend p) {
+                err.print(p.report());
+                err.flush();
+            }
         }
         return 0;
     }

@@ -21,12 +21,10 @@ import java.io.InputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
-import java.util.Set;
 
 public final class ModelDiscovery {
     private ModelDiscovery() {
@@ -316,6 +314,4 @@ public final class ModelDiscovery {
             throw new IllegalStateException("cannot read resource " + resource, e);
         }
     }
-
-
 }
