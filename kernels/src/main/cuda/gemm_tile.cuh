@@ -6,7 +6,9 @@
 // consecutive and its global writes coalesce). The next slice is fetched into registers while the
 // current one is multiplied, so global loads overlap arithmetic. Loaders say which index is
 // contiguous in memory (kFast for A, nFast for B) so that consecutive threads read consecutive
-// addresses.
+// addresses. Each thread always stages the same rows of A and columns of B (only k moves), so loaders
+// split their address arithmetic: row(m) / col(n) once per thread (e.g. a conv's image position), then
+// load(row, k) / load(col, k) per element.
 #pragma once
 
 template <int BM, int BK>
@@ -36,17 +38,29 @@ __device__ __forceinline__ void gemm_tile(int M, int N, int K, int m0, int n0, c
     auto b_pos = [&](int e, int& kk, int& nn) {
         if (lb.nFast) { nn = e % BM; kk = e / BM; } else { kk = e % BK; nn = e / BK; }
     };
+    typename LoadA::Row rows[LOADS];
+    typename LoadB::Col cols[LOADS];
+    bool rowOk[LOADS], colOk[LOADS];
+#pragma unroll
+    for (int i = 0; i < LOADS; i++) {
+        int e = tid + 256 * i, mm, kk, nn, kb;
+        a_pos(e, mm, kk);
+        rowOk[i] = m0 + mm < M;
+        rows[i] = la.row(rowOk[i] ? m0 + mm : 0);
+        b_pos(e, kb, nn);
+        colOk[i] = n0 + nn < N;
+        cols[i] = lb.col(colOk[i] ? n0 + nn : 0);
+    }
     auto fetch = [&](int k0) {
 #pragma unroll
         for (int i = 0; i < LOADS; i++) {
             int e = tid + 256 * i, mm, kk, nn, kb;
             a_pos(e, mm, kk);
-            int m = m0 + mm, k = k0 + kk;
-            ra[i] = (m < M && k < K) ? la(m, k) : 0.0f;
+            int k = k0 + kk;
+            ra[i] = (rowOk[i] && k < K) ? la.load(rows[i], k) : 0.0f;
             b_pos(e, kb, nn);
-            int n = n0 + nn;
             k = k0 + kb;
-            rb[i] = (n < N && k < K) ? lb(k, n) : 0.0f;
+            rb[i] = (colOk[i] && k < K) ? lb.load(cols[i], k) : 0.0f;
         }
     };
 

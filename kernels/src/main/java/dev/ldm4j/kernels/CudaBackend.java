@@ -61,6 +61,17 @@ public final class CudaBackend implements Backend {
         return cx.allocator.stats();
     }
 
+    /** Number of cuMemAlloc calls the caching allocator has made so far. */
+    public long deviceAllocationCount() {
+        return cx.allocator.deviceAllocations();
+    }
+
+    /** Frees every cached (unused) device block. */
+    public void trimCache() {
+        cx.bind();
+        cx.allocator.trim();
+    }
+
     /** Waits until every enqueued op has run. */
     public void synchronize() {
         cx.bind();
@@ -317,7 +328,8 @@ public final class CudaBackend implements Backend {
         long tiles128 = (long) ceilDiv(o, 128) * ceilDivL(p, 128);
         boolean big = tiles128 >= cx.multiprocessors;
         int tile = big ? 128 : 64;
-        launch3("conv2d", big ? "conv2d_128_f32" : "conv2d_64_f32", Math.toIntExact(ceilDivL(p, tile)), ceilDiv(o, tile), 1, THREADS, 0,
+        String size = kh == 1 && kw == 1 ? "_k1" : kh == 3 && kw == 3 ? "_k3" : "_kn";
+        launch3("conv2d", "conv2d_" + tile + size + "_f32", Math.toIntExact(ceilDivL(p, tile)), ceilDiv(o, tile), 1, THREADS, 0,
                 xc, wc, bc, out, n, c, h, wd, o, kh, kw, stride, padTop, padLeft, oh, ow);
         return out;
     }
