@@ -230,7 +230,7 @@ public final class CudaBackend implements Backend {
             default -> throw new IllegalArgumentException("cannot copy a " + src.dtype() + " tensor");
         };
         launch("elementwise", fn, gridFor(n), 1, THREADS, 0, n, src.rank(), dims(src.shape()), dims(src.strides()),
-                dims(dst.strides()), src, dst);
+                dims(dst.strides()), src, dst, narrow(n, src, dst));
     }
 
     // ---------------------------------------------------------------- matrix products
@@ -527,7 +527,7 @@ public final class CudaBackend implements Backend {
         } else {
             Tensor ab = af.broadcastTo(shape), bb = bf.broadcastTo(shape);
             launch("elementwise", "binary_f32", gridFor(n), 1, THREADS, 0, n, shape.length, dims(shape), dims(ab.strides()),
-                    dims(bb.strides()), ab, bb, out, op);
+                    dims(bb.strides()), ab, bb, out, op, narrow(n, ab, bb));
         }
         return out;
     }
@@ -703,6 +703,21 @@ public final class CudaBackend implements Backend {
 
     private int gridFor(long n) {
         return (int) Math.max(1, Math.min(ceilDivL(n, THREADS), (long) cx.multiprocessors * 32));
+    }
+
+    /** 1 when n and every element offset the views can reach fit in a 32-bit int (cheaper index math). */
+    private static int narrow(long n, Tensor... views) {
+        boolean ok = n <= Integer.MAX_VALUE;
+        for (Tensor t : views) {
+            long reach = 0;
+            int[] shape = t.shape();
+            long[] st = t.strides();
+            for (int i = 0; i < shape.length; i++) {
+                reach += Math.max(0, shape[i] - 1) * Math.abs(st[i]);
+            }
+            ok &= reach <= Integer.MAX_VALUE;
+        }
+        return ok ? 1 : 0;
     }
 
     private static long[] dims(int[] v) {
