@@ -101,6 +101,11 @@ public final class CudaBackend implements Backend {
         }
     }
 
+    /** A new timeline of marks on this backend's stream. */
+    public GpuTimeline timeline() {
+        return new GpuTimeline(cx);
+    }
+
     /** A device-to-device copy of bytes bytes (for measuring the memory-bandwidth ceiling). */
     public void copyBytes(Tensor dst, Tensor src, long bytes) {
         cx.bind();
