@@ -7,10 +7,12 @@ import dev.ldm4j.diffusion.pipeline.GenerationResult;
 import dev.ldm4j.diffusion.pipeline.RgbImage;
 import dev.ldm4j.diffusion.pipeline.StableDiffusionPipeline;
 import dev.ldm4j.diffusion.random.TorchGenerator;
+import dev.ldm4j.diffusion.schedulers.Scheduler;
 import dev.ldm4j.diffusion.schedulers.Schedulers;
 import dev.ldm4j.diffusion.tokenizer.ClipEncoding;
 import dev.ldm4j.tensor.Backend;
 import dev.ldm4j.tensor.Backends;
+import dev.ldm4j.tensor.ProfilingBackend;
 import dev.ldm4j.tensor.Tensor;
 import dev.ldm4j.weights.SafetensorsWriter;
 import picocli.CommandLine.Command;
@@ -58,6 +60,11 @@ public final class GenerateCommand implements Callable<Integer> {
     @Option(names = "--karras", description = "Use Karras sigmas (schedulers that offer them).")
     boolean karras;
 
+    @Option(names = "--scheduler-option", paramLabel = "KEY=VALUE",
+            description = {"Set a scheduler_config.json key for this run (repeatable), as keyword arguments to diffusers'",
+                    "from_config: e.g. clip_sample=false, timestep_spacing=trailing, eta=0.5."})
+    Map<String, String> schedulerOptions = new java.util.LinkedHashMap<>();
+
     @Option(names = "--width", defaultValue = "0", description = "Image width, a multiple of 8 (default: the model's native size).")
     int width;
 
@@ -103,6 +110,9 @@ public final class GenerateCommand implements Callable<Integer> {
     @Option(names = "--overwrite", description = "Replace --output (and --save-latents) if they exist.")
     boolean overwrite;
 
+    @Option(names = "--profile", description = "After the run, print time per op (calls, seconds, share, GFLOP/s) to stderr.")
+    boolean profile;
+
     @Option(names = "--save-latents", paramLabel = "FILE.safetensors", description = "Also write the final latents [B, 4, h, w] (tensor 'latents').")
     Path saveLatents;
 
@@ -125,14 +135,14 @@ public final class GenerateCommand implements Callable<Integer> {
                 scheduler, karras, clipSkip, init, strength);
 
         long loadStart = System.nanoTime();
-        try (Backend backend = Backends.create(device);
+        try (Backend backend = profile ? new ProfilingBackend(Backends.create(device)) : Backends.create(device);
              StableDiffusionPipeline pipe = StableDiffusionPipeline.load(model, config, tokenizer, prediction, backend)) {
             err.printf(Locale.ROOT, "ldm4j: loaded %s (%s, %s) on %s in %.1f s; seed %d%n", model, pipe.spec().family(), pipe.spec().layout(),
                     backend.name(), seconds(System.nanoTime() - loadStart), s);
             warnIfTruncated(pipe.tokenizer().encode(prompt), "prompt", err);
             warnIfTruncated(pipe.tokenizer().encode(negativePrompt), "negative prompt", err);
             TorchGenerator.Precision precision = noiseDtype.equals("float64") ? TorchGenerator.Precision.FLOAT64 : TorchGenerator.Precision.FLOAT32;
-            GenerationResult result = pipe.generate(request, pipe.scheduler(scheduler, karras), new TorchGenerator(s, precision), new Progress(err));
+            GenerationResult result = pipe.generate(request, scheduler(pipe), new TorchGenerator(s, precision), new Progress(err));
             for (int i = 0; i < outputs.size(); i++) {
                 Images.writePng(result.images().get(i), outputs.get(i), overwrite);
                 err.println("ldm4j: wrote " + outputs.get(i));
@@ -151,8 +161,43 @@ public final class GenerateCommand implements Callable<Integer> {
                     init == null ? "" : String.format(Locale.ROOT, "image encoding %.1f s, ", seconds(t.imageEncodingNanos())),
                     seconds(t.totalStepNanos()), n, n == 0 ? 0 : seconds(t.totalStepNanos()) / n, seconds(t.decodingNanos()),
                     seconds(t.totalNanos()), Memory.peakSummary());
+            if (backend instanceof ProfilingBackend p) {
+                err.print(p.report());
+                err.flush();
+            }
         }
         return 0;
+    }
+
+    /** The chosen scheduler, configured from the model's scheduler config with --scheduler-option on top. */
+    private Scheduler scheduler(StableDiffusionPipeline pipe) {
+        if (schedulerOptions.isEmpty()) {
+            return pipe.scheduler(scheduler, karras);
+        }
+        Map<String, Object> config = new java.util.LinkedHashMap<>(pipe.spec().schedulerConfig());
+        schedulerOptions.forEach((k, v) -> config.put(k, optionValue(k, v)));
+        return scheduler == null
+                ? Schedulers.fromClassName(String.valueOf(config.get("_class_name")), config)
+                : Schedulers.create(scheduler, config, karras);
+    }
+
+    /** A --scheduler-option value as JSON would give it: true/false, a number, or else the text. */
+    private static Object optionValue(String key, String text) {
+        if (text.equals("true") || text.equals("false")) {
+            return Boolean.parseBoolean(text);
+        }
+        try {
+            return Long.parseLong(text);
+        } catch (NumberFormatException notLong) {
+            try {
+                return Double.parseDouble(text);
+            } catch (NumberFormatException notDouble) {
+                if (text.isEmpty()) {
+                    throw new Main.UserError("--scheduler-option " + key + " has no value");
+                }
+                return text;
+            }
+        }
     }
 
     private void validate() {

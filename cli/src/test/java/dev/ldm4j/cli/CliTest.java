@@ -42,7 +42,7 @@ class CliTest {
     void helpListsTheSubcommands() {
         Result r = run("--help");
         assertEquals(0, r.code());
-        for (String cmd : List.of("tokenize", "random-weights")) {
+        for (String cmd : List.of("generate", "inspect", "tokenize", "random-weights")) {
             assertTrue(r.out().contains(cmd), "help should list " + cmd);
         }
     }
@@ -111,5 +111,36 @@ class CliTest {
             assertArrayEquals(new float[]{0, 1, 2, 3, 4}, f.tensor("ids").toFloatArray());
         }
         assertOneLineError(run("random-weights", "--header", header.toString(), "--output", out.toString()), "exists");
+    }
+
+    @Test
+    void inspectDescribesEachTinyModel() {
+        assumeTrue(SharedFixtures.available(), "../shared is absent");
+        Path c = SharedFixtures.conformance();
+        String[][] cases = {
+                {c.resolve("sd1-tiny").toString()},
+                {c.resolve("sd2-tiny").toString()},
+                {c.resolve("sd1-tiny.safetensors").toString(), "--config", c.resolve("sd1-tiny").toString()},
+                {c.resolve("sd2-tiny.safetensors").toString(), "--config", c.resolve("sd2-tiny").toString()},
+        };
+        for (String[] args : cases) {
+            List<String> all = new java.util.ArrayList<>(List.of("inspect", "--model"));
+            all.addAll(List.of(args));
+            Result r = run(all.toArray(new String[0]));
+            assertEquals(0, r.code(), r.err());
+            assertTrue(r.out().contains(args[0].contains("sd2") ? "Stable Diffusion 2.x" : "Stable Diffusion 1.x"), r.out());
+            assertTrue(r.out().contains("every tensor present"), r.out());
+        }
+    }
+
+    @Test
+    void inspectRefusesWhatIsNotAModel(@TempDir Path dir) throws Exception {
+        assertOneLineError(run("inspect", "--model", dir.resolve("nope").toString()), "nope");
+        assertOneLineError(run("inspect", "--model", dir.toString()), dir.toString());
+        Path text = Files.writeString(dir.resolve("notes.safetensors"), "hello, not a checkpoint");
+        assertOneLineError(run("inspect", "--model", text.toString()), "notes.safetensors");
+        Path other = dir.resolve("other.safetensors");
+        dev.ldm4j.weights.SafetensorsWriter.write(other, Map.of("w", dev.ldm4j.tensor.Tensor.zeros(2, 2)));
+        assertOneLineError(run("inspect", "--model", other.toString()), "other.safetensors");
     }
 }

@@ -45,6 +45,7 @@ class GenerateCommandTest {
         return out.stream();
     }
 
+    @SuppressWarnings("unchecked")
     @ParameterizedTest(name = "{0} single file: {2}")
     @MethodSource("seededRuns")
     void reproducesTheSeededDiffusersRunFromTheSeedAlone(String key, Map<String, Object> run, boolean singleFile, @TempDir Path dir) throws Exception {
@@ -62,6 +63,8 @@ class GenerateCommandTest {
                 // The reference pipeline ran in torch.float64, so its generator drew float64 normals.
                 "--noise-dtype", "float64",
                 "--output", png.toString()));
+        // The scheduler keyword arguments the reference passed to from_config.
+        ((Map<String, Object>) run.get("scheduler_kwargs")).forEach((k, v) -> args.addAll(List.of("--scheduler-option", k + "=" + v)));
         if (singleFile) {
             args.addAll(List.of("--model", SharedFixtures.conformance().resolve("sd1-tiny.safetensors").toString(),
                     "--config", tiny().toString(), "--tokenizer", SharedFixtures.clip().toString()));

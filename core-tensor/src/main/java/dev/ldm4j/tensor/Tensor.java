@@ -272,6 +272,11 @@ public final class Tensor {
             System.arraycopy(fs.data(), Math.toIntExact(offset), out, 0, out.length);
             return out;
         }
+        if (storage instanceof SegmentStorage ss && isContiguous()
+                && (ss.dtype() == DType.F16 || ss.dtype() == DType.BF16 || ss.dtype() == DType.F32)) {
+            HalfConversion.toF32(ss.segment(), offset * ss.dtype().byteSize(), ss.dtype(), out, 0, out.length);
+            return out;
+        }
         int[] idx = new int[shape.length];
         for (int n = 0; n < out.length; n++) {
             long at = offset;

@@ -44,15 +44,19 @@ final class Conv2d {
         return Tensor.of(out, n, o, oh, ow);
     }
 
-    /** Packs panels of the implicit im2col matrix: row k = (ci, ky, kx), column q = (oy, ox). */
+    /**
+     * Packs panels of the implicit im2col matrix: row k = (ci, ky, kx), column q = (oy, ox), value
+     * x[ci, oy * stride - pt + ky, ox * stride - pl + kx] or 0 in the padding. Along one output row
+     * and stride 1 the values are a contiguous run of the input row, copied as such.
+     */
     static Sgemm.PackB im2col(float[] x, int xOff, int c, int h, int w, int kh, int kw, int stride, int pt, int pl, int oh, int ow) {
         int nr = Sgemm.NR;
-        return (k0, kc, j0, nc, dst) -> {
+        return (k0, kc, j0, nc, dst, dstOff) -> {
             int panels = (nc + nr - 1) / nr;
             for (int pIdx = 0; pIdx < panels; pIdx++) {
                 int q0 = j0 + pIdx * nr;
                 int width = Math.min(nr, nc - pIdx * nr);
-                int base = pIdx * nr * kc;
+                int base = dstOff + pIdx * nr * kc;
                 for (int kk = 0; kk < kc; kk++) {
                     int k = k0 + kk;
                     int ci = k / (kh * kw);
@@ -60,21 +64,33 @@ final class Conv2d {
                     int ky = r / kw;
                     int kx = r % kw;
                     int plane = xOff + ci * h * w;
+                    int at = base + kk * nr;
                     int oy = q0 / ow;
                     int ox = q0 % ow;
-                    int at = base + kk * nr;
-                    for (int j = 0; j < width; j++) {
+                    for (int j = 0; j < width; ) {
+                        int run = Math.min(width - j, ow - ox);
                         int iy = oy * stride - pt + ky;
-                        int ix = ox * stride - pl + kx;
-                        dst[at + j] = iy >= 0 && iy < h && ix >= 0 && ix < w ? x[plane + iy * w + ix] : 0f;
-                        if (++ox == ow) {
-                            ox = 0;
-                            oy++;
+                        if (iy < 0 || iy >= h) {
+                            java.util.Arrays.fill(dst, at + j, at + j + run, 0f);
+                        } else if (stride == 1) {
+                            int ix0 = ox - pl + kx;
+                            int lo = Math.min(run, Math.max(0, -ix0));
+                            int hi = Math.max(lo, Math.min(run, w - ix0));
+                            java.util.Arrays.fill(dst, at + j, at + j + lo, 0f);
+                            System.arraycopy(x, plane + iy * w + ix0 + lo, dst, at + j + lo, hi - lo);
+                            java.util.Arrays.fill(dst, at + j + hi, at + j + run, 0f);
+                        } else {
+                            int row = plane + iy * w;
+                            for (int t = 0; t < run; t++) {
+                                int ix = (ox + t) * stride - pl + kx;
+                                dst[at + j + t] = ix >= 0 && ix < w ? x[row + ix] : 0f;
+                            }
                         }
+                        j += run;
+                        ox = 0;
+                        oy++;
                     }
-                    for (int j = width; j < nr; j++) {
-                        dst[at + j] = 0f;
-                    }
+                    java.util.Arrays.fill(dst, at + width, at + nr, 0f);
                 }
             }
         };

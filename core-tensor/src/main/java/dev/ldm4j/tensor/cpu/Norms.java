@@ -1,9 +1,12 @@
-// Normalizations and softmax of the CPU backend. Statistics accumulate in double, so rows of
-// thousands of elements keep float32 accuracy; variance is biased and computed around the mean
-// (two passes), as torch does.
+// Normalizations and softmax of the CPU backend. Statistics accumulate in float vector lanes over
+// chunks of 1024 elements and in double across chunks, so groups of 10^5 elements keep float32
+// accuracy; variance is biased and computed around the mean (two passes), as torch does.
 package dev.ldm4j.tensor.cpu;
 
 import dev.ldm4j.tensor.Tensor;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorSpecies;
 
 final class Norms {
     private Norms() {
@@ -27,33 +30,77 @@ final class Norms {
         float[] bt = beta == null ? null : Views.copy(beta);
         float[] out = new float[Math.toIntExact(x.numel())];
         Parallel.forEach(n * groups, (task, worker) -> {
-            int at = task * cg * spatial;
+            int at = xf.off() + task * cg * spatial;
             int len = cg * spatial;
-            double sum = 0;
-            for (int i = 0; i < len; i++) {
-                sum += xf.a()[xf.off() + at + i];
-            }
-            double mean = sum / len;
-            double sq = 0;
-            for (int i = 0; i < len; i++) {
-                double dd = xf.a()[xf.off() + at + i] - mean;
-                sq += dd * dd;
-            }
-            double rstd = 1.0 / Math.sqrt(sq / len + eps);
+            double mean = sum(xf.a(), at, len, 0f) / len;
+            double rstd = 1.0 / Math.sqrt(sumSquares(xf.a(), at, len, (float) mean) / len + eps);
             int ch0 = (task % groups) * cg;
             for (int cc = 0; cc < cg; cc++) {
                 int ch = ch0 + cc;
                 double a = rstd * (g == null ? 1.0 : g[ch]);
                 double b = (bt == null ? 0.0 : bt[ch]) - mean * a;
-                float af = (float) a, bf = (float) b;
-                int row = at + cc * spatial;
-                for (int s = 0; s < spatial; s++) {
-                    float y = xf.a()[xf.off() + row + s] * af + bf;
-                    out[row + s] = silu ? (float) (y / (1.0 + Math.exp(-y))) : y;
-                }
+                scaleShift(xf.a(), at + cc * spatial, out, (task * cg + cc) * spatial, spatial, (float) a, (float) b, silu);
             }
         });
         return Tensor.of(out, x.shape());
+    }
+
+    private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
+    private static final int L = S.length();
+    /** Elements summed in float lanes before the partial sum moves to double. */
+    private static final int CHUNK = 64 * 16;
+
+    /** sum of (x[i] - shift), i in [at, at + n): float lanes per chunk, double across chunks. */
+    static double sum(float[] x, int at, int n, float shift) {
+        double total = 0;
+        for (int c = 0; c < n; c += CHUNK) {
+            int end = Math.min(n, c + CHUNK);
+            FloatVector acc = FloatVector.zero(S);
+            int i = c;
+            for (; i <= end - L; i += L) {
+                acc = acc.add(FloatVector.fromArray(S, x, at + i).sub(shift));
+            }
+            double part = acc.reduceLanes(VectorOperators.ADD);
+            for (; i < end; i++) {
+                part += x[at + i] - shift;
+            }
+            total += part;
+        }
+        return total;
+    }
+
+    /** sum of (x[i] - mean)^2, i in [at, at + n), accumulated as in sum. */
+    static double sumSquares(float[] x, int at, int n, float mean) {
+        double total = 0;
+        for (int c = 0; c < n; c += CHUNK) {
+            int end = Math.min(n, c + CHUNK);
+            FloatVector acc = FloatVector.zero(S);
+            int i = c;
+            for (; i <= end - L; i += L) {
+                FloatVector d = FloatVector.fromArray(S, x, at + i).sub(mean);
+                acc = d.fma(d, acc);
+            }
+            double part = acc.reduceLanes(VectorOperators.ADD);
+            for (; i < end; i++) {
+                double d = x[at + i] - mean;
+                part += d * d;
+            }
+            total += part;
+        }
+        return total;
+    }
+
+    /** out[o + i] = x[at + i] * a + b, then SiLU when silu, for i < n. */
+    static void scaleShift(float[] x, int at, float[] out, int o, int n, float a, float b, boolean silu) {
+        int i = 0;
+        for (; i <= n - L; i += L) {
+            FloatVector y = FloatVector.fromArray(S, x, at + i).fma(a, b);
+            (silu ? Pointwise.silu(y) : y).intoArray(out, o + i);
+        }
+        for (; i < n; i++) {
+            float y = x[at + i] * a + b;
+            out[o + i] = silu ? Pointwise.apply(dev.ldm4j.tensor.Activation.SILU, y) : y;
+        }
     }
 
     static Tensor layerNorm(Tensor x, Tensor gamma, Tensor beta, float eps) {
@@ -72,17 +119,8 @@ final class Norms {
         Parallel.forRange(rows, 16, (from, to, worker) -> {
             for (int r = from; r < to; r++) {
                 int at = r * d;
-                double sum = 0;
-                for (int i = 0; i < d; i++) {
-                    sum += xf.a()[xf.off() + at + i];
-                }
-                double mean = sum / d;
-                double sq = 0;
-                for (int i = 0; i < d; i++) {
-                    double dd = xf.a()[xf.off() + at + i] - mean;
-                    sq += dd * dd;
-                }
-                double rstd = 1.0 / Math.sqrt(sq / d + eps);
+                double mean = sum(xf.a(), xf.off() + at, d, 0f) / d;
+                double rstd = 1.0 / Math.sqrt(sumSquares(xf.a(), xf.off() + at, d, (float) mean) / d + eps);
                 for (int i = 0; i < d; i++) {
                     double y = (xf.a()[xf.off() + at + i] - mean) * rstd;
                     out[at + i] = (float) (y * (g == null ? 1.0 : g[i]) + (bt == null ? 0.0 : bt[i]));

@@ -1,12 +1,17 @@
 // Elementwise math of the CPU backend: the activations (exact GELU through a high-accuracy erfc),
-// and the fused bias + activation epilogue that linear and conv apply to each output row.
+// scalar and in Vector API lanes, and the fused bias + activation epilogue that linear and conv apply to each output row.
 package dev.ldm4j.tensor.cpu;
 
 import dev.ldm4j.tensor.Activation;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorSpecies;
 
 final class Pointwise {
     private static final double INV_SQRT2 = 0.7071067811865476;
     private static final double SQRT_2_OVER_PI = 0.7978845608028654;
+    private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
+    private static final int L = S.length();
 
     private Pointwise() {
     }
@@ -41,23 +46,93 @@ final class Pointwise {
         };
     }
 
+    /** act on a vector of lanes; the same formulas as apply, in float. */
+    static FloatVector apply(Activation act, FloatVector x) {
+        return switch (act) {
+            case NONE -> x;
+            case SILU -> silu(x);
+            case GELU -> gelu(x);
+            case GELU_TANH -> x.mul(0.5f).mul(x.mul(x).mul(x).mul(0.044715f).add(x).mul((float) SQRT_2_OVER_PI).lanewise(VectorOperators.TANH).add(1f));
+            case QUICK_GELU -> x.div(exp(x.mul(-1.702f)).add(1f));
+        };
+    }
+
+    /** e^x in float lanes (the JDK's vectorized exp, within 1 ulp; e^-inf = 0). */
+    static FloatVector exp(FloatVector x) {
+        return x.lanewise(VectorOperators.EXP);
+    }
+
+    /** x sigmoid(x) = x / (1 + e^-x). */
+    static FloatVector silu(FloatVector x) {
+        return x.div(exp(x.neg()).add(1f));
+    }
+
+    /** Exact GELU through the same erfc fit as the scalar gelu, evaluated in float lanes. */
+    static FloatVector gelu(FloatVector x) {
+        FloatVector z = x.mul((float) INV_SQRT2);
+        FloatVector az = z.abs();
+        FloatVector t = FloatVector.broadcast(S, 1f).div(az.mul(0.5f).add(1f));
+        FloatVector poly = t.mul(0.17087277f).add(-0.82215223f).mul(t).add(1.48851587f).mul(t).add(-1.13520398f)
+                .mul(t).add(0.27886807f).mul(t).add(-0.18628806f).mul(t).add(0.09678418f).mul(t).add(0.37409196f)
+                .mul(t).add(1.00002368f).mul(t).add(-1.26551223f);
+        FloatVector erfcAbs = t.mul(exp(az.mul(az).neg().add(poly)));
+        // erfc(-z) = erfc(|z|) when z < 0, and 2 - erfc(z) when z >= 0
+        FloatVector erfcNeg = erfcAbs.neg().add(2f).blend(erfcAbs, z.compare(VectorOperators.LT, 0f));
+        return x.mul(0.5f).mul(erfcNeg);
+    }
+
     /** In place: a[off + j] = act(a[off + j]) for j < n. */
     static void activate(float[] a, int off, int n, Activation act) {
         if (act == null || act == Activation.NONE) {
             return;
         }
-        for (int j = off; j < off + n; j++) {
+        int j = off, end = off + n;
+        // one loop per activation keeps each loop body small enough to inline (no boxed vectors)
+        switch (act) {
+            case SILU -> {
+                for (; j <= end - L; j += L) {
+                    silu(FloatVector.fromArray(S, a, j)).intoArray(a, j);
+                }
+            }
+            case GELU -> {
+                for (; j <= end - L; j += L) {
+                    gelu(FloatVector.fromArray(S, a, j)).intoArray(a, j);
+                }
+            }
+            default -> {
+                for (; j <= end - L; j += L) {
+                    apply(act, FloatVector.fromArray(S, a, j)).intoArray(a, j);
+                }
+            }
+        }
+        for (; j < end; j++) {
             a[j] = apply(act, a[j]);
+        }
+    }
+
+    /** out[o + j] = x[a + j] * gelu(x[g + j]) for j < n: one row of GEGLU. */
+    static void geglu(float[] x, int a, int g, float[] out, int o, int n) {
+        int j = 0;
+        for (; j <= n - L; j += L) {
+            FloatVector.fromArray(S, x, a + j).mul(gelu(FloatVector.fromArray(S, x, g + j))).intoArray(out, o + j);
+        }
+        for (; j < n; j++) {
+            out[o + j] = x[a + j] * gelu(x[g + j]);
         }
     }
 
     /** In place: c[at + j] = act(c[at + j] + rowBias + colBias[col0 + j]) for j < n (colBias may be null). */
     static void biasActivation(float[] c, int at, int n, float rowBias, float[] colBias, int col0, Activation act) {
         if (colBias != null) {
-            for (int j = 0; j < n; j++) {
-                c[at + j] += rowBias + colBias[col0 + j];
+            int j = 0;
+            for (; j <= n - L; j += L) {
+                FloatVector.fromArray(S, c, at + j).add(FloatVector.fromArray(S, colBias, col0 + j)).intoArray(c, at + j);
             }
-        } else if (rowBias != 0f) {
+            for (; j < n; j++) {
+                c[at + j] += colBias[col0 + j];
+            }
+        }
+        if (rowBias != 0f) {
             for (int j = 0; j < n; j++) {
                 c[at + j] += rowBias;
             }

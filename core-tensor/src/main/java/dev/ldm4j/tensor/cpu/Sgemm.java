@@ -32,9 +32,12 @@ final class Sgemm {
         void pack(int i0, int mc, int k0, int kc, float[] dst);
     }
 
-    /** Writes rows k0..k0+kc-1, columns j0..j0+nc-1 of B as ceil(nc/NR) NR-column micro-panels, zero-padded. */
+    /**
+     * Writes rows k0..k0+kc-1, columns j0..j0+nc-1 of B as ceil(nc/NR) NR-column micro-panels,
+     * zero-padded, into dst from dstOff on (panel p at dstOff + p * NR * kc).
+     */
     interface PackB {
-        void pack(int k0, int kc, int j0, int nc, float[] dst);
+        void pack(int k0, int kc, int j0, int nc, float[] dst, int dstOff);
     }
 
     /** Element (r, c) of a matrix is storage element off + r * rs + c * cs (any dtype the storage widens). */
@@ -87,13 +90,13 @@ final class Sgemm {
     }
 
     static PackB packB(Operand b) {
-        return (k0, kc, j0, nc, dst) -> {
+        return (k0, kc, j0, nc, dst, dstOff) -> {
             int panels = (nc + NR - 1) / NR;
             if (Math.abs(b.cs()) <= Math.abs(b.rs()) && b.cs() != 0) {
                 // rows of B are the contiguous direction: copy NR-wide row pieces
                 for (int p = 0; p < panels; p++) {
                     int w = Math.min(NR, nc - p * NR);
-                    int base = p * NR * kc;
+                    int base = dstOff + p * NR * kc;
                     for (int k = 0; k < kc; k++) {
                         Views.copyRow(b.s(), b.off() + (long) (k0 + k) * b.rs() + (long) (j0 + p * NR) * b.cs(), b.cs(), w, dst, base + k * NR);
                         for (int c = w; c < NR; c++) {
@@ -106,7 +109,7 @@ final class Sgemm {
                 float[] col = new float[kc];
                 for (int p = 0; p < panels; p++) {
                     int w = Math.min(NR, nc - p * NR);
-                    int base = p * NR * kc;
+                    int base = dstOff + p * NR * kc;
                     for (int c = 0; c < NR; c++) {
                         if (c < w) {
                             Views.copyRow(b.s(), b.off() + (long) k0 * b.rs() + (long) (j0 + p * NR + c) * b.cs(), b.rs(), kc, col, 0);
@@ -135,6 +138,11 @@ final class Sgemm {
 
     /** C[cOff + i * ldc + j] = epilogue(sum_k A(i, k) B(k, j)) for i < M, j < N. */
     static void gemm(int m, int n, int k, PackA pa, PackB pb, float[] c, int cOff, int ldc, Epilogue ep) {
+        gemm(m, n, k, pa, pb, c, cOff, ldc, ep, true);
+    }
+
+    /** As above; on the calling thread alone when parallel is false (callers that parallelize outside). */
+    static void gemm(int m, int n, int k, PackA pa, PackB pb, float[] c, int cOff, int ldc, Epilogue ep, boolean parallel) {
         if (m == 0 || n == 0) {
             return;
         }
@@ -155,16 +163,21 @@ final class Sgemm {
         for (int jc = 0; jc < n; jc += NC) {
             int nc = Math.min(NC, n - jc);
             int nPanels = (nc + NR - 1) / NR;
-            int groups = Math.max(1, Math.min(nPanels, (2 * threads + mBlocks - 1) / mBlocks));
+            // at least 4 tasks per thread, so that uneven block counts (5 blocks of O = 320) still balance
+            int groups = Math.max(1, Math.min(nPanels, (4 * threads + mBlocks - 1) / mBlocks));
             int panelsPerGroup = (nPanels + groups - 1) / groups;
             for (int pc = 0; pc < k; pc += kcStep) {
                 int kc = Math.min(kcStep, k - pc);
                 boolean first = pc == 0;
                 boolean last = pc + kc == k;
-                packBParallel(pb, pc, kc, jc, nc, bPack);
+                if (parallel) {
+                    packBParallel(pb, pc, kc, jc, nc, bPack);
+                } else {
+                    pb.pack(pc, kc, jc, nc, bPack, 0);
+                }
                 int fjc = jc;
                 int fpc = pc;
-                Parallel.forEach(mBlocks * groups, (task, worker) -> {
+                Parallel.IndexBody block = (task, worker) -> {
                     int ib = task / groups;
                     int g = task % groups;
                     int ic = ib * MC;
@@ -189,7 +202,14 @@ final class Sgemm {
                             }
                         }
                     }
-                });
+                };
+                if (parallel) {
+                    Parallel.forEach(mBlocks * groups, block);
+                } else {
+                    for (int task = 0; task < mBlocks * groups; task++) {
+                        block.run(task, 0);
+                    }
+                }
             }
         }
     }
@@ -203,11 +223,7 @@ final class Sgemm {
         int panels = (nc + NR - 1) / NR;
         Parallel.forRange(panels, 4, (from, to, worker) -> {
             int cols = Math.min(nc, to * NR) - from * NR;
-            float[] part = from == 0 ? dst : new float[(to - from) * NR * kc];
-            pb.pack(k0, kc, j0 + from * NR, cols, part);
-            if (from != 0) {
-                System.arraycopy(part, 0, dst, from * NR * kc, part.length);
-            }
+            pb.pack(k0, kc, j0 + from * NR, cols, dst, from * NR * kc);
         });
     }
 

@@ -21,12 +21,10 @@ import java.io.InputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
-import java.util.Set;
 
 public final class ModelDiscovery {
     private ModelDiscovery() {
@@ -48,6 +46,9 @@ public final class ModelDiscovery {
             throw new ModelException(configDir + ": --config must be a diffusers model folder, and this is not a directory");
         }
         if (Files.isDirectory(model)) {
+            if (configDir != null) {
+                throw new ModelException(model + ": --config is for single-file checkpoints; a diffusers folder carries its own configs");
+            }
             return fromFolder(model, override);
         }
         return fromSingleFile(model, configDir, override);
@@ -69,7 +70,7 @@ public final class ModelDiscovery {
         if (!Files.isRegularFile(index)) {
             throw new ModelException(dir + ": not a model folder (no model_index.json); pass a diffusers folder or a .safetensors checkpoint");
         }
-        Map<String, Object> modelIndex = Json.parseObject(index);
+        Map<String, Object> modelIndex = json(index);
         Object pipeline = modelIndex.get("_class_name");
         if (pipeline instanceof String p && p.contains("XL")) {
             throw new ModelException(dir + ": an SDXL pipeline (" + p + "); SDXL is not supported yet");
@@ -313,6 +314,4 @@ public final class ModelDiscovery {
             throw new IllegalStateException("cannot read resource " + resource, e);
         }
     }
-
-
 }

@@ -49,7 +49,7 @@ public final class ModelInspector {
         line(out, "Architecture: " + spec.family().label());
         line(out, "Settings:     " + spec.configSource());
         line(out, "Prediction:   " + spec.predictionType() + ", scheduler " + spec.schedulerConfig().getOrDefault("_class_name", "(unnamed)"));
-        line(out, "Tokenizer:    " + (spec.tokenizer() == null ? "none (pass --config DIR with a tokenizer/ folder, or use the bundled CLIP vocabulary)" : spec.tokenizer()));
+        line(out, "Tokenizer:    " + (spec.tokenizer() == null ? "none in the checkpoint (pass --tokenizer PATH, or --config DIR with a tokenizer/ folder)" : spec.tokenizer()));
         line(out, "");
         line(out, "U-Net:        " + describe(spec.unet()));
         line(out, "VAE:          " + describe(spec.vae()));

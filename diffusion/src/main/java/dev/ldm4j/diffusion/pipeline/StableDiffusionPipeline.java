@@ -8,6 +8,7 @@ package dev.ldm4j.diffusion.pipeline;
 
 import dev.ldm4j.diffusion.clip.ClipTextTransformer;
 import dev.ldm4j.diffusion.model.ModelDiscovery;
+import dev.ldm4j.diffusion.model.StableDiffusionModel;
 import dev.ldm4j.diffusion.model.StableDiffusionModelSpec;
 import dev.ldm4j.diffusion.random.NoiseSource;
 import dev.ldm4j.diffusion.random.TorchGenerator;
@@ -27,10 +28,9 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.Set;
-import java.util.TreeSet;
 
 public final class StableDiffusionPipeline implements AutoCloseable {
+    private final StableDiffusionModel model;
     private final StableDiffusionModelSpec spec;
     private final Backend backend;
     private final ClipTokenizer tokenizer;
@@ -38,29 +38,21 @@ public final class StableDiffusionPipeline implements AutoCloseable {
     private final LayerNorm textFinalLayerNorm; // for clip skip: final_layer_norm on an earlier layer
     private final UNet2DConditionModel unet;
     private final AutoencoderKL vae;
-    private final Set<String> unusedWeights;
 
-    private StableDiffusionPipeline(StableDiffusionModelSpec spec, Backend backend) {
-        this.spec = spec;
+    /** A pipeline over a loaded model (which it closes on close()); backend is the one the model was loaded on. */
+    public StableDiffusionPipeline(StableDiffusionModel model, Backend backend) {
+        this.model = model;
+        this.spec = model.spec();
         this.backend = backend;
-        if (spec.tokenizer() == null) {
+        if (model.tokenizer() == null) {
             throw new IllegalArgumentException(spec.path() + ": no tokenizer found; pass --config with a diffusers folder that has tokenizer/");
         }
-        this.tokenizer = ClipTokenizer.load(spec.tokenizer());
-        Params text = Params.root(spec.textEncoderWeights(), backend);
-        Params unetParams = Params.root(spec.unetWeights(), backend);
-        Params vaeParams = Params.root(spec.vaeWeights(), backend);
-        this.textEncoder = new ClipTextTransformer(text, spec.textEncoder());
-        this.textFinalLayerNorm = new LayerNorm(text.child("text_model").child("final_layer_norm"),
+        this.tokenizer = model.tokenizer();
+        this.textEncoder = model.textEncoder();
+        this.textFinalLayerNorm = new LayerNorm(Params.root(spec.textEncoderWeights(), backend).child("text_model").child("final_layer_norm"),
                 spec.textEncoder().hiddenSize(), (float) spec.textEncoder().layerNormEps());
-        this.unet = new UNet2DConditionModel(unetParams, spec.unet());
-        this.vae = new AutoencoderKL(vaeParams, spec.vae());
-        Set<String> unused = new TreeSet<>();
-        text.unused().forEach(k -> unused.add("text_encoder: " + k));
-        unetParams.unused().forEach(k -> unused.add("unet: " + k));
-        vaeParams.unused().forEach(k -> unused.add("vae: " + k));
-        unused.removeIf(k -> spec.ignored().contains(k.substring(k.indexOf(": ") + 2)));
-        this.unusedWeights = Set.copyOf(unused);
+        this.unet = model.unet();
+        this.vae = model.vae();
     }
 
     /**
@@ -78,7 +70,7 @@ public final class StableDiffusionPipeline implements AutoCloseable {
         StableDiffusionModelSpec found = ModelDiscovery.discover(model, configDir, prediction);
         StableDiffusionModelSpec spec = tokenizer == null ? found : found.withTokenizer(tokenizer);
         try {
-            return new StableDiffusionPipeline(spec, backend);
+            return new StableDiffusionPipeline(StableDiffusionModel.load(spec, backend), backend);
         } catch (RuntimeException e) {
             spec.close();
             throw e;
@@ -89,13 +81,12 @@ public final class StableDiffusionPipeline implements AutoCloseable {
         return spec;
     }
 
-    public ClipTokenizer tokenizer() {
-        return tokenizer;
+    public StableDiffusionModel model() {
+        return model;
     }
 
-    /** Checkpoint tensors that no component used (known non-weights excluded), "component: key". */
-    public Set<String> unusedWeights() {
-        return unusedWeights;
+    public ClipTokenizer tokenizer() {
+        return tokenizer;
     }
 
     /** The scheduler a request asks for: by name from the model's scheduler config, or the model's own. */
@@ -321,7 +312,7 @@ public final class StableDiffusionPipeline implements AutoCloseable {
 
     @Override
     public void close() {
-        spec.close();
+        model.close();
     }
 
     @Override

@@ -25,9 +25,7 @@ public final class Schedulers {
 
     static {
         add("ddpm", "DDPMScheduler", DDPMScheduler::new, Map.of(), false);
-        // Latent-space models never clip x0 to [-1, 1]: real SD 1.x/2.x scheduler configs say
-        // clip_sample false, though files saved by PNDMScheduler (which lacks the key) drop it.
-        add("ddim", "DDIMScheduler", DDIMScheduler::new, Map.of("clip_sample", false), false);
+        add("ddim", "DDIMScheduler", DDIMScheduler::new, Map.of(), false);
         add("pndm", "PNDMScheduler", PNDMScheduler::new, Map.of(), false);
         add("lms", "LMSDiscreteScheduler", LMSDiscreteScheduler::new, Map.of(), true);
         add("euler", "EulerDiscreteScheduler", EulerDiscreteScheduler::new, Map.of(), true);

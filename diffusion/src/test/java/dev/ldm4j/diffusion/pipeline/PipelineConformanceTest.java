@@ -71,6 +71,11 @@ class PipelineConformanceTest {
     private static Scheduler scheduler(StableDiffusionPipeline p, Map<String, Object> run) {
         SchedulerChoice c = schedulerChoice((String) run.get("scheduler"));
         Map<String, Object> config = new LinkedHashMap<>(p.spec().schedulerConfig());
+        if (run.get("scheduler").equals("ddim") && !run.containsKey("scheduler_kwargs")) {
+            // The reference made it with DDIMScheduler.from_config(model config): keys the config
+            // lacks take DDIM's defaults (clip_sample true), unlike the CLI name "ddim".
+            return Schedulers.fromClassName("DDIMScheduler", config);
+        }
         Object kwargs = run.get("scheduler_kwargs");
         if (kwargs instanceof Map<?, ?> m) {
             config.putAll((Map<String, Object>) m);

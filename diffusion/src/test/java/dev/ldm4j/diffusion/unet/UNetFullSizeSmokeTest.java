@@ -1,0 +1,162 @@
+// Opt-in (-Dldm4j.heavy=true) full-size check: a Stable Diffusion 1.5 U-Net built from UNetConfig.sd15()
+// over random F16 weights with the shapes of the published checkpoint (sd15-diffusers.header.json),
+// held off-heap like a memory-mapped file, runs one classifier-free-guided step at 512x512 (a batch of
+// two 64x64 latents) within the test JVM's heap (-Xmx4g from the parent pom), and prints the time and
+// the peak heap. The weights are random, so only shape and finiteness are asserted; the numbers are
+// checked on the tiny models in UNet2DConditionModelTest.
+package dev.ldm4j.diffusion.unet;
+
+import dev.ldm4j.nn.Params;
+import dev.ldm4j.tensor.Backend;
+import dev.ldm4j.tensor.Backends;
+import dev.ldm4j.tensor.DType;
+import dev.ldm4j.tensor.SegmentStorage;
+import dev.ldm4j.tensor.SharedFixtures;
+import dev.ldm4j.tensor.Tensor;
+import dev.ldm4j.weights.Json;
+import dev.ldm4j.weights.TensorInfo;
+import dev.ldm4j.weights.WeightSource;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.condition.EnabledIfSystemProperty;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.lang.management.ManagementFactory;
+import java.lang.management.MemoryPoolMXBean;
+import java.lang.management.MemoryType;
+import java.nio.ByteOrder;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+@EnabledIfSystemProperty(named = "ldm4j.heavy", matches = "true")
+class UNetFullSizeSmokeTest {
+    private static final ValueLayout.OfShort F16_LE = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+
+    @Test
+    @SuppressWarnings("unchecked")
+    void sd15GuidedStepAt512RunsWithinTheTestHeap() {
+        assumeTrue(SharedFixtures.available(), "shared conformance fixtures absent");
+        Map<String, Object> header = Json.parseObject(SharedFixtures.conformance().resolve("sd15-diffusers.header.json"));
+        Map<String, Object> unetHeader = (Map<String, Object>) header.get("unet");
+        try (Arena arena = Arena.ofShared();
+             Backend backend = Backends.create("cpu")) {
+            RandomF16Source weights = new RandomF16Source(unetHeader, arena);
+            long t0 = System.nanoTime();
+            Params p = Params.root(weights, backend);
+            UNet2DConditionModel unet = new UNet2DConditionModel(p, UNetConfig.sd15());
+            long t1 = System.nanoTime();
+            assertEquals(Set.of(), p.unused(), "the SD 1.5 layout has no tensor the model leaves unused");
+
+            Tensor latents = backend.toDevice(randomF32(1, 2, 4, 64, 64));
+            Tensor context = backend.toDevice(randomF32(2, 2, 77, 768));
+            resetPeaks();
+            long t2 = System.nanoTime();
+            Tensor out = unet.forward(latents, new float[] {999, 999}, context);
+            long t3 = System.nanoTime();
+            assertArrayEquals(new int[] {2, 4, 64, 64}, out.shape());
+            for (float v : backend.toHost(out).toFloatArray()) {
+                assertTrue(Float.isFinite(v), "non-finite output");
+            }
+            System.out.printf("SD 1.5 U-Net, random F16 weights (%.2f GB off-heap): build %.1f s, one guided 512x512 step "
+                            + "(batch 2, 64x64 latents) %.1f s on %s, peak heap during the step %.0f MB of %d MB max%n",
+                    weights.bytes / 1e9, (t1 - t0) / 1e9, (t3 - t2) / 1e9, backend.name(), peakHeap() / 1e6,
+                    Runtime.getRuntime().maxMemory() >> 20);
+        }
+    }
+
+    private static Tensor randomF32(long seed, int... shape) {
+        float[] d = new float[Math.toIntExact(Tensor.numel(shape))];
+        long s = seed * 0x9E3779B97F4A7C15L + 1;
+        for (int i = 0; i < d.length; i++) {
+            s ^= s << 13;
+            s ^= s >>> 7;
+            s ^= s << 17;
+            d[i] = ((s >>> 40) / (float) (1 << 24)) * 2 - 1;
+        }
+        return Tensor.of(d, shape);
+    }
+
+    private static void resetPeaks() {
+        System.gc();
+        for (MemoryPoolMXBean pool : ManagementFactory.getMemoryPoolMXBeans()) {
+            pool.resetPeakUsage();
+        }
+    }
+
+    private static long peakHeap() {
+        long sum = 0;
+        for (MemoryPoolMXBean pool : ManagementFactory.getMemoryPoolMXBeans()) {
+            if (pool.getType() == MemoryType.HEAP) {
+                sum += pool.getPeakUsage().getUsed();
+            }
+        }
+        return sum;
+    }
+
+    /**
+     * The header's names and shapes as F16 tensors in off-heap memory, filled on first use with uniform
+     * values in +-1/sqrt(fan_in) (1-D tensors: norm weights 1, biases 0), like a memory-mapped file.
+     */
+    private static final class RandomF16Source implements WeightSource {
+        private final Map<String, int[]> shapes = new LinkedHashMap<>();
+        private final Arena arena;
+        long bytes;
+
+        RandomF16Source(Map<String, Object> header, Arena arena) {
+            this.arena = arena;
+            for (var e : header.entrySet()) {
+                List<Object> shape = (List<Object>) ((List<Object>) e.getValue()).get(1);
+                shapes.put(e.getKey(), shape.stream().mapToInt(o -> ((Number) o).intValue()).toArray());
+            }
+        }
+
+        @Override
+        public Set<String> names() {
+            return shapes.keySet();
+        }
+
+        @Override
+        public TensorInfo info(String name) {
+            int[] s = shapes.get(name);
+            return s == null ? null : new TensorInfo(name, DType.F16, s);
+        }
+
+        @Override
+        public Tensor tensor(String name) {
+            int[] shape = shapes.get(name);
+            long n = Tensor.numel(shape);
+            MemorySegment seg = arena.allocate(n * 2, 64);
+            bytes += n * 2;
+            if (shape.length == 1) {
+                short v = Float.floatToFloat16(name.endsWith("bias") ? 0f : 1f);
+                for (long i = 0; i < n; i++) {
+                    seg.set(F16_LE, i * 2, v);
+                }
+            } else {
+                float bound = (float) (1 / Math.sqrt((double) n / shape[0]));
+                long s = name.hashCode() * 0x9E3779B97F4A7C15L + 1;
+                for (long i = 0; i < n; i++) {
+                    s ^= s << 13;
+                    s ^= s >>> 7;
+                    s ^= s << 17;
+                    float u = ((s >>> 40) / (float) (1 << 24)) * 2 - 1;
+                    seg.set(F16_LE, i * 2, Float.floatToFloat16(u * bound));
+                }
+            }
+            return Tensor.of(new SegmentStorage(seg, DType.F16), shape);
+        }
+
+        @Override
+        public String origin() {
+            return "random SD 1.5 U-Net";
+        }
+    }
+}
