@@ -124,10 +124,10 @@ final class Attention {
                 for (int r = 0; r < QB; r += 4) {
                     for (int c = 0; c < dp; ) {
                         if (dp - c >= 3 * L) {
-                            accumulate4x3(vp, j0, r, c);
+                            accumulate4x3(vp, j0, valid, r, c);
                             c += 3 * L;
                         } else {
-                            accumulate4x1(vp, j0, r, c);
+                            accumulate4x1(vp, j0, valid, r, c);
                             c += L;
                         }
                     }
@@ -217,15 +217,15 @@ final class Attention {
             }
         }
 
-        /** o[r..r+3][c..c+3L) += p[r..r+3][:] . vp[j0.., c..c+3L). */
-        private void accumulate4x3(float[] vp, int j0, int r, int c) {
+        /** o[r..r+3][c..c+3L) += p[r..r+3][0..nj) . vp[j0..j0+nj, c..c+3L). */
+        private void accumulate4x3(float[] vp, int j0, int nj, int r, int c) {
             int o0 = r * dp + c, o1 = o0 + dp, o2 = o1 + dp, o3 = o2 + dp;
             FloatVector a00 = FloatVector.fromArray(S, o, o0), a01 = FloatVector.fromArray(S, o, o0 + L), a02 = FloatVector.fromArray(S, o, o0 + 2 * L);
             FloatVector a10 = FloatVector.fromArray(S, o, o1), a11 = FloatVector.fromArray(S, o, o1 + L), a12 = FloatVector.fromArray(S, o, o1 + 2 * L);
             FloatVector a20 = FloatVector.fromArray(S, o, o2), a21 = FloatVector.fromArray(S, o, o2 + L), a22 = FloatVector.fromArray(S, o, o2 + 2 * L);
             FloatVector a30 = FloatVector.fromArray(S, o, o3), a31 = FloatVector.fromArray(S, o, o3 + L), a32 = FloatVector.fromArray(S, o, o3 + 2 * L);
             int p0 = r * KB, p1 = p0 + KB, p2 = p1 + KB, p3 = p2 + KB;
-            for (int j = 0; j < KB; j++) {
+            for (int j = 0; j < nj; j++) {
                 int at = (j0 + j) * dp + c;
                 FloatVector v0 = FloatVector.fromArray(S, vp, at);
                 FloatVector v1 = FloatVector.fromArray(S, vp, at + L);
@@ -261,13 +261,13 @@ final class Attention {
             a32.intoArray(o, o3 + 2 * L);
         }
 
-        /** o[r..r+3][c..c+L) += p[r..r+3][:] . vp[j0.., c..c+L). */
-        private void accumulate4x1(float[] vp, int j0, int r, int c) {
+        /** o[r..r+3][c..c+L) += p[r..r+3][0..nj) . vp[j0..j0+nj, c..c+L). */
+        private void accumulate4x1(float[] vp, int j0, int nj, int r, int c) {
             int o0 = r * dp + c, o1 = o0 + dp, o2 = o1 + dp, o3 = o2 + dp;
             FloatVector a0 = FloatVector.fromArray(S, o, o0), a1 = FloatVector.fromArray(S, o, o1);
             FloatVector a2 = FloatVector.fromArray(S, o, o2), a3 = FloatVector.fromArray(S, o, o3);
             int p0 = r * KB;
-            for (int j = 0; j < KB; j++) {
+            for (int j = 0; j < nj; j++) {
                 FloatVector v0 = FloatVector.fromArray(S, vp, (j0 + j) * dp + c);
                 a0 = FloatVector.broadcast(S, s[p0 + j]).fma(v0, a0);
                 a1 = FloatVector.broadcast(S, s[p0 + KB + j]).fma(v0, a1);

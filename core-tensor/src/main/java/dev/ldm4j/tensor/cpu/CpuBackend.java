@@ -70,6 +70,7 @@ public final class CpuBackend implements Backend {
         float[] out = new float[Math.toIntExact(Tensor.numel(outShape))];
         long[] as = ab.strides(), bs = bb.strides();
         int r = batch.length;
+        boolean batchParallel = batches > 1 && (long) m * n * k < (1L << 22);
         Parallel.IndexBody one = (bi, worker) -> {
             long aOff = ab.offset(), bOff = bb.offset();
             int rem = bi;
@@ -82,9 +83,9 @@ public final class CpuBackend implements Backend {
             Sgemm.gemm(m, n, k,
                     Sgemm.packA(new Sgemm.Operand(ab.storage(), aOff, as[r], as[r + 1])),
                     Sgemm.packB(new Sgemm.Operand(bb.storage(), bOff, bs[r], bs[r + 1])),
-                    out, bi * m * n, n, Sgemm.Epilogue.NONE);
+                    out, bi * m * n, n, Sgemm.Epilogue.NONE, !batchParallel);
         };
-        if (batches > 1 && (long) m * n * k < (1L << 22)) {
+        if (batchParallel) {
             Parallel.forEach(batches, one);
         } else {
             for (int bi = 0; bi < batches; bi++) {

@@ -138,6 +138,11 @@ final class Sgemm {
 
     /** C[cOff + i * ldc + j] = epilogue(sum_k A(i, k) B(k, j)) for i < M, j < N. */
     static void gemm(int m, int n, int k, PackA pa, PackB pb, float[] c, int cOff, int ldc, Epilogue ep) {
+        gemm(m, n, k, pa, pb, c, cOff, ldc, ep, true);
+    }
+
+    /** As above; on the calling thread alone when parallel is false (callers that parallelize outside). */
+    static void gemm(int m, int n, int k, PackA pa, PackB pb, float[] c, int cOff, int ldc, Epilogue ep, boolean parallel) {
         if (m == 0 || n == 0) {
             return;
         }
@@ -165,10 +170,14 @@ final class Sgemm {
                 int kc = Math.min(kcStep, k - pc);
                 boolean first = pc == 0;
                 boolean last = pc + kc == k;
-                packBParallel(pb, pc, kc, jc, nc, bPack);
+                if (parallel) {
+                    packBParallel(pb, pc, kc, jc, nc, bPack);
+                } else {
+                    pb.pack(pc, kc, jc, nc, bPack, 0);
+                }
                 int fjc = jc;
                 int fpc = pc;
-                Parallel.forEach(mBlocks * groups, (task, worker) -> {
+                Parallel.IndexBody block = (task, worker) -> {
                     int ib = task / groups;
                     int g = task % groups;
                     int ic = ib * MC;
@@ -193,7 +202,14 @@ final class Sgemm {
                             }
                         }
                     }
-                });
+                };
+                if (parallel) {
+                    Parallel.forEach(mBlocks * groups, block);
+                } else {
+                    for (int task = 0; task < mBlocks * groups; task++) {
+                        block.run(task, 0);
+                    }
+                }
             }
         }
     }

@@ -1,0 +1,49 @@
+// JMH: CPU conv2d as implicit GEMM. shape = NxCxHxW_OxK (batch, in channels, height, width, out
+// channels, square kernel), stride 1, padding K/2; FLOP per operation = 2 N O H W C K K.
+//
+// Run: java --add-modules jdk.incubator.vector -jar bench/target/benchmarks.jar 'ops.ConvBench'
+package dev.ldm4j.bench.ops;
+
+import dev.ldm4j.tensor.Backend;
+import dev.ldm4j.tensor.Tensor;
+import org.openjdk.jmh.annotations.Benchmark;
+import org.openjdk.jmh.annotations.BenchmarkMode;
+import org.openjdk.jmh.annotations.Fork;
+import org.openjdk.jmh.annotations.Measurement;
+import org.openjdk.jmh.annotations.Mode;
+import org.openjdk.jmh.annotations.Param;
+import org.openjdk.jmh.annotations.Scope;
+import org.openjdk.jmh.annotations.Setup;
+import org.openjdk.jmh.annotations.State;
+import org.openjdk.jmh.annotations.Warmup;
+
+@BenchmarkMode(Mode.Throughput)
+@Fork(value = 1, jvmArgsAppend = {"--add-modules", "jdk.incubator.vector", "-Xmx8g"})
+@Warmup(iterations = 3, time = 2)
+@Measurement(iterations = 5, time = 2)
+@State(Scope.Benchmark)
+public class ConvBench {
+    @Param({"2x320x64x64_320x3", "2x640x32x32_640x3", "2x320x64x64_320x1"})
+    public String shape;
+
+    Backend cpu;
+    Tensor x, w, bias;
+    int pad;
+
+    @Setup
+    public void setup() {
+        String[] p = shape.split("_");
+        int[] in = OpsData.dims(p[0]);
+        int[] out = OpsData.dims(p[1]);
+        cpu = OpsData.backend();
+        x = OpsData.rand(1, 1f, in);
+        w = OpsData.rand(2, 0.05f, out[0], in[1], out[1], out[1]);
+        bias = OpsData.rand(3, 0.1f, out[0]);
+        pad = out[1] / 2;
+    }
+
+    @Benchmark
+    public Tensor conv2d() {
+        return cpu.conv2d(x, w, bias, 1, pad);
+    }
+}
