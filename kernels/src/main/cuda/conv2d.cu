@@ -11,21 +11,35 @@ struct WeightRows {
     const float* w;
     int k;
     static constexpr bool kFast = true;
-    __device__ float operator()(int m, int kk) const { return w[(long long) m * k + kk]; }
+    using Row = int;
+    __device__ Row row(int m) const { return m; }
+    __device__ float load(Row m, int kk) const { return w[(long long) m * k + kk]; }
 };
 
+// The patch column of output position p = (n, y, x): its image and top-left input corner, computed once
+// per thread; load(col, k) then only splits k into (c, r, q). KH/KW > 0 fix the kernel size at compile
+// time (the divisions become multiplications); 0 reads it from kh/kw.
+template <int KH, int KW>
 struct Patches {
     const float* x;
     int c, h, w, kh, kw, stride, padTop, padLeft, oh, ow;
     static constexpr bool nFast = true;
-    __device__ float operator()(int k, int p) const {
-        int khw = kh * kw;
-        int ci = k / khw, rq = k - ci * khw, r = rq / kw, q = rq - r * kw;
+    struct Col {
+        int image;  // element offset of image n (tensors here stay below 2^31 elements)
+        int iy0, ix0;
+    };
+    __device__ Col col(int p) const {
         int ohw = oh * ow;
         int n = p / ohw, rem = p - n * ohw, y = rem / ow, xo = rem - y * ow;
-        int iy = y * stride - padTop + r, ix = xo * stride - padLeft + q;
+        return {n * c * h * w, y * stride - padTop, xo * stride - padLeft};
+    }
+    __device__ float load(const Col& col, int k) const {
+        const int khh = KH > 0 ? KH : kh, kww = KW > 0 ? KW : kw;
+        int khw = khh * kww;
+        int ci = k / khw, rq = k - ci * khw, r = rq / kww, q = rq - r * kww;
+        int iy = col.iy0 + r, ix = col.ix0 + q;
         if (iy < 0 || iy >= h || ix < 0 || ix >= w) return 0.0f;
-        return x[(((long long) n * c + ci) * h + iy) * w + ix];
+        return x[col.image + (ci * h + iy) * w + ix];
     }
 };
 
@@ -40,25 +54,28 @@ struct ConvStore {
     }
 };
 
-template <int BM, int BK>
+template <int BM, int BK, int KH, int KW>
 __device__ __forceinline__ void conv2d_igemm(const float* x, const float* w, const float* bias, float* out, int n, int c,
                                              int h, int wd, int o, int kh, int kw, int stride, int padTop, int padLeft,
                                              int oh, int ow) {
     int K = c * kh * kw, P = n * oh * ow;
     WeightRows la{w, K};
-    Patches lb{x, c, h, wd, kh, kw, stride, padTop, padLeft, oh, ow};
+    Patches<KH, KW> lb{x, c, h, wd, kh, kw, stride, padTop, padLeft, oh, ow};
     ConvStore st{out, bias, o, oh * ow};
     gemm_tile<BM, BK>(o, P, K, blockIdx.y * BM, blockIdx.x * BM, la, lb, st);
 }
 
-extern "C" __global__ void __launch_bounds__(256) conv2d_64_f32(
-        const float* x, const float* w, const float* bias, float* out, int n, int c, int h, int wd, int o, int kh,
-        int kw, int stride, int padTop, int padLeft, int oh, int ow) {
-    conv2d_igemm<64, 16>(x, w, bias, out, n, c, h, wd, o, kh, kw, stride, padTop, padLeft, oh, ow);
-}
+// Per tile size (64, 128) and kernel size: 1x1, 3x3 and any other (kn).
+#define CONV2D(NAME, BM, BK, KH, KW)                                                                         \
+    extern "C" __global__ void __launch_bounds__(256) NAME(                                                  \
+            const float* x, const float* w, const float* bias, float* out, int n, int c, int h, int wd, int o, \
+            int kh, int kw, int stride, int padTop, int padLeft, int oh, int ow) {                           \
+        conv2d_igemm<BM, BK, KH, KW>(x, w, bias, out, n, c, h, wd, o, kh, kw, stride, padTop, padLeft, oh, ow); \
+    }
 
-extern "C" __global__ void __launch_bounds__(256) conv2d_128_f32(
-        const float* x, const float* w, const float* bias, float* out, int n, int c, int h, int wd, int o, int kh,
-        int kw, int stride, int padTop, int padLeft, int oh, int ow) {
-    conv2d_igemm<128, 8>(x, w, bias, out, n, c, h, wd, o, kh, kw, stride, padTop, padLeft, oh, ow);
-}
+CONV2D(conv2d_64_k1_f32, 64, 16, 1, 1)
+CONV2D(conv2d_64_k3_f32, 64, 16, 3, 3)
+CONV2D(conv2d_64_kn_f32, 64, 16, 0, 0)
+CONV2D(conv2d_128_k1_f32, 128, 8, 1, 1)
+CONV2D(conv2d_128_k3_f32, 128, 8, 3, 3)
+CONV2D(conv2d_128_kn_f32, 128, 8, 0, 0)

@@ -7,19 +7,28 @@
     for (long long i = blockIdx.x * (long long) blockDim.x + threadIdx.x; i < (n); i += (long long) gridDim.x * blockDim.x)
 
 // dst[dOff(i)] = src[sOff(i)] for every logical index i of shape; both offsets from per-dim strides.
+// Index arithmetic runs in 32 bits when every index fits (division is much cheaper there).
+template <class I, class T, float (*LOAD)(const T*, long long)>
+__device__ __forceinline__ void copy_strided_body(I n, int rank, const Dims& shape, const Dims& sstride, const Dims& dstride,
+                                                  const T* src, float* dst) {
+    for (I i = blockIdx.x * (I) blockDim.x + threadIdx.x; i < n; i += (I) gridDim.x * blockDim.x) {
+        I rest = i, so = 0, d = 0;
+        for (int a = rank - 1; a >= 0; a--) {
+            I extent = (I) shape.v[a];
+            I c = rest % extent;
+            rest /= extent;
+            so += c * (I) sstride.v[a];
+            d += c * (I) dstride.v[a];
+        }
+        dst[d] = LOAD(src, so);
+    }
+}
+
 #define COPY_STRIDED(NAME, T, LOAD)                                                                   \
     extern "C" __global__ void NAME(long long n, int rank, Dims shape, Dims sstride, Dims dstride,    \
-                                    const T* src, float* dst) {                                       \
-        GRID_STRIDE(i, n) {                                                                           \
-            long long rest = i, so = 0, d = 0;                                                        \
-            for (int a = rank - 1; a >= 0; a--) {                                                     \
-                long long c = rest % shape.v[a];                                                      \
-                rest /= shape.v[a];                                                                   \
-                so += c * sstride.v[a];                                                               \
-                d += c * dstride.v[a];                                                                \
-            }                                                                                         \
-            dst[d] = LOAD(src, so);                                                                   \
-        }                                                                                             \
+                                    const T* src, float* dst, int narrow) {                           \
+        if (narrow) copy_strided_body<int, T, LOAD>((int) n, rank, shape, sstride, dstride, src, dst); \
+        else copy_strided_body<long long, T, LOAD>(n, rank, shape, sstride, dstride, src, dst);       \
     }
 
 COPY_STRIDED(copy_strided_f32, float, load_f32)
@@ -31,19 +40,28 @@ __device__ __forceinline__ float binary_op(float a, float b, int op) {
     return op == 0 ? a + b : op == 1 ? a - b : a * b;
 }
 
-// out (dense, shape) = a op b where a and b are read through broadcast strides (0 on broadcast dims).
-extern "C" __global__ void binary_f32(long long n, int rank, Dims shape, Dims astride, Dims bstride,
-                                      const float* a, const float* b, float* out, int op) {
-    GRID_STRIDE(i, n) {
-        long long rest = i, ao = 0, bo = 0;
+// out (dense, shape) = a op b where a and b are read through broadcast strides (0 on broadcast dims);
+// narrow: every index fits in 32 bits.
+template <class I>
+__device__ __forceinline__ void binary_body(I n, int rank, const Dims& shape, const Dims& astride, const Dims& bstride,
+                                            const float* a, const float* b, float* out, int op) {
+    for (I i = blockIdx.x * (I) blockDim.x + threadIdx.x; i < n; i += (I) gridDim.x * blockDim.x) {
+        I rest = i, ao = 0, bo = 0;
         for (int d = rank - 1; d >= 0; d--) {
-            long long c = rest % shape.v[d];
-            rest /= shape.v[d];
-            ao += c * astride.v[d];
-            bo += c * bstride.v[d];
+            I extent = (I) shape.v[d];
+            I c = rest % extent;
+            rest /= extent;
+            ao += c * (I) astride.v[d];
+            bo += c * (I) bstride.v[d];
         }
         out[i] = binary_op(a[ao], b[bo], op);
     }
+}
+
+extern "C" __global__ void binary_f32(long long n, int rank, Dims shape, Dims astride, Dims bstride,
+                                      const float* a, const float* b, float* out, int op, int narrow) {
+    if (narrow) binary_body<int>((int) n, rank, shape, astride, bstride, a, b, out, op);
+    else binary_body<long long>(n, rank, shape, astride, bstride, a, b, out, op);
 }
 
 // The same-shape, both-dense case.

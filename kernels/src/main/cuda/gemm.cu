@@ -11,7 +11,9 @@ struct StridedA {
     static constexpr bool kFast = KF;
     const float* p;
     long long sm, sk;
-    __device__ float operator()(int m, int k) const { return p[m * sm + k * sk]; }
+    using Row = int;
+    __device__ Row row(int m) const { return m; }
+    __device__ float load(Row m, int k) const { return p[m * sm + k * sk]; }
 };
 
 template <bool NF>
@@ -19,7 +21,9 @@ struct StridedB {
     static constexpr bool nFast = NF;
     const float* p;
     long long sk, sn;
-    __device__ float operator()(int k, int n) const { return p[k * sk + n * sn]; }
+    using Col = int;
+    __device__ Col col(int n) const { return n; }
+    __device__ float load(Col n, int k) const { return p[k * sk + n * sn]; }
 };
 
 struct BiasActStore {

@@ -1,12 +1,15 @@
 // The shared-memory tiled matrix-product core used by gemm.cu and conv2d.cu (implicit GEMM).
 //
 // A block of 256 threads computes a BM x BM tile of C = A B, stepping through K in slices of BK.
-// Each slice of A (BM x BK) and B (BK x BM) is staged in shared memory; each thread accumulates a
-// T x T register tile (rows ty + 16 i, columns tx + 16 j, so a warp's shared-memory reads of B are
-// consecutive and its global writes coalesce). The next slice is fetched into registers while the
-// current one is multiplied, so global loads overlap arithmetic. Loaders say which index is
-// contiguous in memory (kFast for A, nFast for B) so that consecutive threads read consecutive
-// addresses.
+// Each slice of A (BM x BK) and B (BK x BM) is staged in shared memory; thread (ty, tx) = (tid / 16,
+// tid % 16) accumulates the T x T register tile of rows ty*T + i and columns tx*T + j, which lie
+// contiguous in shared memory and are read four at a time (16-byte loads): T/2 shared loads per k
+// step for T*T multiply-adds. The next slice is fetched into registers while the current one is
+// multiplied, so global loads overlap arithmetic. Loaders say which index is contiguous in memory
+// (kFast for A, nFast for B) so that consecutive threads read consecutive addresses. Each thread
+// always stages the same rows of A and columns of B (only k moves), so loaders split their address
+// arithmetic: row(m) / col(n) once per thread (e.g. a conv's image position), then load(row, k) /
+// load(col, k) per element.
 #pragma once
 
 template <int BM, int BK>
@@ -20,8 +23,8 @@ __device__ __forceinline__ void gemm_tile(int M, int N, int K, int m0, int n0, c
                                           const Store& st) {
     constexpr int T = TileShape<BM, BK>::T;
     constexpr int LOADS = TileShape<BM, BK>::LOADS;
-    __shared__ float As[BK][BM + 4];
-    __shared__ float Bs[BK][BM + 4];
+    __shared__ __align__(16) float As[BK][BM + 4];
+    __shared__ __align__(16) float Bs[BK][BM + 4];
     const int tid = threadIdx.x, tx = tid & 15, ty = tid >> 4;
     float acc[T][T];
 #pragma unroll
@@ -36,17 +39,29 @@ __device__ __forceinline__ void gemm_tile(int M, int N, int K, int m0, int n0, c
     auto b_pos = [&](int e, int& kk, int& nn) {
         if (lb.nFast) { nn = e % BM; kk = e / BM; } else { kk = e % BK; nn = e / BK; }
     };
+    typename LoadA::Row rows[LOADS];
+    typename LoadB::Col cols[LOADS];
+    bool rowOk[LOADS], colOk[LOADS];
+#pragma unroll
+    for (int i = 0; i < LOADS; i++) {
+        int e = tid + 256 * i, mm, kk, nn, kb;
+        a_pos(e, mm, kk);
+        rowOk[i] = m0 + mm < M;
+        rows[i] = la.row(rowOk[i] ? m0 + mm : 0);
+        b_pos(e, kb, nn);
+        colOk[i] = n0 + nn < N;
+        cols[i] = lb.col(colOk[i] ? n0 + nn : 0);
+    }
     auto fetch = [&](int k0) {
 #pragma unroll
         for (int i = 0; i < LOADS; i++) {
             int e = tid + 256 * i, mm, kk, nn, kb;
             a_pos(e, mm, kk);
-            int m = m0 + mm, k = k0 + kk;
-            ra[i] = (m < M && k < K) ? la(m, k) : 0.0f;
+            int k = k0 + kk;
+            ra[i] = (rowOk[i] && k < K) ? la.load(rows[i], k) : 0.0f;
             b_pos(e, kb, nn);
-            int n = n0 + nn;
             k = k0 + kb;
-            rb[i] = (n < N && k < K) ? lb(k, n) : 0.0f;
+            rb[i] = (colOk[i] && k < K) ? lb.load(cols[i], k) : 0.0f;
         }
     };
 
@@ -66,9 +81,12 @@ __device__ __forceinline__ void gemm_tile(int M, int N, int K, int m0, int n0, c
         for (int kk = 0; kk < BK; kk++) {
             float av[T], bv[T];
 #pragma unroll
-            for (int i = 0; i < T; i++) av[i] = As[kk][ty + 16 * i];
-#pragma unroll
-            for (int j = 0; j < T; j++) bv[j] = Bs[kk][tx + 16 * j];
+            for (int i = 0; i < T; i += 4) {
+                float4 a4 = *reinterpret_cast<const float4*>(&As[kk][ty * T + i]);
+                float4 b4 = *reinterpret_cast<const float4*>(&Bs[kk][tx * T + i]);
+                av[i] = a4.x; av[i + 1] = a4.y; av[i + 2] = a4.z; av[i + 3] = a4.w;
+                bv[i] = b4.x; bv[i + 1] = b4.y; bv[i + 2] = b4.z; bv[i + 3] = b4.w;
+            }
 #pragma unroll
             for (int i = 0; i < T; i++)
 #pragma unroll
@@ -78,11 +96,11 @@ __device__ __forceinline__ void gemm_tile(int M, int N, int K, int m0, int n0, c
     }
 #pragma unroll
     for (int i = 0; i < T; i++) {
-        int m = m0 + ty + 16 * i;
+        int m = m0 + ty * T + i;
         if (m >= M) continue;
 #pragma unroll
         for (int j = 0; j < T; j++) {
-            int n = n0 + tx + 16 * j;
+            int n = n0 + tx * T + j;
             if (n < N) st(m, n, acc[i][j]);
         }
     }

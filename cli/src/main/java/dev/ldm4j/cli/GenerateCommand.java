@@ -6,6 +6,8 @@ import dev.ldm4j.diffusion.pipeline.GenerationRequest;
 import dev.ldm4j.diffusion.pipeline.GenerationResult;
 import dev.ldm4j.diffusion.pipeline.RgbImage;
 import dev.ldm4j.diffusion.pipeline.StableDiffusionPipeline;
+import dev.ldm4j.diffusion.random.NoiseSource;
+import dev.ldm4j.diffusion.random.TorchCudaGenerator;
 import dev.ldm4j.diffusion.random.TorchGenerator;
 import dev.ldm4j.diffusion.schedulers.Scheduler;
 import dev.ldm4j.diffusion.schedulers.Schedulers;
@@ -79,6 +81,11 @@ public final class GenerateCommand implements Callable<Integer> {
                     "to torch.float64 (the draws differ; default: ${DEFAULT-VALUE})."})
     String noiseDtype;
 
+    @Option(names = "--generator", defaultValue = "cpu", paramLabel = "cpu|cuda",
+            description = {"Which torch.Generator the seed reproduces: cpu (bit for bit) or cuda (Philox, computed here,",
+                    "within about 2e-6 of a GPU's draws; float32 only). Default: ${DEFAULT-VALUE}."})
+    String generator;
+
     @Option(names = "--batch", defaultValue = "1", description = "Images per prompt (default: ${DEFAULT-VALUE}).")
     int batch;
 
@@ -141,8 +148,7 @@ public final class GenerateCommand implements Callable<Integer> {
                     backend.name(), seconds(System.nanoTime() - loadStart), s);
             warnIfTruncated(pipe.tokenizer().encode(prompt), "prompt", err);
             warnIfTruncated(pipe.tokenizer().encode(negativePrompt), "negative prompt", err);
-            TorchGenerator.Precision precision = noiseDtype.equals("float64") ? TorchGenerator.Precision.FLOAT64 : TorchGenerator.Precision.FLOAT32;
-            GenerationResult result = pipe.generate(request, scheduler(pipe), new TorchGenerator(s, precision), new Progress(err));
+            GenerationResult result = pipe.generate(request, scheduler(pipe), noise(s), new Progress(err));
             for (int i = 0; i < outputs.size(); i++) {
                 Images.writePng(result.images().get(i), outputs.get(i), overwrite);
                 err.println("ldm4j: wrote " + outputs.get(i));
@@ -167,6 +173,14 @@ public final class GenerateCommand implements Callable<Integer> {
             }
         }
         return 0;
+    }
+
+    /** The generator the seed feeds, in the order diffusers draws. */
+    private NoiseSource noise(long s) {
+        if (generator.equals("cuda")) {
+            return new TorchCudaGenerator(s);
+        }
+        return new TorchGenerator(s, noiseDtype.equals("float64") ? TorchGenerator.Precision.FLOAT64 : TorchGenerator.Precision.FLOAT32);
     }
 
     /** The chosen scheduler, configured from the model's scheduler config with --scheduler-option on top. */
@@ -233,6 +247,12 @@ public final class GenerateCommand implements Callable<Integer> {
         }
         if (!noiseDtype.equals("float32") && !noiseDtype.equals("float64")) {
             throw new Main.UserError("--noise-dtype must be float32 or float64, got '" + noiseDtype + "'");
+        }
+        if (!generator.equals("cpu") && !generator.equals("cuda")) {
+            throw new Main.UserError("--generator must be cpu or cuda, got '" + generator + "'");
+        }
+        if (generator.equals("cuda") && noiseDtype.equals("float64")) {
+            throw new Main.UserError("--generator cuda draws float32 only; drop --noise-dtype float64");
         }
         if (!Files.exists(model)) {
             throw new Main.UserError(model + ": no such file or directory");

@@ -61,6 +61,17 @@ public final class CudaBackend implements Backend {
         return cx.allocator.stats();
     }
 
+    /** Number of cuMemAlloc calls the caching allocator has made so far. */
+    public long deviceAllocationCount() {
+        return cx.allocator.deviceAllocations();
+    }
+
+    /** Frees every cached (unused) device block. */
+    public void trimCache() {
+        cx.bind();
+        cx.allocator.trim();
+    }
+
     /** Waits until every enqueued op has run. */
     public void synchronize() {
         cx.bind();
@@ -88,6 +99,11 @@ public final class CudaBackend implements Backend {
             cuEventDestroy(start);
             cuEventDestroy(end);
         }
+    }
+
+    /** A new timeline of marks on this backend's stream. */
+    public GpuTimeline timeline() {
+        return new GpuTimeline(cx);
     }
 
     /** A device-to-device copy of bytes bytes (for measuring the memory-bandwidth ceiling). */
@@ -219,7 +235,7 @@ public final class CudaBackend implements Backend {
             default -> throw new IllegalArgumentException("cannot copy a " + src.dtype() + " tensor");
         };
         launch("elementwise", fn, gridFor(n), 1, THREADS, 0, n, src.rank(), dims(src.shape()), dims(src.strides()),
-                dims(dst.strides()), src, dst);
+                dims(dst.strides()), src, dst, narrow(n, src, dst));
     }
 
     // ---------------------------------------------------------------- matrix products
@@ -317,7 +333,8 @@ public final class CudaBackend implements Backend {
         long tiles128 = (long) ceilDiv(o, 128) * ceilDivL(p, 128);
         boolean big = tiles128 >= cx.multiprocessors;
         int tile = big ? 128 : 64;
-        launch3("conv2d", big ? "conv2d_128_f32" : "conv2d_64_f32", Math.toIntExact(ceilDivL(p, tile)), ceilDiv(o, tile), 1, THREADS, 0,
+        String size = kh == 1 && kw == 1 ? "_k1" : kh == 3 && kw == 3 ? "_k3" : "_kn";
+        launch3("conv2d", "conv2d_" + tile + size + "_f32", Math.toIntExact(ceilDivL(p, tile)), ceilDiv(o, tile), 1, THREADS, 0,
                 xc, wc, bc, out, n, c, h, wd, o, kh, kw, stride, padTop, padLeft, oh, ow);
         return out;
     }
@@ -515,7 +532,7 @@ public final class CudaBackend implements Backend {
         } else {
             Tensor ab = af.broadcastTo(shape), bb = bf.broadcastTo(shape);
             launch("elementwise", "binary_f32", gridFor(n), 1, THREADS, 0, n, shape.length, dims(shape), dims(ab.strides()),
-                    dims(bb.strides()), ab, bb, out, op);
+                    dims(bb.strides()), ab, bb, out, op, narrow(n, ab, bb));
         }
         return out;
     }
@@ -691,6 +708,21 @@ public final class CudaBackend implements Backend {
 
     private int gridFor(long n) {
         return (int) Math.max(1, Math.min(ceilDivL(n, THREADS), (long) cx.multiprocessors * 32));
+    }
+
+    /** 1 when n and every element offset the views can reach fit in a 32-bit int (cheaper index math). */
+    private static int narrow(long n, Tensor... views) {
+        boolean ok = n <= Integer.MAX_VALUE;
+        for (Tensor t : views) {
+            long reach = 0;
+            int[] shape = t.shape();
+            long[] st = t.strides();
+            for (int i = 0; i < shape.length; i++) {
+                reach += Math.max(0, shape[i] - 1) * Math.abs(st[i]);
+            }
+            ok &= reach <= Integer.MAX_VALUE;
+        }
+        return ok ? 1 : 0;
     }
 
     private static long[] dims(int[] v) {

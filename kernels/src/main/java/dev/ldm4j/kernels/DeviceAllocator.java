@@ -5,8 +5,15 @@
 // Blocks come back when the CudaStorage that owned them becomes unreachable (a Cleaner), which may be on
 // any thread; they are queued without a lock and moved to the free lists by the next allocation. Every
 // kernel runs on the backend's one stream, so a block reused by a later op is written only after the
-// earlier ops that read it have run. When the device is full, cached blocks are freed and the Java heap is
-// collected to find blocks nobody holds any more, then the allocation is tried once more.
+// earlier ops that read it have run.
+//
+// Java's collector does not see device memory: a tensor object is a few hundred bytes of heap however
+// large its block, so dead tensors could pile up on the device for a long time. So on a cache miss, once
+// COLLECT_AFTER_ALLOCATIONS allocations or a sixteenth of the memory budget have been handed out since
+// the last collection, the allocator asks for a collection (System.gc()) and waits briefly for the
+// Cleaner to return the blocks of dead tensors before it calls cuMemAlloc. Above the budget (90% of
+// the memory free at start) it also frees cached blocks of other sizes; when the device is full it frees
+// every cached block and tries once more.
 package dev.ldm4j.kernels;
 
 import static jcuda.driver.JCudaDriver.cuMemAlloc;
@@ -29,6 +36,7 @@ final class DeviceAllocator {
 
     private static final Cleaner CLEANER = Cleaner.create();
     private static final long MIB = 1L << 20;
+    private static final int COLLECT_AFTER_ALLOCATIONS = 2048;
 
     private final Map<Long, ArrayDeque<Block>> free = new HashMap<>();
     private final ConcurrentLinkedQueue<Block> returned = new ConcurrentLinkedQueue<>();
@@ -38,6 +46,9 @@ final class DeviceAllocator {
     private long cachedBytes;
     private long peakBytes;
     private long deviceAllocations;
+    private long collections;
+    private long allocationsSinceCollect;
+    private long bytesSinceCollect;
 
     DeviceAllocator(long softLimitBytes) {
         this.softLimitBytes = softLimitBytes;
@@ -66,36 +77,27 @@ final class DeviceAllocator {
 
     private Block take(long bytes) {
         long size = bucket(bytes);
-        synchronized (this) {
-            drainReturned();
-            ArrayDeque<Block> q = free.get(size);
-            if (q != null && !q.isEmpty()) {
-                Block b = q.pop();
-                cachedBytes -= size;
-                liveBytes += size;
+        Block b = fromCache(size);
+        if (b != null) {
+            return b;
+        }
+        boolean overBudget = liveBytes + cachedBytes + size > softLimitBytes;
+        if (overBudget || allocationsSinceCollect >= COLLECT_AFTER_ALLOCATIONS || bytesSinceCollect >= softLimitBytes / 16) {
+            collectGarbage();
+            b = fromCache(size);
+            if (b != null) {
                 return b;
             }
-        }
-        if (liveBytes + cachedBytes + size > softLimitBytes) {
-            collectGarbage();
             synchronized (this) {
-                drainReturned();
-                ArrayDeque<Block> q = free.get(size);
-                if (q != null && !q.isEmpty()) {
-                    Block b = q.pop();
-                    cachedBytes -= size;
-                    liveBytes += size;
-                    return b;
-                }
-                releaseCached();
+                trimTo(softLimitBytes - size);
             }
         }
-        Block b = tryDeviceAlloc(size);
+        b = tryDeviceAlloc(size);
         if (b == null) {
             collectGarbage();
             synchronized (this) {
                 drainReturned();
-                releaseCached();
+                trimTo(0);
             }
             b = tryDeviceAlloc(size);
         }
@@ -103,6 +105,21 @@ final class DeviceAllocator {
             throw new IllegalStateException("out of GPU memory: cannot allocate " + size / MIB + " MiB with "
                     + liveBytes / MIB + " MiB in use by live tensors");
         }
+        return b;
+    }
+
+    /** A cached block of exactly this bucket, or null. */
+    private synchronized Block fromCache(long size) {
+        drainReturned();
+        allocationsSinceCollect++;
+        bytesSinceCollect += size;
+        ArrayDeque<Block> q = free.get(size);
+        if (q == null || q.isEmpty()) {
+            return null;
+        }
+        Block b = q.pop();
+        cachedBytes -= size;
+        liveBytes += size;
         return b;
     }
 
@@ -130,11 +147,16 @@ final class DeviceAllocator {
         System.gc();
         for (int i = 0; i < 20 && returnedCount.get() == before; i++) {
             try {
-                Thread.sleep(5);
+                Thread.sleep(1);
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
-                return;
+                break;
             }
+        }
+        synchronized (this) {
+            collections++;
+            allocationsSinceCollect = 0;
+            bytesSinceCollect = 0;
         }
     }
 
@@ -147,25 +169,36 @@ final class DeviceAllocator {
         }
     }
 
-    private void releaseCached() {
-        for (ArrayDeque<Block> q : free.values()) {
-            for (Block b : q) {
-                cuMemFree(b.ptr());
-                cachedBytes -= b.bucketBytes();
+    /** Frees cached blocks, largest buckets first, until live + cached bytes are at most target. */
+    private void trimTo(long target) {
+        if (liveBytes + cachedBytes <= target) {
+            return;
+        }
+        var sizes = new java.util.ArrayList<>(free.keySet());
+        sizes.sort(java.util.Comparator.reverseOrder());
+        for (long size : sizes) {
+            ArrayDeque<Block> q = free.get(size);
+            while (!q.isEmpty() && liveBytes + cachedBytes > target) {
+                cuMemFree(q.pop().ptr());
+                cachedBytes -= size;
             }
-            q.clear();
         }
     }
 
     /** Frees every cached block (live blocks stay with their tensors). */
     synchronized void trim() {
         drainReturned();
-        releaseCached();
+        trimTo(0);
+    }
+
+    /** Number of cuMemAlloc calls so far. */
+    synchronized long deviceAllocations() {
+        return deviceAllocations;
     }
 
     synchronized String stats() {
         drainReturned();
-        return String.format("device memory: %d MiB live, %d MiB cached, %d MiB peak, %d cuMemAlloc calls",
-                liveBytes / MIB, cachedBytes / MIB, peakBytes / MIB, deviceAllocations);
+        return String.format("device memory: %d MiB live, %d MiB cached, %d MiB peak, %d cuMemAlloc calls, %d collections",
+                liveBytes / MIB, cachedBytes / MIB, peakBytes / MIB, deviceAllocations, collections);
     }
 }

@@ -146,6 +146,8 @@ class CudaOpsTest {
         same("conv 3x3 pad 1", b -> b.conv2d(on(b, x), on(b, rand(31, 7, 5, 3, 3)), on(b, rand(32, 7)), 1, 1));
         same("conv 1x1", b -> b.conv2d(on(b, x), on(b, rand(33, 9, 5, 1, 1)), on(b, rand(34, 9)), 1, 0));
         same("conv stride 2 pad (0,1,0,1)", b -> b.conv2d(on(b, x), on(b, rand(35, 6, 5, 3, 3)), on(b, rand(36, 6)), 2, 0, 1, 0, 1));
+        same("conv 2x4 kernel stride 3", b -> b.conv2d(on(b, x), on(b, rand(43, 4, 5, 2, 4)), on(b, rand(44, 4)), 3, 1, 0, 2, 1));
+        same("conv 1x1 large tile", b -> b.conv2d(on(b, rand(45, 2, 16, 64, 70)), on(b, rand(46, 260, 16, 1, 1)), on(b, rand(47, 260)), 1, 0));
         same("conv stride 2 pad 1 no bias", b -> b.conv2d(on(b, x), on(b, rand(37, 6, 5, 3, 3)), null, 2, 1));
         same("conv f16 weights", b -> b.conv2d(on(b, x), on(b, halfPrecision(rand(38, 7, 5, 3, 3), DType.F16)),
                 on(b, halfPrecision(rand(39, 7), DType.F16)), 1, 1));
@@ -243,13 +245,17 @@ class CudaOpsTest {
     }
 
     @Test
-    void manySmallOpsReuseCachedMemory() {
+    void manySmallOpsReuseCachedMemoryInsteadOfAllocatingEachTime() {
+        CudaBackend c = (CudaBackend) gpu;
         Tensor x = gpu.toDevice(rand(120, 64, 64));
-        for (int i = 0; i < 2000; i++) {
+        long before = c.deviceAllocationCount();
+        int ops = 10_000;
+        for (int i = 0; i < ops; i++) {
             x = gpu.scale(x, 1.0f);
         }
+        long fresh = c.deviceAllocationCount() - before;
         assertArrayEquals(rand(120, 64, 64).toFloatArray(), gpu.toHost(x).toFloatArray());
-        String stats = ((CudaBackend) gpu).memoryStats();
-        System.out.println("after 2000 scale ops: " + stats);
+        System.out.println(ops + " scale ops made " + fresh + " cuMemAlloc calls; " + c.memoryStats());
+        assertTrue(fresh < ops / 2, ops + " ops made " + fresh + " device allocations; the cache should serve most of them");
     }
 }

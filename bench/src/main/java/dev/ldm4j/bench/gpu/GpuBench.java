@@ -278,8 +278,9 @@ public final class GpuBench {
         try {
             Map<String, Object> h = Json.parseObject(header);
             long t0 = System.nanoTime();
+            ProfilingBackend prof = new ProfilingBackend(gpu);
             UNet2DConditionModel unet = new UNet2DConditionModel(
-                    Params.root(new RandomWeights((Map<String, Object>) h.get("unet"), "random SD 1.5 U-Net", 7), gpu),
+                    Params.root(new RandomWeights((Map<String, Object>) h.get("unet"), "random SD 1.5 U-Net", 7), prof),
                     UNetConfig.fromJson((Map<String, Object>) h.get("unet_config")));
             System.out.printf("U-Net built from random weights in %.1f s; %s%n", (System.nanoTime() - t0) / 1e9, gpu.memoryStats());
             Tensor sample = rand(2, 4, 64, 64), ctx = rand(2, 77, 768);
@@ -299,6 +300,18 @@ public final class GpuBench {
             Arrays.sort(wall);
             add("model", "SD 1.5 U-Net step, 512x512, batch 2 (GPU time)", ms[2], "", "");
             add("model", "SD 1.5 U-Net step, 512x512, batch 2 (wall time)", wall[2], "", "");
+            System.out.println(gpu.memoryStats());
+            prof.start();
+            unet.forward(sample, ts, ctx);
+            Map<String, double[]> byOp = prof.stop();
+            double total = byOp.values().stream().mapToDouble(v -> v[0]).sum();
+            for (var e : byOp.entrySet()) {
+                double[] v = e.getValue();
+                if (v[0] >= 0.01 * total) {
+                    add("unet-ops", String.format("%s (%d calls)", e.getKey(), (int) v[1]), v[0], "",
+                            String.format("%.0f%% of op time", 100 * v[0] / total));
+                }
+            }
         } catch (RuntimeException | OutOfMemoryError e) {
             add("model", "SD 1.5 U-Net FAILED: " + oneLine(e), Double.NaN, "", "");
         }

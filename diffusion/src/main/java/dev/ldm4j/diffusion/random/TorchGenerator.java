@@ -7,8 +7,11 @@
 //  - fewer than 16: one double-precision Box-Muller normal per value from two 53-bit uniforms,
 //    keeping the second (sine) value of each pair in the generator for the next call
 //    (aten/src/ATen/core/DistributionsHelper.h, normal_distribution<double>).
-// The block path follows PyTorch's x86-64 AVX2 kernel (the one its CPU wheels run on AVX2
-// machines), whose log/sin/cos are Cephes float polynomials (CephesFloatMath), not libm.
+// The float32 block path follows PyTorch's x86-64 AVX2 kernel (the one its CPU wheels run on AVX2
+// machines), whose log/sin/cos are Cephes float polynomials (CephesFloatMath), not libm. A float64
+// randn (what a pipeline run in float64 draws) uses the same block scheme with 53-bit uniforms and
+// double-precision libm math; its values are rounded to float32 here.
+// Checked bit for bit against randn.safetensors and the pipeline fixtures' recorded draws.
 package dev.ldm4j.diffusion.random;
 
 import java.util.Arrays;

@@ -134,6 +134,22 @@ final class NoiseSchedule {
         return out;
     }
 
+    /**
+     * The DPM-Solver schedules' lambda_min_clipped: train timesteps whose half log-SNR
+     * lambda_t = log(sqrt(a_t)) - log(sqrt(1 - a_t)) falls below lambdaMin are cut off the end;
+     * returns the number of train timesteps kept (all of them for the default -inf).
+     */
+    static int lastTimestepAboveLambda(float[] alphasCumprod, double lambdaMin) {
+        int clipped = 0;
+        for (float a : alphasCumprod) {
+            float lambda = (float) Math.log((float) Math.sqrt(a)) - (float) Math.log((float) Math.sqrt(1f - a));
+            if (lambda < lambdaMin) {
+                clipped++;
+            }
+        }
+        return alphasCumprod.length - clipped;
+    }
+
     /** numpy.linspace(start, stop, num) in float64: start + i * step, with the last value exactly stop. */
     static double[] npLinspace(double start, double stop, int num) {
         double[] out = new double[num];

@@ -44,7 +44,6 @@ class SchedulerConformanceTest {
         Map<String, Object> config = (Map<String, Object>) setup.get("config");
         int steps = ((Number) setup.get("steps")).intValue();
 
-        Assumptions.assumeTrue(Schedulers.supportsClass(cls), cls + " is not implemented yet");
         Scheduler s = Schedulers.fromClassName(cls, config);
         s.setTimesteps(steps);
 
