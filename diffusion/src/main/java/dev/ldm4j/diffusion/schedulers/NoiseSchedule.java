@@ -228,7 +228,7 @@ final class NoiseSchedule {
             return fp[last];
         }
         int j = (int) Math.floor(x);
-        double slope = ((double) fp[j + 1] - fp[j]) / 1.0;
+        double slope = (double) fp[j + 1] - fp[j]; // the grid spacing is 1
         return slope * (x - j) + fp[j];
     }
 
@@ -304,14 +304,5 @@ final class NoiseSchedule {
     /** The largest value. */
     static double max(double[] a) {
         return Arrays.stream(a).max().orElseThrow();
-    }
-
-    /** float32 rounding of every value. */
-    static double[] toFloat32(double[] a) {
-        double[] out = new double[a.length];
-        for (int i = 0; i < a.length; i++) {
-            out[i] = (float) a[i];
-        }
-        return out;
     }
 }
