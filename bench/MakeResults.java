@@ -3,8 +3,10 @@
 // same run (Ceilings.fmaPeak for compute, Ceilings.copy for memory), the target and whether it is
 // met. A single-file program, so no build and no Python are needed:
 //
-//   java --add-modules jdk.incubator.vector bench/MakeResults.java bench/jmh-ops.json "$(uptime)" > bench/RESULTS.md
+//   java --add-modules jdk.incubator.vector bench/MakeResults.java bench/jmh-ops.json "$(uptime)" bench/RESULTS-notes.md > bench/RESULTS.md
 //
+// The optional third argument is a hand-written notes file (what the numbers mean, which targets
+// are missed and why), appended after the table.
 // The FLOP and byte counts per operation are the ones stated in each benchmark's header comment; the
 // FMA ceiling's count uses this machine's vector width, so run the script where JMH ran.
 import jdk.incubator.vector.FloatVector;
@@ -21,11 +23,11 @@ import java.util.Map;
 public class MakeResults {
     static final String RERUN = "./mvnw -q -B -pl bench -am package -DskipTests && "
             + "java --add-modules jdk.incubator.vector -jar bench/target/benchmarks.jar 'dev.ldm4j.bench.ops' -rf json -rff bench/jmh-ops.json && "
-            + "java --add-modules jdk.incubator.vector bench/MakeResults.java bench/jmh-ops.json \"$(uptime)\" > bench/RESULTS.md";
+            + "java --add-modules jdk.incubator.vector bench/MakeResults.java bench/jmh-ops.json \"$(uptime)\" bench/RESULTS-notes.md > bench/RESULTS.md";
 
     public static void main(String[] args) throws Exception {
         if (args.length < 1) {
-            System.err.println("usage: java --add-modules jdk.incubator.vector bench/MakeResults.java jmh.json [load]");
+            System.err.println("usage: java --add-modules jdk.incubator.vector bench/MakeResults.java jmh.json [load] [notes.md]");
             System.exit(2);
         }
         Path json = Path.of(args[0]);
@@ -86,6 +88,9 @@ public class MakeResults {
                     100 * rate / ceiling, memory ? "copy" : "FMA peak", cpuRate, unit, 100 * cpuRate / cpuCeiling,
                     Double.isNaN(target) ? "-" : memory ? "half of copy" : String.format("%.0f %s", target, unit),
                     Double.isNaN(target) ? "-" : (rate >= target ? "yes" : "no") + " / " + (cpuRate >= cpuTarget ? "yes" : "no"), date));
+        }
+        if (args.length > 2) {
+            out.append("\n").append(Files.readString(Path.of(args[2])));
         }
         System.out.print(out);
     }

@@ -107,19 +107,27 @@ final class Attention {
             Arrays.fill(l, 0f);
             Arrays.fill(o, 0f);
             for (int j0 = 0; j0 < keys; j0 += KB) {
-                for (int r = 0; r < QB; r += 4) {
-                    scores4(kt, lkPad, j0, r);
-                }
                 int valid = Math.min(KB, keys - j0);
-                boolean mask = valid < KB || (causal && j0 + KB - 1 > i0);
+                // a short last block (77 text tokens) computes only the vectors that hold keys
+                int width = (valid + L - 1) / L * L;
+                for (int r = 0; r < QB; r += 4) {
+                    if (width == KB) {
+                        scores4(kt, lkPad, j0, r);
+                    } else {
+                        for (int c = 0; c < width; c += L) {
+                            scores4x1(kt, lkPad, j0, r, c);
+                        }
+                    }
+                }
+                boolean mask = valid < width || (causal && j0 + KB - 1 > i0);
                 for (int r = 0; r < QB; r++) {
                     if (mask) {
                         int limit = causal ? Math.min(valid, i0 + r - j0 + 1) : valid;
-                        for (int j = Math.max(0, limit); j < KB; j++) {
+                        for (int j = Math.max(0, limit); j < width; j++) {
                             s[r * KB + j] = Float.NEGATIVE_INFINITY;
                         }
                     }
-                    softmaxRow(r);
+                    softmaxRow(r, width);
                 }
                 for (int r = 0; r < QB; r += 4) {
                     for (int c = 0; c < dp; ) {
@@ -188,23 +196,41 @@ final class Attention {
             a33.intoArray(s, at + 3 * KB + 3 * L);
         }
 
-        /** Online softmax step for row r: new max, rescale of l and o, s[r] := exp(s[r] - max). */
-        private void softmaxRow(int r) {
+        /** s[r..r+3][c..c+L) = q[r..r+3] . kt[:, j0+c..j0+c+L): the one-vector edge of scores4. */
+        private void scores4x1(float[] kt, int lkPad, int j0, int r, int c) {
+            FloatVector a0 = FloatVector.zero(S), a1 = a0, a2 = a0, a3 = a0;
+            int q0 = r * dh, q1 = q0 + dh, q2 = q1 + dh, q3 = q2 + dh;
+            for (int e = 0; e < dh; e++) {
+                FloatVector k0 = FloatVector.fromArray(S, kt, e * lkPad + j0 + c);
+                a0 = FloatVector.broadcast(S, q[q0 + e]).fma(k0, a0);
+                a1 = FloatVector.broadcast(S, q[q1 + e]).fma(k0, a1);
+                a2 = FloatVector.broadcast(S, q[q2 + e]).fma(k0, a2);
+                a3 = FloatVector.broadcast(S, q[q3 + e]).fma(k0, a3);
+            }
+            int at = r * KB + c;
+            a0.intoArray(s, at);
+            a1.intoArray(s, at + KB);
+            a2.intoArray(s, at + 2 * KB);
+            a3.intoArray(s, at + 3 * KB);
+        }
+
+        /** Online softmax step for row r over its first width scores: new max, rescale of l and o, s := exp(s - max). */
+        private void softmaxRow(int r, int width) {
             int at = r * KB;
             FloatVector mx = FloatVector.fromArray(S, s, at);
-            for (int j = L; j < KB; j += L) {
+            for (int j = L; j < width; j += L) {
                 mx = mx.max(FloatVector.fromArray(S, s, at + j));
             }
             float blockMax = mx.reduceLanes(VectorOperators.MAX);
             float mNew = Math.max(m[r], blockMax);
             if (mNew == Float.NEGATIVE_INFINITY) {
-                Arrays.fill(s, at, at + KB, 0f); // a padding row or a row with no visible key yet
+                Arrays.fill(s, at, at + width, 0f); // a padding row or a row with no visible key yet
                 return;
             }
-            float corr = (float) Math.exp(m[r] - mNew);
+            float corr = mNew == m[r] ? 1f : (float) Math.exp(m[r] - mNew);
             m[r] = mNew;
             FloatVector sum = FloatVector.zero(S);
-            for (int j = 0; j < KB; j += L) {
+            for (int j = 0; j < width; j += L) {
                 FloatVector p = Pointwise.exp(FloatVector.fromArray(S, s, at + j).sub(mNew));
                 p.intoArray(s, at + j);
                 sum = sum.add(p);

@@ -32,14 +32,21 @@ public final class CpuBackend implements Backend {
 
     @Override
     public Tensor toHost(Tensor t) {
-        Views.requireHostFloat("toHost", "t", t);
+        requireHost("toHost", t);
         return Tensor.of(Views.copy(t), t.shape());
     }
 
     @Override
     public Tensor contiguous(Tensor t) {
-        Views.requireHostFloat("contiguous", "t", t);
+        requireHost("contiguous", t);
         return Views.dense(t);
+    }
+
+    /** toHost and contiguous accept every host dtype (integer tensors such as position ids widen too). */
+    private static void requireHost(String op, Tensor t) {
+        if (t == null || t.device() != Device.CPU) {
+            throw new IllegalArgumentException(op + ": " + t + " is not a host tensor");
+        }
     }
 
     @Override
