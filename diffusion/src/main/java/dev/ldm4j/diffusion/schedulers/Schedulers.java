@@ -37,6 +37,12 @@ public final class Schedulers {
                 Map.of("algorithm_type", "dpmsolver++", "solver_order", 2L), true);
         add("dpmpp_2m_sde", "DPMSolverMultistepScheduler", DPMSolverMultistepScheduler::new,
                 Map.of("algorithm_type", "sde-dpmsolver++", "solver_order", 2L), true);
+        add("dpmpp_2s", "DPMSolverSinglestepScheduler", DPMSolverSinglestepScheduler::new,
+                Map.of("algorithm_type", "dpmsolver++", "solver_order", 2L), true);
+        add("unipc", "UniPCMultistepScheduler", UniPCMultistepScheduler::new, Map.of(), true);
+        add("deis", "DEISMultistepScheduler", DEISMultistepScheduler::new, Map.of(), true);
+        add("lcm", "LCMScheduler", LCMScheduler::new, Map.of(), false);
+        add("tcd", "TCDScheduler", TCDScheduler::new, Map.of(), false);
     }
 
     /** The CLI names, in a fixed order. */
