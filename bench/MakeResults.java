@@ -35,7 +35,8 @@ public class MakeResults {
         }
         String date = LocalDate.ofInstant(Files.getLastModifiedTime(json).toInstant(), ZoneOffset.UTC).toString();
         int lanes = FloatVector.SPECIES_PREFERRED.length();
-        double fmaPeak = Double.NaN, copy = Double.NaN;
+        int cores = Runtime.getRuntime().availableProcessors();
+        double fmaPeak = Double.NaN, copy = Double.NaN, fmaPeakCpu = Double.NaN, copyCpu = Double.NaN;
         List<Map<?, ?>> rows = new ArrayList<>();
         for (Object o : runs) {
             Map<?, ?> r = (Map<?, ?>) o;
@@ -43,8 +44,10 @@ public class MakeResults {
             double score = ((Number) ((Map<?, ?>) r.get("primaryMetric")).get("score")).doubleValue();
             if (name.endsWith("Ceilings.fmaPeak")) {
                 fmaPeak = score * 2.0 * lanes * 12 * (1 << 20) / 1e9;
+                fmaPeakCpu = cpuRate(r, 2.0 * lanes * 12 * (1 << 20), cores);
             } else if (name.endsWith("Ceilings.copy")) {
                 copy = score * 2.0 * 4 * (4 << 20) / 1e9;
+                copyCpu = cpuRate(r, 2.0 * 4 * (4 << 20), cores);
             } else {
                 rows.add(r);
             }
@@ -57,8 +60,13 @@ public class MakeResults {
             out.append("Machine load when the run finished (`uptime`): `").append(args[1].trim()).append("`.\n");
         }
         out.append(String.format("%nCeilings measured in the same run, on all %d cores: FMA peak **%.1f GFLOP/s** (%d-lane vectors), "
-                + "copy bandwidth **%.1f GB/s** (read + write).%n%n", Runtime.getRuntime().availableProcessors(), fmaPeak, lanes, copy));
-        out.append("| op | shape | result | % of ceiling | target | met | date |\n|---|---|---|---|---|---|---|\n");
+                + "copy bandwidth **%.1f GB/s** (read + write); normalized by CPU time: %.1f GFLOP/s and %.1f GB/s.%n%n",
+                cores, fmaPeak, lanes, copy, fmaPeakCpu, copyCpu));
+        out.append("`result` is wall-clock JMH throughput times the work per call. `CPU-time rate` divides the same work by the CPU time "
+                + "the call's Java threads used, spread over the cores (see bench/src/main/java/dev/ldm4j/bench/ops/CpuTime.java): on a "
+                + "loaded machine it is the closer estimate of the code's own speed; its share is taken of the CPU-time ceiling.\n\n");
+        out.append("| op | shape | result | % of ceiling | CPU-time rate | % of CPU-time ceiling | target | met (wall / CPU-time) | date |\n"
+                + "|---|---|---|---|---|---|---|---|---|\n");
         for (Map<?, ?> r : rows) {
             String name = (String) r.get("benchmark");
             String bench = name.substring(name.lastIndexOf('.', name.lastIndexOf('.') - 1) + 1);
@@ -69,13 +77,27 @@ public class MakeResults {
             double rate = score * work[0] / 1e9;
             boolean memory = work[1] == 1;
             double ceiling = memory ? copy : fmaPeak;
+            double cpuRate = cpuRate(r, work[0], cores);
+            double cpuCeiling = memory ? copyCpu : fmaPeakCpu;
             double target = target(bench, shape, copy);
-            out.append(String.format("| %s | %s | %.1f %s | %.0f%% of %s | %s | %s | %s |%n", bench, shape, rate, memory ? "GB/s" : "GFLOP/s",
-                    100 * rate / ceiling, memory ? "copy" : "FMA peak",
-                    Double.isNaN(target) ? "-" : String.format("%.0f %s", target, memory ? "GB/s" : "GFLOP/s"),
-                    Double.isNaN(target) ? "-" : rate >= target ? "yes" : "no", date));
+            double cpuTarget = bench.equals("GroupNormBench.groupNormSilu") ? copyCpu / 2 : target;
+            String unit = memory ? "GB/s" : "GFLOP/s";
+            out.append(String.format("| %s | %s | %.1f %s | %.0f%% of %s | %.1f %s | %.0f%% | %s | %s | %s |%n", bench, shape, rate, unit,
+                    100 * rate / ceiling, memory ? "copy" : "FMA peak", cpuRate, unit, 100 * cpuRate / cpuCeiling,
+                    Double.isNaN(target) ? "-" : memory ? "half of copy" : String.format("%.0f %s", target, unit),
+                    Double.isNaN(target) ? "-" : (rate >= target ? "yes" : "no") + " / " + (cpuRate >= cpuTarget ? "yes" : "no"), date));
         }
         System.out.print(out);
+    }
+
+    /** work per call / (CPU seconds per call / cores), from the CpuTime secondary results; NaN when absent. */
+    static double cpuRate(Map<?, ?> run, double workPerCall, int cores) {
+        Map<?, ?> secondary = (Map<?, ?>) run.get("secondaryMetrics");
+        if (secondary == null || !(secondary.get("cpuNanos") instanceof Map<?, ?> ns) || !(secondary.get("calls") instanceof Map<?, ?> calls)) {
+            return Double.NaN;
+        }
+        double nanosPerCall = ((Number) ns.get("score")).doubleValue() / ((Number) calls.get("score")).doubleValue();
+        return workPerCall / (nanosPerCall / cores);
     }
 
     /** {units of work per operation, 1 when the unit is bytes (else FLOP)}. */

@@ -46,7 +46,10 @@ public class AttentionBench {
     }
 
     @Benchmark
-    public Tensor attention() {
-        return cpu.attention(q, k, v, heads, scale, false);
+    public Tensor attention(CpuTime clock) {
+        long t0 = CpuTime.allThreads();
+        Tensor result = cpu.attention(q, k, v, heads, scale, false);
+        clock.add(CpuTime.allThreads() - t0);
+        return result;
     }
 }

@@ -42,7 +42,8 @@ public class Ceilings {
 
     /** 12 independent FMA chains, enough to cover FMA latency times throughput on current cores. */
     @Benchmark
-    public float fmaPeak(Arrays s) {
+    public float fmaPeak(Arrays s, CpuTime clock) {
+        long t0 = CpuTime.thisThread();
         FloatVector m = FloatVector.broadcast(S, s.seed[1]);
         FloatVector c = FloatVector.broadcast(S, s.seed[2]);
         FloatVector a0 = FloatVector.broadcast(S, s.seed[0]), a1 = a0.add(c), a2 = a1.add(c), a3 = a2.add(c);
@@ -62,14 +63,19 @@ public class Ceilings {
             a10 = a10.fma(m, c);
             a11 = a11.fma(m, c);
         }
-        return a0.add(a1).add(a2).add(a3).add(a4).add(a5).add(a6).add(a7).add(a8).add(a9).add(a10).add(a11)
+        float result = a0.add(a1).add(a2).add(a3).add(a4).add(a5).add(a6).add(a7).add(a8).add(a9).add(a10).add(a11)
                 .reduceLanes(VectorOperators.ADD);
+        clock.add(CpuTime.thisThread() - t0);
+        return result;
     }
 
     @Benchmark
-    public float[] copy(Arrays s) {
+    public float[] copy(Arrays s, CpuTime clock) {
+        long t0 = CpuTime.thisThread();
         System.arraycopy(s.src, 0, s.dst, 0, COPY_FLOATS);
-        return s.dst;
+        float[] result = s.dst;
+        clock.add(CpuTime.thisThread() - t0);
+        return result;
     }
 
     /** FLOP per fmaPeak operation. */

@@ -43,7 +43,10 @@ public class ConvBench {
     }
 
     @Benchmark
-    public Tensor conv2d() {
-        return cpu.conv2d(x, w, bias, 1, pad);
+    public Tensor conv2d(CpuTime clock) {
+        long t0 = CpuTime.allThreads();
+        Tensor result = cpu.conv2d(x, w, bias, 1, pad);
+        clock.add(CpuTime.allThreads() - t0);
+        return result;
     }
 }

@@ -42,17 +42,26 @@ public class LinearBench {
     }
 
     @Benchmark
-    public Tensor f32() {
-        return cpu.linear(x, w, null, Activation.NONE);
+    public Tensor f32(CpuTime clock) {
+        long t0 = CpuTime.allThreads();
+        Tensor result = cpu.linear(x, w, null, Activation.NONE);
+        clock.add(CpuTime.allThreads() - t0);
+        return result;
     }
 
     @Benchmark
-    public Tensor f16Weights() {
-        return cpu.linear(x, w16, null, Activation.NONE);
+    public Tensor f16Weights(CpuTime clock) {
+        long t0 = CpuTime.allThreads();
+        Tensor result = cpu.linear(x, w16, null, Activation.NONE);
+        clock.add(CpuTime.allThreads() - t0);
+        return result;
     }
 
     @Benchmark
-    public Tensor biasGelu() {
-        return cpu.linear(x, w, bias, Activation.GELU);
+    public Tensor biasGelu(CpuTime clock) {
+        long t0 = CpuTime.allThreads();
+        Tensor result = cpu.linear(x, w, bias, Activation.GELU);
+        clock.add(CpuTime.allThreads() - t0);
+        return result;
     }
 }

@@ -1,6 +1,6 @@
 // Normalizations and softmax of the CPU backend. Statistics accumulate in float vector lanes over
 // chunks of 1024 elements and in double across chunks, so groups of 10^5 elements keep float32
-// accuracy; variance is biased and computed around the mean (two passes), as torch does.
+// accuracy; variance is biased, as torch computes it, from sums of values shifted by a sample.
 package dev.ldm4j.tensor.cpu;
 
 import dev.ldm4j.tensor.Tensor;
@@ -32,14 +32,18 @@ final class Norms {
         Parallel.forEach(n * groups, (task, worker) -> {
             int at = xf.off() + task * cg * spatial;
             int len = cg * spatial;
-            double mean = sum(xf.a(), at, len, 0f) / len;
-            double rstd = 1.0 / Math.sqrt(sumSquares(xf.a(), at, len, (float) mean) / len + eps);
+            double[] meanVar = meanVariance(xf.a(), at, len);
+            double rstd = 1.0 / Math.sqrt(meanVar[1] + eps);
+            // y = (x - mean) a + beta evaluated as (x - shift) a + (beta - (mean - shift) a): x - shift is
+            // exact near the data, so a mean far larger than the spread costs no accuracy
+            float shift = (float) meanVar[2];
+            double meanShifted = meanVar[0] - shift;
             int ch0 = (task % groups) * cg;
             for (int cc = 0; cc < cg; cc++) {
                 int ch = ch0 + cc;
                 double a = rstd * (g == null ? 1.0 : g[ch]);
-                double b = (bt == null ? 0.0 : bt[ch]) - mean * a;
-                scaleShift(xf.a(), at + cc * spatial, out, (task * cg + cc) * spatial, spatial, (float) a, (float) b, silu);
+                double b = (bt == null ? 0.0 : bt[ch]) - meanShifted * a;
+                scaleShift(xf.a(), at + cc * spatial, out, (task * cg + cc) * spatial, spatial, shift, (float) a, (float) b, silu);
             }
         });
         return Tensor.of(out, x.shape());
@@ -50,55 +54,51 @@ final class Norms {
     /** Elements summed in float lanes before the partial sum moves to double. */
     private static final int CHUNK = 64 * 16;
 
-    /** sum of (x[i] - shift), i in [at, at + n): float lanes per chunk, double across chunks. */
-    static double sum(float[] x, int at, int n, float shift) {
-        double total = 0;
+    /**
+     * {mean, biased variance, shift} of x[at .. at + n) in one pass over shifted values d = x - x[at]:
+     * var = (sum d^2 - (sum d)^2 / n) / n. The shift (a sample of the data) keeps the subtraction from
+     * cancelling when the mean is large against the spread (Chan, Golub and LeVeque, "Algorithms for
+     * computing the sample variance", The American Statistician 37(3), 1983, section 3).
+     */
+    static double[] meanVariance(float[] x, int at, int n) {
+        float shift = x[at];
+        double s1 = 0, s2 = 0;
         for (int c = 0; c < n; c += CHUNK) {
             int end = Math.min(n, c + CHUNK);
-            FloatVector acc = FloatVector.zero(S);
+            FloatVector a1 = FloatVector.zero(S), a2 = FloatVector.zero(S);
             int i = c;
             for (; i <= end - L; i += L) {
-                acc = acc.add(FloatVector.fromArray(S, x, at + i).sub(shift));
+                FloatVector d = FloatVector.fromArray(S, x, at + i).sub(shift);
+                a1 = a1.add(d);
+                a2 = d.fma(d, a2);
             }
-            double part = acc.reduceLanes(VectorOperators.ADD);
+            double p1 = a1.reduceLanes(VectorOperators.ADD), p2 = a2.reduceLanes(VectorOperators.ADD);
             for (; i < end; i++) {
-                part += x[at + i] - shift;
+                double d = x[at + i] - shift;
+                p1 += d;
+                p2 += d * d;
             }
-            total += part;
+            s1 += p1;
+            s2 += p2;
         }
-        return total;
+        double meanShifted = s1 / n;
+        return new double[] {shift + meanShifted, Math.max(0, s2 / n - meanShifted * meanShifted), shift};
     }
 
-    /** sum of (x[i] - mean)^2, i in [at, at + n), accumulated as in sum. */
-    static double sumSquares(float[] x, int at, int n, float mean) {
-        double total = 0;
-        for (int c = 0; c < n; c += CHUNK) {
-            int end = Math.min(n, c + CHUNK);
-            FloatVector acc = FloatVector.zero(S);
-            int i = c;
-            for (; i <= end - L; i += L) {
-                FloatVector d = FloatVector.fromArray(S, x, at + i).sub(mean);
-                acc = d.fma(d, acc);
-            }
-            double part = acc.reduceLanes(VectorOperators.ADD);
-            for (; i < end; i++) {
-                double d = x[at + i] - mean;
-                part += d * d;
-            }
-            total += part;
-        }
-        return total;
-    }
-
-    /** out[o + i] = x[at + i] * a + b, then SiLU when silu, for i < n. */
-    static void scaleShift(float[] x, int at, float[] out, int o, int n, float a, float b, boolean silu) {
+    /** out[o + i] = (x[at + i] - shift) a + b, then SiLU when silu, for i < n. */
+    static void scaleShift(float[] x, int at, float[] out, int o, int n, float shift, float a, float b, boolean silu) {
         int i = 0;
-        for (; i <= n - L; i += L) {
-            FloatVector y = FloatVector.fromArray(S, x, at + i).fma(a, b);
-            (silu ? Pointwise.silu(y) : y).intoArray(out, o + i);
+        if (silu) {
+            for (; i <= n - L; i += L) {
+                Pointwise.silu(FloatVector.fromArray(S, x, at + i).sub(shift).fma(a, b)).intoArray(out, o + i);
+            }
+        } else {
+            for (; i <= n - L; i += L) {
+                FloatVector.fromArray(S, x, at + i).sub(shift).fma(a, b).intoArray(out, o + i);
+            }
         }
         for (; i < n; i++) {
-            float y = x[at + i] * a + b;
+            float y = (x[at + i] - shift) * a + b;
             out[o + i] = silu ? Pointwise.apply(dev.ldm4j.tensor.Activation.SILU, y) : y;
         }
     }
@@ -119,8 +119,9 @@ final class Norms {
         Parallel.forRange(rows, 16, (from, to, worker) -> {
             for (int r = from; r < to; r++) {
                 int at = r * d;
-                double mean = sum(xf.a(), xf.off() + at, d, 0f) / d;
-                double rstd = 1.0 / Math.sqrt(sumSquares(xf.a(), xf.off() + at, d, (float) mean) / d + eps);
+                double[] meanVar = meanVariance(xf.a(), xf.off() + at, d);
+                double mean = meanVar[0];
+                double rstd = 1.0 / Math.sqrt(meanVar[1] + eps);
                 for (int i = 0; i < d; i++) {
                     double y = (xf.a()[xf.off() + at + i] - mean) * rstd;
                     out[at + i] = (float) (y * (g == null ? 1.0 : g[i]) + (bt == null ? 0.0 : bt[i]));

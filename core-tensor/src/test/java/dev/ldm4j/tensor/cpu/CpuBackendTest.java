@@ -186,6 +186,16 @@ class CpuBackendTest {
     }
 
     @Test
+    void normsStayAccurateWhenTheMeanDwarfsTheSpread() {
+        Tensor x = fast.add(rand(2, 8, 9, 7), Tensor.of(new float[] {1000f}, 1));
+        Tensor g = rand(8), b = rand(8);
+        close(fast.groupNorm(x, 2, g, b, 1e-5f, true), ref.groupNorm(x, 2, g, b, 1e-5f, true), "groupNorm mean 1000");
+        Tensor y = fast.add(rand(3, 300), Tensor.of(new float[] {-500f}, 1));
+        Tensor gy = rand(300), by = rand(300);
+        close(fast.layerNorm(y, gy, by, 1e-5f), ref.layerNorm(y, gy, by, 1e-5f), "layerNorm mean -500");
+    }
+
+    @Test
     void groupNormWithSharedGammaIsConsistent() {
         Tensor x = rand(2, 6, 11, 3), g = rand(6), b = rand(6);
         close(fast.groupNorm(transposedView(x), 2, g, b, 1e-5f, false), ref.groupNorm(x, 2, g, b, 1e-5f, false), "groupNorm strided input");

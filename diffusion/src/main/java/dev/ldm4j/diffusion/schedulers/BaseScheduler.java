@@ -4,6 +4,8 @@ package dev.ldm4j.diffusion.schedulers;
 
 import dev.ldm4j.diffusion.random.NoiseSource;
 
+import java.util.Arrays;
+
 abstract class BaseScheduler implements Scheduler {
     protected final SchedulerConfig config;
     protected final int numTrainTimesteps;
@@ -88,11 +90,11 @@ abstract class BaseScheduler implements Scheduler {
             n *= d;
         }
         if (n != size) {
-            throw new IllegalArgumentException(name() + ": shape " + java.util.Arrays.toString(shape) + " holds " + n + " values but the sample has " + size);
+            throw new IllegalArgumentException(name() + ": shape " + Arrays.toString(shape) + " holds " + n + " values but the sample has " + size);
         }
         float[] z = noise.randn(shape.clone());
         if (z.length != size) {
-            throw new IllegalStateException(name() + ": the noise source returned " + z.length + " values for shape " + java.util.Arrays.toString(shape));
+            throw new IllegalStateException(name() + ": the noise source returned " + z.length + " values for shape " + Arrays.toString(shape));
         }
         return z;
     }
@@ -125,14 +127,6 @@ abstract class BaseScheduler implements Scheduler {
         float[] out = new float[original.length];
         for (int i = 0; i < out.length; i++) {
             out[i] = (float) (original[i] + sigma * noise[i]);
-        }
-        return out;
-    }
-
-    protected static float[] scale(float[] x, double factor) {
-        float[] out = new float[x.length];
-        for (int i = 0; i < x.length; i++) {
-            out[i] = (float) (x[i] * factor);
         }
         return out;
     }

@@ -87,60 +87,11 @@ public final class DPMSolverMultistepScheduler extends BaseScheduler {
     @Override
     public void setTimesteps(int steps) {
         checkSteps(steps);
-        // Clip the smallest lambdas (lambda_min_clipped): the last usable train timestep.
-        double lambdaMin = config.getDouble("lambda_min_clipped");
-        int clipped = 0;
-        for (int i = numTrainTimesteps - 1; i >= 0; i--) {
-            float a = alphasCumprod[i];
-            float lambda = (float) Math.log((float) Math.sqrt(a)) - (float) Math.log((float) Math.sqrt(1f - a));
-            if (lambda < lambdaMin) {
-                clipped++;
-            }
-        }
-        int lastTimestep = numTrainTimesteps - clipped;
-        String spacing = config.getChoice("timestep_spacing", "linspace", "leading", "trailing");
-        double[] t;
-        switch (spacing) {
-            case "linspace" -> {
-                double[] l = NoiseSchedule.npLinspace(0, lastTimestep - 1, steps + 1);
-                t = new double[steps];
-                for (int i = 0; i < steps; i++) {
-                    t[i] = Math.rint(l[steps - i]);
-                }
-            }
-            case "leading" -> {
-                int ratio = lastTimestep / (steps + 1);
-                t = new double[steps];
-                for (int i = 0; i < steps; i++) {
-                    t[i] = (double) (steps - i) * ratio + config.getInt("steps_offset");
-                }
-            }
-            default -> {
-                t = NoiseSchedule.npArange(lastTimestep, 0, -(double) numTrainTimesteps / steps);
-                for (int i = 0; i < t.length; i++) {
-                    t[i] = Math.rint(t[i]) - 1;
-                }
-            }
-        }
-        float[] train = NoiseSchedule.trainSigmas(alphasCumprod);
-        float[] logTrain = NoiseSchedule.logOf(train);
-        double[] s;
-        if (config.getBoolean("use_karras_sigmas")) {
-            // Karras sigmas between the extreme train sigmas, each mapped to the nearest timestep.
-            s = NoiseSchedule.karrasSigmas(train[0], train[numTrainTimesteps - 1], steps);
-            t = new double[s.length];
-            for (int i = 0; i < s.length; i++) {
-                t[i] = Math.rint(NoiseSchedule.sigmaToT(s[i], logTrain));
-            }
-        } else {
-            s = new double[t.length];
-            for (int i = 0; i < t.length; i++) {
-                s[i] = NoiseSchedule.interp(t[i], train);
-            }
-        }
-        double last = config.getString("final_sigmas_type").equals("zero") ? 0.0 : train[0];
-        sigmas = new SigmaSchedule(t, s, logTrain).withFinal(last);
-        timesteps = t;
+        int lastTimestep = NoiseSchedule.lastTimestepAboveLambda(alphasCumprod, config.getDouble("lambda_min_clipped"));
+        SigmaSchedule s = SigmaSchedule.dpm(config, alphasCumprod, steps, lastTimestep, config.getBoolean("use_karras_sigmas"));
+        double last = config.getString("final_sigmas_type").equals("zero") ? 0.0 : NoiseSchedule.trainSigmas(alphasCumprod)[0];
+        timesteps = s.timesteps();
+        sigmas = s.withFinal(last);
         modelOutputs = new double[solverOrder][];
         lowerOrderNums = 0;
     }
@@ -160,41 +111,16 @@ public final class DPMSolverMultistepScheduler extends BaseScheduler {
         return sample;
     }
 
-    /** alpha_t = 1 / sqrt(sigma^2 + 1) and sigma_t = sigma * alpha_t of the VP process with noise level sigma. */
     private static double alphaOf(double sigma) {
-        return 1 / Math.sqrt(sigma * sigma + 1);
+        return DpmMath.alphaOf(sigma);
     }
 
-    /** lambda = log(alpha_t / sigma_t), the half log-SNR (DPM-Solver, eq. 3.1); +inf at sigma = 0. */
     private static double lambdaOf(double sigma) {
-        double a = alphaOf(sigma);
-        return Math.log(a) - Math.log(sigma * a);
+        return DpmMath.lambdaOf(sigma);
     }
 
-    /** The model output as the prediction the solver integrates: x0 for DPM-Solver++, eps for DPM-Solver. */
     private double[] convertModelOutput(float[] modelOutput, float[] sample, double sigma) {
-        double alpha = alphaOf(sigma);
-        double sigmaT = sigma * alpha;
-        boolean dataPrediction = algorithm.endsWith("dpmsolver++");
-        double[] out = new double[sample.length];
-        for (int i = 0; i < out.length; i++) {
-            double m = modelOutput[i];
-            double x = sample[i];
-            if (dataPrediction) {
-                out[i] = switch (predictionType) {
-                    case "epsilon" -> (x - sigmaT * m) / alpha;
-                    case "sample" -> m;
-                    default -> alpha * x - sigmaT * m;
-                };
-            } else {
-                out[i] = switch (predictionType) {
-                    case "epsilon" -> m;
-                    case "sample" -> (x - alpha * m) / sigmaT;
-                    default -> alpha * m + sigmaT * x;
-                };
-            }
-        }
-        return out;
+        return DpmMath.convertModelOutput(predictionType, algorithm.endsWith("dpmsolver++"), modelOutput, sample, sigma);
     }
 
     @Override
@@ -368,12 +294,6 @@ public final class DPMSolverMultistepScheduler extends BaseScheduler {
     public float[] addNoise(float[] original, float[] noise, int stepIndex) {
         checkStep(stepIndex, original);
         checkSame(noise, original);
-        double alpha = alphaOf(sigmas[stepIndex]);
-        double sigmaT = sigmas[stepIndex] * alpha;
-        float[] out = new float[original.length];
-        for (int k = 0; k < out.length; k++) {
-            out[k] = (float) (alpha * original[k] + sigmaT * noise[k]);
-        }
-        return out;
+        return DpmMath.addNoise(original, noise, sigmas[stepIndex]);
     }
 }

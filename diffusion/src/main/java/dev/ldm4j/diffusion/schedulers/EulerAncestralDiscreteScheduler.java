@@ -55,7 +55,7 @@ public final class EulerAncestralDiscreteScheduler extends BaseScheduler {
     public float[] scaleModelInput(float[] sample, int stepIndex) {
         checkStep(stepIndex, sample);
         double sigma = sigmas[stepIndex];
-        return scale(sample, 1 / Math.sqrt(sigma * sigma + 1));
+        return KDiffusion.scaleInput(sample, sigma);
     }
 
     @Override
@@ -73,8 +73,7 @@ public final class EulerAncestralDiscreteScheduler extends BaseScheduler {
         for (int i = 0; i < out.length; i++) {
             double m = modelOutput[i];
             double x = sample[i];
-            double denoised = predictionType.equals("epsilon") ? x - sigma * m
-                    : m * (-sigma / Math.sqrt(sigma * sigma + 1)) + x / (sigma * sigma + 1);
+            double denoised = KDiffusion.denoised(predictionType, x, m, sigma);
             double derivative = (x - denoised) / sigma;
             out[i] = (float) (x + derivative * dt + z[i] * sigmaUp);
         }

@@ -82,7 +82,7 @@ public final class EulerDiscreteScheduler extends BaseScheduler {
     public float[] scaleModelInput(float[] sample, int stepIndex) {
         checkStep(stepIndex, sample);
         double sigma = sigmas[stepIndex];
-        return scale(sample, 1 / Math.sqrt(sigma * sigma + 1));
+        return KDiffusion.scaleInput(sample, sigma);
     }
 
     @Override
@@ -106,12 +106,8 @@ public final class EulerDiscreteScheduler extends BaseScheduler {
         for (int i = 0; i < out.length; i++) {
             double m = modelOutput[i];
             double xi = x[i];
-            // The denoised estimate D(x; sigma) for each parameterisation.
-            double denoised = switch (predictionType) {
-                case "epsilon" -> xi - sigmaHat * m;
-                case "sample" -> m;
-                default -> m * (-sigma / Math.sqrt(sigma * sigma + 1)) + xi / (sigma * sigma + 1);
-            };
+            // D(x; sigma): eps uses the churned sigma_hat, v-prediction the schedule's sigma (as diffusers).
+            double denoised = KDiffusion.denoised(predictionType, xi, m, predictionType.equals("v_prediction") ? sigma : sigmaHat);
             double derivative = (xi - denoised) / sigmaHat;
             out[i] = (float) (xi + derivative * dt);
         }

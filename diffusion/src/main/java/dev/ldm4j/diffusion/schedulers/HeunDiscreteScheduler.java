@@ -5,6 +5,7 @@ package dev.ldm4j.diffusion.schedulers;
 
 import dev.ldm4j.diffusion.random.NoiseSource;
 
+import java.util.Arrays;
 import java.util.Map;
 
 public final class HeunDiscreteScheduler extends BaseScheduler {
@@ -42,7 +43,7 @@ public final class HeunDiscreteScheduler extends BaseScheduler {
         }
         // [s0, s1, s1, ..., s_{n-1}, s_{n-1}, 0]
         double[] inter = KDiffusion.interleaveSigmas(f);
-        sigmas = java.util.Arrays.copyOf(inter, inter.length - 2);
+        sigmas = Arrays.copyOf(inter, inter.length - 2);
         double[] t = s.timesteps();
         timesteps = new double[2 * t.length - 1];
         timesteps[0] = t[0];

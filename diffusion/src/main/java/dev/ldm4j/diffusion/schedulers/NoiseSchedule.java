@@ -134,6 +134,22 @@ final class NoiseSchedule {
         return out;
     }
 
+    /**
+     * The DPM-Solver schedules' lambda_min_clipped: train timesteps whose half log-SNR
+     * lambda_t = log(sqrt(a_t)) - log(sqrt(1 - a_t)) falls below lambdaMin are cut off the end;
+     * returns the number of train timesteps kept (all of them for the default -inf).
+     */
+    static int lastTimestepAboveLambda(float[] alphasCumprod, double lambdaMin) {
+        int clipped = 0;
+        for (float a : alphasCumprod) {
+            float lambda = (float) Math.log((float) Math.sqrt(a)) - (float) Math.log((float) Math.sqrt(1f - a));
+            if (lambda < lambdaMin) {
+                clipped++;
+            }
+        }
+        return alphasCumprod.length - clipped;
+    }
+
     /** numpy.linspace(start, stop, num) in float64: start + i * step, with the last value exactly stop. */
     static double[] npLinspace(double start, double stop, int num) {
         double[] out = new double[num];
@@ -212,7 +228,7 @@ final class NoiseSchedule {
             return fp[last];
         }
         int j = (int) Math.floor(x);
-        double slope = ((double) fp[j + 1] - fp[j]) / 1.0;
+        double slope = (double) fp[j + 1] - fp[j]; // the grid spacing is 1
         return slope * (x - j) + fp[j];
     }
 
@@ -288,14 +304,5 @@ final class NoiseSchedule {
     /** The largest value. */
     static double max(double[] a) {
         return Arrays.stream(a).max().orElseThrow();
-    }
-
-    /** float32 rounding of every value. */
-    static double[] toFloat32(double[] a) {
-        double[] out = new double[a.length];
-        for (int i = 0; i < a.length; i++) {
-            out[i] = (float) a[i];
-        }
-        return out;
     }
 }

@@ -1,0 +1,304 @@
+// Singlestep DPM-Solver / DPM-Solver++ (Lu et al. 2022, arXiv:2206.00927 Algorithms 1-2 and
+// arXiv:2211.01095 Algorithm 1): each solver step of order k spends k model evaluations, the
+// intermediate ones at the next schedule points, and restarts from the sample at the beginning of
+// the step. With order 2 and dpmsolver++ this is A1111's "DPM++ 2S" (without the ancestral noise).
+// Mirrors diffusers' DPMSolverSinglestepScheduler.
+package dev.ldm4j.diffusion.schedulers;
+
+import dev.ldm4j.diffusion.random.NoiseSource;
+
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+public final class DPMSolverSinglestepScheduler extends BaseScheduler {
+    public static Map<String, Object> defaults() {
+        Map<String, Object> d = new LinkedHashMap<>();
+        d.put("num_train_timesteps", 1000L);
+        d.put("beta_start", 0.0001);
+        d.put("beta_end", 0.02);
+        d.put("beta_schedule", "linear");
+        d.put("trained_betas", null);
+        d.put("solver_order", 2L);
+        d.put("prediction_type", "epsilon");
+        d.put("thresholding", false);
+        d.put("dynamic_thresholding_ratio", 0.995);
+        d.put("sample_max_value", 1.0);
+        d.put("algorithm_type", "dpmsolver++");
+        d.put("solver_type", "midpoint");
+        d.put("lower_order_final", true);
+        d.put("use_karras_sigmas", false);
+        d.put("use_exponential_sigmas", false);
+        d.put("use_beta_sigmas", false);
+        d.put("use_flow_sigmas", false);
+        d.put("flow_shift", 1.0);
+        d.put("final_sigmas_type", "zero");
+        d.put("lambda_min_clipped", Double.NEGATIVE_INFINITY);
+        d.put("variance_type", null);
+        d.put("use_dynamic_shifting", false);
+        d.put("time_shift_type", "exponential");
+        return d;
+    }
+
+    private final String predictionType;
+    private final String algorithm;
+    private final boolean midpoint;
+    private final int solverOrder;
+
+    // Per-schedule state (reset by setTimesteps).
+    private int[] orderList;
+    private double[][] modelOutputs;
+    private float[] stepStart; // the sample at the start of the current solver step
+
+    public DPMSolverSinglestepScheduler(Map<String, Object> config) {
+        this(new SchedulerConfig("DPMSolverSinglestepScheduler", defaults(), config));
+    }
+
+    public DPMSolverSinglestepScheduler(SchedulerConfig config) {
+        super(config);
+        predictionType = config.getChoice("prediction_type", "epsilon", "sample", "v_prediction");
+        String alg = config.getChoice("algorithm_type", "dpmsolver", "dpmsolver++", "sde-dpmsolver", "sde-dpmsolver++", "deis");
+        algorithm = alg.equals("deis") ? "dpmsolver++" : alg;
+        midpoint = !config.getChoice("solver_type", "midpoint", "heun", "logrho", "bh1", "bh2").equals("heun");
+        solverOrder = config.getInt("solver_order");
+        if (solverOrder < 1 || solverOrder > 3) {
+            throw new IllegalArgumentException(name() + ": solver_order must be 1, 2 or 3, got " + solverOrder);
+        }
+        if (config.getBoolean("thresholding")) {
+            throw new IllegalArgumentException(name() + ": thresholding = true is not supported");
+        }
+        if (config.asMap().get("variance_type") != null) {
+            throw new IllegalArgumentException(name() + ": variance_type = " + config.asMap().get("variance_type") + " is not supported");
+        }
+        String finalType = config.getChoice("final_sigmas_type", "zero", "sigma_min");
+        if (!algorithm.endsWith("dpmsolver++") && finalType.equals("zero")) {
+            throw new IllegalArgumentException(name() + ": final_sigmas_type = zero needs algorithm_type dpmsolver++ or sde-dpmsolver++; use sigma_min with " + algorithm);
+        }
+        rejectUnsupportedSigmaOptions();
+    }
+
+    @Override
+    public void setTimesteps(int steps) {
+        checkSteps(steps);
+        int lastTimestep = NoiseSchedule.lastTimestepAboveLambda(alphasCumprod, config.getDouble("lambda_min_clipped"));
+        SigmaSchedule s = SigmaSchedule.dpm(config, alphasCumprod, steps, lastTimestep, config.getBoolean("use_karras_sigmas"));
+        boolean zero = config.getString("final_sigmas_type").equals("zero");
+        timesteps = s.timesteps();
+        sigmas = s.withFinal(zero ? 0.0 : NoiseSchedule.trainSigmas(alphasCumprod)[0]);
+        // diffusers forces lower_order_final for odd step counts and for a zero final sigma.
+        boolean lowerOrderFinal = config.getBoolean("lower_order_final") || zero || steps % solverOrder != 0;
+        orderList = orderList(steps, solverOrder, lowerOrderFinal);
+        modelOutputs = new double[solverOrder][];
+        stepStart = null;
+    }
+
+    /** The order used at each schedule point: cycles 1, 2(, 3), ending in lower orders if requested. */
+    static int[] orderList(int steps, int order, boolean lowerOrderFinal) {
+        List<Integer> orders = new ArrayList<>();
+        if (order == 1) {
+            for (int i = 0; i < steps; i++) {
+                orders.add(1);
+            }
+        } else if (!lowerOrderFinal) {
+            for (int i = 0; i < steps / order * order; i++) {
+                orders.add(i % order + 1);
+            }
+        } else if (order == 2) {
+            int pairs = steps % 2 == 0 ? steps / 2 - 1 : steps / 2;
+            for (int i = 0; i < pairs; i++) {
+                orders.add(1);
+                orders.add(2);
+            }
+            orders.add(1);
+            if (steps % 2 == 0) {
+                orders.add(1);
+            }
+        } else {
+            int triples = steps % 3 == 0 ? steps / 3 - 1 : steps / 3;
+            for (int i = 0; i < triples; i++) {
+                orders.add(1);
+                orders.add(2);
+                orders.add(3);
+            }
+            switch (steps % 3) {
+                case 0 -> orders.addAll(List.of(1, 2, 1));
+                case 1 -> orders.add(1);
+                default -> orders.addAll(List.of(1, 2));
+            }
+        }
+        return orders.stream().mapToInt(Integer::intValue).toArray();
+    }
+
+    @Override
+    public double initNoiseSigma() {
+        return 1.0;
+    }
+
+    @Override
+    public float[] scaleModelInput(float[] sample, int stepIndex) {
+        return sample;
+    }
+
+    @Override
+    public float[] step(float[] modelOutput, int stepIndex, float[] sample, int[] shape, NoiseSource noise) {
+        checkStep(stepIndex, sample);
+        checkSame(modelOutput, sample);
+        double[] m = DpmMath.convertModelOutput(predictionType, algorithm.endsWith("dpmsolver++"), modelOutput, sample, sigmas[stepIndex]);
+        System.arraycopy(modelOutputs, 1, modelOutputs, 0, solverOrder - 1);
+        modelOutputs[solverOrder - 1] = m;
+        float[] z = algorithm.startsWith("sde") ? randn(noise, shape, sample.length) : null;
+
+        int order = stepIndex < orderList.length ? orderList[stepIndex] : 1;
+        // Starting mid-schedule (img2img): fall back to the orders the stored outputs allow.
+        while (modelOutputs[solverOrder - order] == null) {
+            order--;
+        }
+        if (order == 1) {
+            stepStart = sample;
+        }
+        return switch (order) {
+            case 1 -> firstOrder(stepIndex, m, stepStart, z);
+            case 2 -> secondOrder(stepIndex, stepStart, z);
+            default -> thirdOrder(stepIndex, stepStart);
+        };
+    }
+
+    private float[] firstOrder(int i, double[] m0, float[] sample, float[] z) {
+        double sT = sigmas[i + 1];
+        double sS = sigmas[i];
+        double alphaT = DpmMath.alphaOf(sT);
+        double sigmaT = sT * alphaT;
+        double alphaS = DpmMath.alphaOf(sS);
+        double sigmaS = sS * alphaS;
+        double h = DpmMath.lambdaOf(sT) - DpmMath.lambdaOf(sS);
+        double cx;
+        double cm;
+        double cz = 0;
+        switch (algorithm) {
+            case "dpmsolver++" -> {
+                cx = sigmaT / sigmaS;
+                cm = -alphaT * (Math.exp(-h) - 1.0);
+            }
+            case "dpmsolver" -> {
+                cx = alphaT / alphaS;
+                cm = -sigmaT * (Math.exp(h) - 1.0);
+            }
+            case "sde-dpmsolver++" -> {
+                cx = sigmaT / sigmaS * Math.exp(-h);
+                cm = alphaT * (1 - Math.exp(-2.0 * h));
+                cz = sigmaT * Math.sqrt(1.0 - Math.exp(-2 * h));
+            }
+            default -> {
+                cx = alphaT / alphaS;
+                cm = -2.0 * sigmaT * (Math.exp(h) - 1.0);
+                cz = sigmaT * Math.sqrt(Math.exp(2 * h) - 1.0);
+            }
+        }
+        float[] out = new float[sample.length];
+        for (int k = 0; k < out.length; k++) {
+            out[k] = (float) (cx * sample[k] + cm * m0[k] + (z == null ? 0 : cz * z[k]));
+        }
+        return out;
+    }
+
+    /**
+     * Singlestep second order from the step's start s1 (DPM-Solver-2 / DPM-Solver++(2S)): m1 is the
+     * output at s1, m0 at the intermediate point s0, r0 = (lambda_s0 - lambda_s1) / h.
+     */
+    private float[] secondOrder(int i, float[] sample, float[] z) {
+        double sT = sigmas[i + 1];
+        double sS0 = sigmas[i];
+        double sS1 = sigmas[i - 1];
+        double alphaT = DpmMath.alphaOf(sT);
+        double sigmaT = sT * alphaT;
+        double alphaS1 = DpmMath.alphaOf(sS1);
+        double sigmaS1 = sS1 * alphaS1;
+        double lambdaS1 = DpmMath.lambdaOf(sS1);
+        double h = DpmMath.lambdaOf(sT) - lambdaS1;
+        double r0 = (DpmMath.lambdaOf(sS0) - lambdaS1) / h;
+        double[] m0 = modelOutputs[solverOrder - 1];
+        double[] m1 = modelOutputs[solverOrder - 2];
+        double cx;
+        double c0;
+        double c1;
+        double cz = 0;
+        switch (algorithm) {
+            case "dpmsolver++" -> {
+                cx = sigmaT / sigmaS1;
+                c0 = -alphaT * (Math.exp(-h) - 1.0);
+                c1 = midpoint ? -0.5 * alphaT * (Math.exp(-h) - 1.0) : alphaT * ((Math.exp(-h) - 1.0) / h + 1.0);
+            }
+            case "dpmsolver" -> {
+                cx = alphaT / alphaS1;
+                c0 = -sigmaT * (Math.exp(h) - 1.0);
+                c1 = midpoint ? -0.5 * sigmaT * (Math.exp(h) - 1.0) : -sigmaT * ((Math.exp(h) - 1.0) / h - 1.0);
+            }
+            case "sde-dpmsolver++" -> {
+                cx = sigmaT / sigmaS1 * Math.exp(-h);
+                c0 = alphaT * (1 - Math.exp(-2.0 * h));
+                c1 = midpoint ? 0.5 * alphaT * (1 - Math.exp(-2.0 * h)) : alphaT * ((1.0 - Math.exp(-2.0 * h)) / (-2.0 * h) + 1.0);
+                cz = sigmaT * Math.sqrt(1.0 - Math.exp(-2 * h));
+            }
+            default -> {
+                cx = alphaT / alphaS1;
+                c0 = -2.0 * sigmaT * (Math.exp(h) - 1.0);
+                c1 = midpoint ? -sigmaT * (Math.exp(h) - 1.0) : -2.0 * sigmaT * ((Math.exp(h) - 1.0) / h - 1.0);
+                cz = sigmaT * Math.sqrt(Math.exp(2 * h) - 1.0);
+            }
+        }
+        float[] out = new float[sample.length];
+        for (int k = 0; k < out.length; k++) {
+            double d1 = (1.0 / r0) * (m0[k] - m1[k]);
+            out[k] = (float) (cx * sample[k] + c0 * m1[k] + c1 * d1 + (z == null ? 0 : cz * z[k]));
+        }
+        return out;
+    }
+
+    /** Singlestep third order from the step's start s2 (DPM-Solver-3, Lu et al. 2022 Algorithm 2). */
+    private float[] thirdOrder(int i, float[] sample) {
+        if (algorithm.startsWith("sde")) {
+            throw new IllegalStateException(name() + ": third order is not defined for " + algorithm);
+        }
+        double sT = sigmas[i + 1];
+        double sS2 = sigmas[i - 2];
+        double alphaT = DpmMath.alphaOf(sT);
+        double sigmaT = sT * alphaT;
+        double alphaS2 = DpmMath.alphaOf(sS2);
+        double sigmaS2 = sS2 * alphaS2;
+        double lambdaS2 = DpmMath.lambdaOf(sS2);
+        double h = DpmMath.lambdaOf(sT) - lambdaS2;
+        double r0 = (DpmMath.lambdaOf(sigmas[i]) - lambdaS2) / h;
+        double r1 = (DpmMath.lambdaOf(sigmas[i - 1]) - lambdaS2) / h;
+        double[] m0 = modelOutputs[solverOrder - 1];
+        double[] m1 = modelOutputs[solverOrder - 2];
+        double[] m2 = modelOutputs[solverOrder - 3];
+        boolean pp = algorithm.equals("dpmsolver++");
+        double cx = pp ? sigmaT / sigmaS2 : alphaT / alphaS2;
+        double c0 = pp ? -alphaT * (Math.exp(-h) - 1.0) : -sigmaT * (Math.exp(h) - 1.0);
+        double c1 = pp ? alphaT * ((Math.exp(-h) - 1.0) / h + 1.0) : -sigmaT * ((Math.exp(h) - 1.0) / h - 1.0);
+        double c2 = pp ? -alphaT * ((Math.exp(-h) - 1.0 + h) / (h * h) - 0.5) : -sigmaT * ((Math.exp(h) - 1.0 - h) / (h * h) - 0.5);
+        float[] out = new float[sample.length];
+        for (int k = 0; k < out.length; k++) {
+            double d10 = (1.0 / r1) * (m1[k] - m2[k]);
+            double d11 = (1.0 / r0) * (m0[k] - m2[k]);
+            double v = cx * sample[k] + c0 * m2[k];
+            if (midpoint) {
+                v += c1 * d11;
+            } else {
+                double d1 = (r0 * d10 - r1 * d11) / (r0 - r1);
+                double d2 = 2.0 * (d11 - d10) / (r0 - r1);
+                v += c1 * d1 + c2 * d2;
+            }
+            out[k] = (float) v;
+        }
+        return out;
+    }
+
+    @Override
+    public float[] addNoise(float[] original, float[] noise, int stepIndex) {
+        checkStep(stepIndex, original);
+        checkSame(noise, original);
+        return DpmMath.addNoise(original, noise, sigmas[stepIndex]);
+    }
+}
