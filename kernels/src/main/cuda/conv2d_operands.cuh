@@ -21,6 +21,8 @@ struct WeightRows16 {
     using Row = int;
     __device__ Row row(int m) const { return m; }
     __device__ unsigned short load(Row m, int kk) const { return w[(long long) m * k + kk]; }
+    using Raw = unsigned short;
+    static __device__ __forceinline__ unsigned short to16(unsigned short x) { return x; }
 };
 
 // The patch column of output position p = (n, y, x): its image and top-left input corner, computed once

@@ -26,13 +26,13 @@ __device__ __forceinline__ void gemm_batched_mma(int M, int N, int K, const floa
         StridedB16<BN> lb{static_cast<const unsigned short*>(b) + bo, sbk, sbn};
         mma_tile<BM, BM, BM == 128 ? 16 : 32, Op>(M, N, K, blockIdx.y * BM, blockIdx.x * BM, la, lb, st);
     } else {
-        RoundedB<StridedB<BN>, Op> lb{{static_cast<const float*>(b) + bo, sbk, sbn}};
+        Rounded<StridedB<BN>, Op> lb{{static_cast<const float*>(b) + bo, sbk, sbn}};
         mma_tile<BM, BM, BM == 128 ? 16 : 32, Op>(M, N, K, blockIdx.y * BM, blockIdx.x * BM, la, lb, st);
     }
 }
 
 #define GEMM_MMA(NAME, BM, AK, BN, B16, OP)                                                                  \
-    extern "C" __global__ void __launch_bounds__(256) NAME(                                                  \
+    extern "C" __global__ void __launch_bounds__(256, BM == 64 ? 2 : 1) NAME(                                                  \
             int M, int N, int K, const float* a, const void* b, const float* bias, float* c, long long sam,  \
             long long sak, long long sbk, long long sbn, int batchRank, Dims batchShape, Dims aBatch,        \
             Dims bBatch, int act) {                                                                          \

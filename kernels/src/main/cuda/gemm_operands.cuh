@@ -32,6 +32,8 @@ struct StridedB16 {
     using Col = int;
     __device__ Col col(int n) const { return n; }
     __device__ unsigned short load(Col n, int k) const { return p[k * sk + n * sn]; }
+    using Raw = unsigned short;
+    static __device__ __forceinline__ unsigned short to16(unsigned short x) { return x; }
 };
 
 struct BiasActStore {

@@ -5,10 +5,11 @@
 // through K in slices of BK (16 or 32; 16 for the 128 tile keeps its staging registers down). Each
 // slice of A (BM x BK) and of B (BK x BN) is staged in shared memory as 16-bit values, both
 // k-contiguous (As[m][k], Bs[n][k], rows padded by 8 values so that a warp's fragment loads below hit
-// 32 different banks). Loaders return the 16-bit pattern of an element in the operand
-// type: activations are F32 in memory and rounded to nearest-even here (Rounded<>), weights already
-// sit on the device in the operand type. As in gemm_tile.cuh, the next slice is fetched into
-// registers while the current one is multiplied.
+// 32 different banks). As in gemm_tile.cuh, the next slice is fetched into registers while the current
+// one is multiplied. A loader's elements come as its Raw type and become the operand type's 16-bit
+// pattern (its to16) only when stored to shared memory, so that no instruction waits on a fetched value
+// before the multiply: activations are F32 in memory and rounded to nearest even there (Rounded<>);
+// weights already sit on the device in the operand type (to16 is a copy).
 //
 // Each warp owns a WM x WN sub-tile of (WM/16) x (WN/8) accumulator fragments and issues
 // mma.sync.aligned.m16n8k16.row.col.f32.{f16,bf16}: D[16x8] += A[16x16] B[16x8]. Fragment layout
@@ -47,13 +48,8 @@ struct OpBF16 {
 // An F32 loader (gemm_tile.cuh's interface) whose elements are rounded to the operand type Op.
 template <class L, class Op>
 struct Rounded : L {
-    __device__ unsigned short load(const typename L::Row& r, int k) const { return Op::round(L::load(r, k)); }
-};
-
-// The same for B-side loaders, whose per-thread handle is a Col.
-template <class L, class Op>
-struct RoundedB : L {
-    __device__ unsigned short load(const typename L::Col& c, int k) const { return Op::round(L::load(c, k)); }
+    using Raw = float;
+    static __device__ __forceinline__ unsigned short to16(float x) { return Op::round(x); }
 };
 
 template <int BM, int BN, int BK, class Op, class LoadA, class LoadB, class Store>
@@ -100,19 +96,20 @@ __device__ __forceinline__ void mma_tile(int M, int N, int K, int m0, int n0, co
         colOk[i] = n0 + nn < N;
         cols[i] = lb.col(colOk[i] ? n0 + nn : 0);
     }
-    unsigned short ra[LA], rb[LB];
+    typename LoadA::Raw ra[LA];
+    typename LoadB::Raw rb[LB];
     auto fetch = [&](int k0) {
 #pragma unroll
         for (int i = 0; i < LA; i++) {
             int mm, kk;
             a_pos(tid + 256 * i, mm, kk);
-            ra[i] = (rowOk[i] && k0 + kk < K) ? la.load(rows[i], k0 + kk) : (unsigned short) 0;
+            ra[i] = (rowOk[i] && k0 + kk < K) ? la.load(rows[i], k0 + kk) : typename LoadA::Raw(0);
         }
 #pragma unroll
         for (int i = 0; i < LB; i++) {
             int kk, nn;
             b_pos(tid + 256 * i, kk, nn);
-            rb[i] = (colOk[i] && k0 + kk < K) ? lb.load(cols[i], k0 + kk) : (unsigned short) 0;
+            rb[i] = (colOk[i] && k0 + kk < K) ? lb.load(cols[i], k0 + kk) : typename LoadB::Raw(0);
         }
     };
 
@@ -122,13 +119,13 @@ __device__ __forceinline__ void mma_tile(int M, int N, int K, int m0, int n0, co
         for (int i = 0; i < LA; i++) {
             int mm, kk;
             a_pos(tid + 256 * i, mm, kk);
-            As[mm][kk] = ra[i];
+            As[mm][kk] = LoadA::to16(ra[i]);
         }
 #pragma unroll
         for (int i = 0; i < LB; i++) {
             int kk, nn;
             b_pos(tid + 256 * i, kk, nn);
-            Bs[nn][kk] = rb[i];
+            Bs[nn][kk] = LoadB::to16(rb[i]);
         }
         __syncthreads();
         if (k0 + BK < K) fetch(k0 + BK);
