@@ -2,7 +2,9 @@
 # The GPU check: builds a self-contained bundle on a build machine, then runs it on a GPU host that has
 # only an NVIDIA driver (no JDK, no Maven): the kernel tests (JUnit console launcher; each CUDA op against
 # the CPU backend), ceilings measured through PyTorch when it is there, kernel timings at SD 1.5 shapes,
-# full-size SD 1.5 U-Net step and VAE decode (random weights), and the tiny conformance U-Net/VAE.
+# full-size SD 1.5 U-Net step and VAE decode (random weights), and the tiny conformance U-Net/VAE; each
+# matrix product, the U-Net step, the VAE decode and the tiny checks also in the fp16/bf16 tensor-core
+# precision, beside PyTorch fp16 (cuDNN/cuBLAS, NCHW, fp16 in and out) at the same shapes.
 #
 #   bench/gpu-check.sh bundle DIR   (project root, build machine; JDK 25 + ../shared beside the project)
 #   bench/gpu-check.sh run DIR      (project root or anywhere, GPU host; logs under $OUT or /tmp/gpu-check)
@@ -67,7 +69,7 @@ run() {
   echo "== 2. ceilings through PyTorch (fp32 GEMM with TF32 off, device copy) and comparison points"
   local sgemm="" copy=""
   if python3 -c "import torch; assert torch.cuda.is_available()" 2>/dev/null; then
-    PYTHONUNBUFFERED=1 python3 - <<'PY' 2>&1 | tee "$out/torch.txt"
+    TORCH16="$out/torch16.tsv" PYTHONUNBUFFERED=1 python3 - <<'PY' 2>&1 | tee "$out/torch.txt"
 import torch, torch.nn.functional as F
 torch.backends.cuda.matmul.allow_tf32 = False
 torch.backends.cudnn.allow_tf32 = False
@@ -96,6 +98,33 @@ print(f"torch sdpa L4096 D40 H8 B2 fp32: {ms:.3f} ms, {4*2*8*4096*4096*40/(ms*1e
 gn = torch.nn.GroupNorm(32, 320).cuda()
 ms = med(lambda: gn(xc))
 print(f"torch groupnorm [2,320,64,64]: {ms:.3f} ms, {2*xc.numel()*4/(ms*1e-3)/1e9:.0f} GB/s")
+# fp16 at the shapes GpuBench times, keyed by GpuBench's row names (torch16.tsv: name<TAB>ms).
+import os
+h = torch.float16
+rows = []
+convs = [("conv3x3 4->320 @64 (conv_in)", 2, 4, 64, 320, 3, 1, 1), ("conv3x3 320->320 @64", 2, 320, 64, 320, 3, 1, 1),
+         ("conv3x3 640->640 @32", 2, 640, 32, 640, 3, 1, 1), ("conv3x3 1280->1280 @16", 2, 1280, 16, 1280, 3, 1, 1),
+         ("conv3x3 1280->1280 @8", 2, 1280, 8, 1280, 3, 1, 1), ("conv3x3 s2 320 @64->32 (downsample)", 2, 320, 64, 320, 3, 2, 1),
+         ("conv1x1 640->320 @64 (skip)", 2, 640, 64, 320, 1, 1, 0), ("VAE conv3x3 512->512 @64", 1, 512, 64, 512, 3, 1, 1),
+         ("VAE conv3x3 256->256 @256", 1, 256, 256, 256, 3, 1, 1), ("VAE conv3x3 128->128 @512", 1, 128, 512, 128, 3, 1, 1)]
+for name, n, c, hw, o, k, st, pd in convs:
+    xi, wi, bi = torch.randn(n, c, hw, hw, device="cuda", dtype=h), torch.randn(o, c, k, k, device="cuda", dtype=h), torch.randn(o, device="cuda", dtype=h)
+    rows.append((name, med(lambda: F.conv2d(xi, wi, bi, stride=st, padding=pd), reps=21)))
+lins = [("linear 320->320 [8192 tok] (q/k/v/out)", 8192, 320, 320), ("linear 320->2560 [8192 tok] (GEGLU proj)", 8192, 320, 2560),
+        ("linear 1280->320 [8192 tok] (ff out)", 8192, 1280, 320), ("linear 768->320 [154 tok] (cross k/v)", 154, 768, 320)]
+for name, r, k, n in lins:
+    xi, wi, bi = torch.randn(r, k, device="cuda", dtype=h), torch.randn(n, k, device="cuda", dtype=h), torch.randn(n, device="cuda", dtype=h)
+    rows.append((name, med(lambda: F.linear(xi, wi, bi), reps=21)))
+a16, b16 = torch.randn(4096, 4096, device="cuda", dtype=h), torch.randn(4096, 4096, device="cuda", dtype=h)
+rows.append(("matmul 4096^3", med(lambda: a16 @ b16, reps=21)))
+for name, b, l, lk, hd, d in [("self-attn 64x64: L 4096, D 40", 2, 4096, 4096, 8, 40), ("self-attn 32x32: L 1024, D 80", 2, 1024, 1024, 8, 80),
+                              ("self-attn 16x16: L 256, D 160", 2, 256, 256, 8, 160)]:
+    q = torch.randn(b, hd, l, d, device="cuda", dtype=h); kv = torch.randn(b, hd, lk, d, device="cuda", dtype=h)
+    rows.append((name, med(lambda: F.scaled_dot_product_attention(q, kv, kv), reps=21)))
+with open(os.environ["TORCH16"], "w") as f:
+    for name, ms in rows:
+        f.write(f"{name}\t{ms:.4f}\n")
+        print(f"torch fp16 {name}: {ms:.3f} ms")
 PY
     sgemm=$(awk '/^sgemm_tflops/ {print $2}' "$out/torch.txt")
     copy=$(awk '/^copy_gbs/ {print $2}' "$out/torch.txt")
@@ -106,7 +135,7 @@ PY
 
   echo "== 3. kernel timings, full-size models, tiny conformance"
   "$java" "${flags[@]}" -Xmx48g -cp "$cp" dev.ldm4j.bench.gpu.GpuBench --torch-sgemm-tflops="$sgemm" \
-    --torch-copy-gbs="$copy" --conformance="$dir/conformance" 2>&1 | tee "$out/bench.txt"
+    --torch-copy-gbs="$copy" --torch-fp16="$out/torch16.tsv" --conformance="$dir/conformance" 2>&1 | tee "$out/bench.txt"
   local bench_rc=${PIPESTATUS[0]}
   echo "== summary: kernel tests exit $tests_rc, bench exit $bench_rc"
   grep -E 'tests (successful|failed|skipped|aborted)' "$out/junit.txt" || true

@@ -5,54 +5,8 @@
 // patch[k, p] = x[n, c, y*stride - padTop + r, x*stride - padLeft + q] (0 outside the image) is read
 // straight from x inside the tile loader, so no im2col buffer is ever written.
 #include "common.cuh"
+#include "conv2d_operands.cuh"
 #include "gemm_tile.cuh"
-
-struct WeightRows {
-    const float* w;
-    int k;
-    static constexpr bool kFast = true;
-    using Row = int;
-    __device__ Row row(int m) const { return m; }
-    __device__ float load(Row m, int kk) const { return w[(long long) m * k + kk]; }
-};
-
-// The patch column of output position p = (n, y, x): its image and top-left input corner, computed once
-// per thread; load(col, k) then only splits k into (c, r, q). KH/KW > 0 fix the kernel size at compile
-// time (the divisions become multiplications); 0 reads it from kh/kw.
-template <int KH, int KW>
-struct Patches {
-    const float* x;
-    int c, h, w, kh, kw, stride, padTop, padLeft, oh, ow;
-    static constexpr bool nFast = true;
-    struct Col {
-        int image;  // element offset of image n (tensors here stay below 2^31 elements)
-        int iy0, ix0;
-    };
-    __device__ Col col(int p) const {
-        int ohw = oh * ow;
-        int n = p / ohw, rem = p - n * ohw, y = rem / ow, xo = rem - y * ow;
-        return {n * c * h * w, y * stride - padTop, xo * stride - padLeft};
-    }
-    __device__ float load(const Col& col, int k) const {
-        const int khh = KH > 0 ? KH : kh, kww = KW > 0 ? KW : kw;
-        int khw = khh * kww;
-        int ci = k / khw, rq = k - ci * khw, r = rq / kww, q = rq - r * kww;
-        int iy = col.iy0 + r, ix = col.ix0 + q;
-        if (iy < 0 || iy >= h || ix < 0 || ix >= w) return 0.0f;
-        return x[col.image + (ci * h + iy) * w + ix];
-    }
-};
-
-struct ConvStore {
-    float* out;
-    const float* bias;
-    int o, ohw;
-    __device__ void operator()(int m, int p, float v) const {
-        int n = p / ohw, rem = p - n * ohw;
-        if (bias) v += bias[m];
-        out[((long long) n * o + m) * ohw + rem] = v;
-    }
-};
 
 template <int BM, int BK, int KH, int KW>
 __device__ __forceinline__ void conv2d_igemm(const float* x, const float* w, const float* bias, float* out, int n, int c,

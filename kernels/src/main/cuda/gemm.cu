@@ -4,37 +4,8 @@
 // no copy) and broadcast batch strides (0 on a broadcast batch dimension); C is dense [batch, M, N].
 // Two tile sizes: 64 (small or skinny problems, more blocks) and 128 (large problems, more reuse).
 #include "common.cuh"
+#include "gemm_operands.cuh"
 #include "gemm_tile.cuh"
-
-template <bool KF>
-struct StridedA {
-    static constexpr bool kFast = KF;
-    const float* p;
-    long long sm, sk;
-    using Row = int;
-    __device__ Row row(int m) const { return m; }
-    __device__ float load(Row m, int k) const { return p[m * sm + k * sk]; }
-};
-
-template <bool NF>
-struct StridedB {
-    static constexpr bool nFast = NF;
-    const float* p;
-    long long sk, sn;
-    using Col = int;
-    __device__ Col col(int n) const { return n; }
-    __device__ float load(Col n, int k) const { return p[k * sk + n * sn]; }
-};
-
-struct BiasActStore {
-    float* c;
-    const float* bias;
-    int n, act;
-    __device__ void operator()(int m, int j, float v) const {
-        if (bias) v += bias[j];
-        c[(long long) m * n + j] = act == 0 ? v : apply_act_call(v, act);
-    }
-};
 
 template <int BM, int BK, bool AK, bool BN>
 __device__ __forceinline__ void gemm_batched(int M, int N, int K, const float* a, const float* b, const float* bias,

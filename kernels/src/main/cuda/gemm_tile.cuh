@@ -3,14 +3,42 @@
 // A block of 256 threads computes a BM x BM tile of C = A B, stepping through K in slices of BK.
 // Each slice of A (BM x BK) and B (BK x BM) is staged in shared memory; thread (ty, tx) = (tid / 16,
 // tid % 16) accumulates the T x T register tile of rows ty*T + i and columns tx*T + j, which lie
-// contiguous in shared memory and are read four at a time (16-byte loads): T/2 shared loads per k
-// step for T*T multiply-adds. The next slice is fetched into registers while the current one is
+// are read four at a time from shared memory (16-byte loads): T/2 shared loads per k step for T*T
+// multiply-adds. A thread's columns come in groups of four, tx*4 + 64*g (g < T/4), so that in the
+// epilogue sixteen neighbouring threads write 64 consecutive outputs of a row with 16-byte stores
+// (store_run), which coalesce; each thread's rows are ty*T + i.
+//
+// A Store says where output (m, n) goes (at), finishes its value (finish: bias, activation) and whether
+// outputs n..n+V-1 of a row are adjacent in memory (adjacent); store_run then writes V of them with
+// one vector store when they are adjacent and aligned, else one at a time. The next slice is fetched into registers while the current one is
 // multiplied, so global loads overlap arithmetic. Loaders say which index is contiguous in memory
 // (kFast for A, nFast for B) so that consecutive threads read consecutive addresses. Each thread
 // always stages the same rows of A and columns of B (only k moves), so loaders split their address
 // arithmetic: row(m) / col(n) once per thread (e.g. a conv's image position), then load(row, k) /
 // load(col, k) per element.
 #pragma once
+
+template <int V, class Store>
+__device__ __forceinline__ void store_run(const Store& st, int m, int n, int N, const float (&v)[V]) {
+    float w[V];
+#pragma unroll
+    for (int u = 0; u < V; u++) w[u] = n + u < N ? st.finish(m, n + u, v[u]) : 0.0f;
+    float* p = st.at(m, n);
+    if (n + V <= N && st.adjacent(n, V) && (reinterpret_cast<unsigned long long>(p) & (4 * V - 1)) == 0) {
+        // __stcg: a plain global store, but one the compiler keeps as a single vector store.
+        if constexpr (V == 4) {
+            __stcg(reinterpret_cast<float4*>(p), make_float4(w[0], w[1], w[2], w[3]));
+        } else if constexpr (V == 2) {
+            __stcg(reinterpret_cast<float2*>(p), make_float2(w[0], w[1]));
+        } else {
+            *p = w[0];
+        }
+    } else {
+#pragma unroll
+        for (int u = 0; u < V; u++)
+            if (n + u < N) *st.at(m, n + u) = w[u];
+    }
+}
 
 template <int BM, int BK>
 struct TileShape {
@@ -83,7 +111,7 @@ __device__ __forceinline__ void gemm_tile(int M, int N, int K, int m0, int n0, c
 #pragma unroll
             for (int i = 0; i < T; i += 4) {
                 float4 a4 = *reinterpret_cast<const float4*>(&As[kk][ty * T + i]);
-                float4 b4 = *reinterpret_cast<const float4*>(&Bs[kk][tx * T + i]);
+                float4 b4 = *reinterpret_cast<const float4*>(&Bs[kk][(i / 4) * 64 + tx * 4]);
                 av[i] = a4.x; av[i + 1] = a4.y; av[i + 2] = a4.z; av[i + 3] = a4.w;
                 bv[i] = b4.x; bv[i + 1] = b4.y; bv[i + 2] = b4.z; bv[i + 3] = b4.w;
             }
@@ -99,9 +127,9 @@ __device__ __forceinline__ void gemm_tile(int M, int N, int K, int m0, int n0, c
         int m = m0 + ty * T + i;
         if (m >= M) continue;
 #pragma unroll
-        for (int j = 0; j < T; j++) {
-            int n = n0 + tx * T + j;
-            if (n < N) st(m, n, acc[i][j]);
+        for (int g = 0; g < T / 4; g++) {
+            int n = n0 + g * 64 + tx * 4;
+            if (n < N) store_run<4>(st, m, n, N, {acc[i][4 * g], acc[i][4 * g + 1], acc[i][4 * g + 2], acc[i][4 * g + 3]});
         }
     }
 }

@@ -110,6 +110,11 @@ public final class GenerateCommand implements Callable<Integer> {
     @Option(names = "--device", defaultValue = "cpu", paramLabel = "cpu|cuda", description = "Where to compute (default: ${DEFAULT-VALUE}).")
     String device;
 
+    @Option(names = "--dtype", paramLabel = "fp32|fp16|bf16",
+            description = {"With --device cuda: precision of the matrix products (linear, conv2d, matmul); fp16/bf16 run them on",
+                    "tensor cores with fp32 accumulation, everything else stays fp32 (default: fp32, or $LDM4J_CUDA_DTYPE)."})
+    String dtype;
+
     @Option(names = "--output", defaultValue = "ldm4j.png", paramLabel = "FILE.png",
             description = "Where to write the image; with --batch N > 1, FILE-0.png ... FILE-(N-1).png (default: ${DEFAULT-VALUE}).")
     Path output;
@@ -142,6 +147,9 @@ public final class GenerateCommand implements Callable<Integer> {
                 scheduler, karras, clipSkip, init, strength);
 
         long loadStart = System.nanoTime();
+        if (dtype != null) {
+            System.setProperty("ldm4j.cuda.dtype", dtype); // read by the CUDA backend's provider
+        }
         try (Backend backend = profile ? new ProfilingBackend(Backends.create(device)) : Backends.create(device);
              StableDiffusionPipeline pipe = StableDiffusionPipeline.load(model, config, tokenizer, prediction, backend)) {
             err.printf(Locale.ROOT, "ldm4j: loaded %s (%s, %s) on %s in %.1f s; seed %d%n", model, pipe.spec().family(), pipe.spec().layout(),
@@ -247,6 +255,12 @@ public final class GenerateCommand implements Callable<Integer> {
         }
         if (!noiseDtype.equals("float32") && !noiseDtype.equals("float64")) {
             throw new Main.UserError("--noise-dtype must be float32 or float64, got '" + noiseDtype + "'");
+        }
+        if (dtype != null && !List.of("fp32", "fp16", "bf16").contains(dtype)) {
+            throw new Main.UserError("--dtype must be fp32, fp16 or bf16, got '" + dtype + "'");
+        }
+        if (dtype != null && !dtype.equals("fp32") && !device.equals("cuda")) {
+            throw new Main.UserError("--dtype " + dtype + " needs --device cuda; the CPU backend computes in fp32");
         }
         if (!generator.equals("cpu") && !generator.equals("cuda")) {
             throw new Main.UserError("--generator must be cpu or cuda, got '" + generator + "'");

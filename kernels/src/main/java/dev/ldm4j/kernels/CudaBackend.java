@@ -1,7 +1,9 @@
 // The CUDA implementation of every Backend primitive: each op checks its arguments, allocates its result
 // from the caching allocator and enqueues our own kernels (src/main/cuda, loaded as PTX) on one stream
 // through JCuda's driver API. Only toHost waits for the GPU. Results are dense row-major F32 tensors on
-// the device; F16/BF16 weights are widened once on the device into an F32 twin of their storage.
+// the device; F16/BF16 weights are widened once on the device into an F32 twin of their storage. In the
+// FP16/BF16 precisions (CudaPrecision) linear, matmul and conv2d run on tensor cores instead, with the
+// weights held in the 16-bit type (a twin made once when they arrive in another dtype).
 package dev.ldm4j.kernels;
 
 import static jcuda.driver.JCudaDriver.cuEventCreate;
@@ -35,9 +37,21 @@ public final class CudaBackend implements Backend {
     private static final int ATTENTION_CHUNK = 1024;
 
     private final CudaContext cx;
+    private final CudaPrecision precision;
 
-    CudaBackend(CudaContext cx) {
+    CudaBackend(CudaContext cx, CudaPrecision precision) {
         this.cx = cx;
+        this.precision = precision;
+    }
+
+    /** The precision of this backend's matrix products. */
+    public CudaPrecision precision() {
+        return precision;
+    }
+
+    /** A backend on the same device, stream and memory whose matrix products use precision p. */
+    public CudaBackend withPrecision(CudaPrecision p) {
+        return p == precision ? this : new CudaBackend(cx, p);
     }
 
     @Override
@@ -53,7 +67,7 @@ public final class CudaBackend implements Backend {
     /** The GPU's name, compute capability, multiprocessors and driver, for logs. */
     public String describe() {
         return cx.deviceName + " (sm_" + cx.computeCapability + ", " + cx.multiprocessors + " SMs, driver CUDA "
-                + Ptx.cudaVersionLabel(cx.driverVersion) + ")";
+                + Ptx.cudaVersionLabel(cx.driverVersion) + "; matrix products " + precision.label() + ")";
     }
 
     /** Allocator statistics, for logs. */
@@ -195,15 +209,49 @@ public final class CudaBackend implements Backend {
         if (d.dtype() != DType.F16 && d.dtype() != DType.BF16) {
             throw new IllegalArgumentException("unsupported dtype " + d.dtype() + " for tensor " + Arrays.toString(d.shape()) + "; expected F32, F16 or BF16");
         }
+        return twinView(d, DType.F32);
+    }
+
+    /**
+     * t on this device in the tensor-core operand type (F16 or BF16) with its own view: t itself when it
+     * has that dtype, else a view of a twin of its storage converted once on the device.
+     */
+    private Tensor operand16(Tensor t) {
+        Tensor d = toDevice(t);
+        DType want = precision.operandType();
+        if (d.dtype() == want) {
+            return d;
+        }
+        if (d.dtype() != DType.F32 && d.dtype() != DType.F16 && d.dtype() != DType.BF16) {
+            throw new IllegalArgumentException("unsupported dtype " + d.dtype() + " for tensor " + Arrays.toString(d.shape()) + "; expected F32, F16 or BF16");
+        }
+        return twinView(d, want);
+    }
+
+    /** The view d (shape, strides, offset) over its storage's twin of dtype want, made on first use. */
+    private Tensor twinView(Tensor d, DType want) {
         CudaStorage s = (CudaStorage) d.storage();
-        CudaStorage twin = s.f32Twin();
+        CudaStorage twin = s.twin(want);
         if (twin == null) {
-            twin = new CudaStorage(cx.allocator, DType.F32, s.size());
-            String fn = d.dtype() == DType.F16 ? "convert_f16_f32" : "convert_bf16_f32";
+            twin = new CudaStorage(cx.allocator, want, s.size());
+            String fn = "convert_" + dtypeLabel(d.dtype()) + "_" + dtypeLabel(want);
             launch("convert", fn, gridFor(s.size()), 1, THREADS, 0, s.size(), rawTensor(s), rawTensor(twin));
-            s.setF32Twin(twin);
+            s.setTwin(want, twin);
         }
         return new Tensor(twin, d.shape(), d.strides(), d.offset());
+    }
+
+    private static String dtypeLabel(DType t) {
+        return switch (t) {
+            case F32 -> "f32";
+            case F16 -> "f16";
+            case BF16 -> "bf16";
+            default -> throw new IllegalArgumentException("no conversion for dtype " + t);
+        };
+    }
+
+    private boolean tensorCores() {
+        return precision != CudaPrecision.FP32;
     }
 
     private static Tensor rawTensor(CudaStorage s) {
@@ -283,7 +331,7 @@ public final class CudaBackend implements Backend {
             throw new IllegalArgumentException("linear: bias " + Arrays.toString(bias.shape()) + " should be [" + n + "]");
         }
         Tensor xc = contiguous(x);
-        Tensor wf = f32(w);
+        Tensor wf = tensorCores() ? operand16(w) : f32(w);
         Tensor bc = bias == null ? null : contiguous(bias);
         int[] outShape = x.shape();
         outShape[outShape.length - 1] = n;
@@ -297,13 +345,22 @@ public final class CudaBackend implements Backend {
         return out;
     }
 
+    /**
+     * C = act(A B + bias) for F32 A; B is F32, or (tensor-core precisions only) already in the operand
+     * type. In FP16/BF16 the gemm_mma kernels round F32 operands while staging them.
+     */
     private void gemm(int m, int n, int k, Tensor a, Tensor b, Tensor bias, Tensor c, long sam, long sak, long sbk, long sbn,
                       int[] batch, long[] aBatch, long[] bBatch, Activation act, int batches) {
         long tiles128 = (long) ceilDiv(m, 128) * ceilDiv(n, 128) * batches;
         boolean big = tiles128 >= cx.multiprocessors;
         int tile = big ? 128 : 64;
         String order = (sak == 1 ? "_ak" : "_am") + (sbn == 1 ? "_bn" : "_bk");
-        launch3("gemm", "gemm_" + tile + order + "_f32", ceilDiv(n, tile), ceilDiv(m, tile), batches, THREADS, 0,
+        String module = "gemm", symbol = "gemm_" + tile + order + "_f32";
+        if (tensorCores()) {
+            module = "gemm_mma";
+            symbol = "gemm_mma_" + tile + order + (b.dtype() == DType.F32 ? "_bf32_" : "_b16_") + dtypeLabel(precision.operandType());
+        }
+        launch3(module, symbol, ceilDiv(n, tile), ceilDiv(m, tile), batches, THREADS, 0,
                 m, n, k, a, b, bias, c, sam, sak, sbk, sbn, batch.length, dims(batch), dims(aBatch), dims(bBatch), actCode(act));
     }
 
@@ -324,7 +381,8 @@ public final class CudaBackend implements Backend {
         if (bias != null && (bias.rank() != 1 || bias.dim(0) != o)) {
             throw new IllegalArgumentException("conv2d: bias " + Arrays.toString(bias.shape()) + " should be [" + o + "]");
         }
-        Tensor xc = contiguous(x), wc = contiguous(w), bc = bias == null ? null : contiguous(bias);
+        Tensor xc = contiguous(x), bc = bias == null ? null : contiguous(bias);
+        Tensor wc = !tensorCores() ? contiguous(w) : operand16(w.isContiguous() ? w : contiguous(w));
         Tensor out = empty(n, o, oh, ow);
         if (out.numel() == 0) {
             return out;
@@ -334,7 +392,9 @@ public final class CudaBackend implements Backend {
         boolean big = tiles128 >= cx.multiprocessors;
         int tile = big ? 128 : 64;
         String size = kh == 1 && kw == 1 ? "_k1" : kh == 3 && kw == 3 ? "_k3" : "_kn";
-        launch3("conv2d", "conv2d_" + tile + size + "_f32", Math.toIntExact(ceilDivL(p, tile)), ceilDiv(o, tile), 1, THREADS, 0,
+        String module = tensorCores() ? "conv2d_mma" : "conv2d";
+        String symbol = tensorCores() ? "conv2d_mma_" + tile + size + "_" + dtypeLabel(precision.operandType()) : "conv2d_" + tile + size + "_f32";
+        launch3(module, symbol, Math.toIntExact(ceilDivL(p, tile)), ceilDiv(o, tile), 1, THREADS, 0,
                 xc, wc, bc, out, n, c, h, wd, o, kh, kw, stride, padTop, padLeft, oh, ow);
         return out;
     }

@@ -1,5 +1,6 @@
 // Makes the CUDA backend findable as "cuda" through dev.ldm4j.tensor.Backends (ServiceLoader), and says
-// in one line why it cannot run when this machine lacks the driver, a GPU, or a new enough driver.
+// in one line why it cannot run when this machine lacks the driver, a GPU, or a new enough driver. The
+// backend's matrix-product precision comes from -Dldm4j.cuda.dtype or LDM4J_CUDA_DTYPE (default fp32).
 package dev.ldm4j.kernels;
 
 import dev.ldm4j.tensor.Backend;
@@ -23,6 +24,6 @@ public final class CudaBackendProvider implements BackendProvider {
 
     @Override
     public Backend create() {
-        return new CudaBackend(CudaContext.get());
+        return new CudaBackend(CudaContext.get(), CudaPrecision.fromEnvironment());
     }
 }

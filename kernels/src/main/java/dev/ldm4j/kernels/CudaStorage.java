@@ -1,18 +1,20 @@
 // Device storage: a block of GPU memory from the caching allocator holding size elements of one dtype.
-// F16/BF16 storages (weights kept in their file dtype) lazily get an F32 twin made on the device, so
-// the F32 kernels can read them; the twin lives as long as the storage.
+// A storage can get twins of another dtype made on the device, once: an F32 twin of F16/BF16 weights
+// (kept in their file dtype) for the F32 kernels, and an F16/BF16 twin of weights for the tensor-core
+// kernels of the FP16/BF16 modes. A twin lives as long as its storage.
 package dev.ldm4j.kernels;
 
 import dev.ldm4j.tensor.DType;
 import dev.ldm4j.tensor.Device;
 import dev.ldm4j.tensor.Storage;
+import java.util.EnumMap;
 import jcuda.driver.CUdeviceptr;
 
 public final class CudaStorage implements Storage {
     private final DeviceAllocator.Block block;
     private final DType dtype;
     private final long size;
-    private CudaStorage f32Twin;
+    private final EnumMap<DType, CudaStorage> twins = new EnumMap<>(DType.class);
 
     CudaStorage(DeviceAllocator allocator, DType dtype, long size) {
         this.dtype = dtype;
@@ -45,12 +47,13 @@ public final class CudaStorage implements Storage {
         return block.ptr().withByteOffset(element * dtype.byteSize());
     }
 
-    CudaStorage f32Twin() {
-        return f32Twin;
+    /** This storage's contents converted to dtype, if made before; null otherwise. */
+    synchronized CudaStorage twin(DType dtype) {
+        return twins.get(dtype);
     }
 
-    void setF32Twin(CudaStorage twin) {
-        this.f32Twin = twin;
+    synchronized void setTwin(DType dtype, CudaStorage twin) {
+        twins.put(dtype, twin);
     }
 
     long bytes() {

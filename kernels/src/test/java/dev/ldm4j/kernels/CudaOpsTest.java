@@ -38,7 +38,7 @@ class CudaOpsTest {
         } catch (RuntimeException e) {
             Assumptions.abort("CUDA op tests skipped: no CPU reference backend (" + e.getMessage() + ")");
         }
-        gpu = Backends.create("cuda");
+        gpu = ((CudaBackend) Backends.create("cuda")).withPrecision(CudaPrecision.FP32);
     }
 
     @AfterAll

@@ -4,9 +4,12 @@
 // reports achieved TFLOP/s or GB/s against the measured ceilings; builds the full-size SD 1.5 U-Net and
 // VAE from seeded random weights and times a U-Net step and a VAE decode; runs the tiny conformance
 // U-Net, VAE and seeded text-to-image pipelines on the GPU and the CPU against the diffusers references.
-// Prints one short table last.
+// The matrix products (conv, linear, matmul), the U-Net step, the VAE decode and the tiny checks are also
+// run in the backend's FP16 (and some in BF16) tensor-core precision, beside PyTorch's fp16 times for the
+// same shapes when gpu-check.sh measured them (--torch-fp16: lines "name<TAB>ms"). Prints one short
+// table last.
 //
-// Usage: GpuBench [--torch-sgemm-tflops=X] [--torch-copy-gbs=Y] [--conformance=DIR]
+// Usage: GpuBench [--torch-sgemm-tflops=X] [--torch-copy-gbs=Y] [--torch-fp16=FILE] [--conformance=DIR]
 package dev.ldm4j.bench.gpu;
 
 import dev.ldm4j.diffusion.pipeline.GenerationRequest;
@@ -20,6 +23,7 @@ import dev.ldm4j.diffusion.unet.UNetConfig;
 import dev.ldm4j.diffusion.vae.AutoencoderKL;
 import dev.ldm4j.diffusion.vae.VaeConfig;
 import dev.ldm4j.kernels.CudaBackend;
+import dev.ldm4j.kernels.CudaPrecision;
 import dev.ldm4j.nn.Params;
 import dev.ldm4j.tensor.Activation;
 import dev.ldm4j.tensor.Backend;
@@ -51,6 +55,9 @@ public final class GpuBench {
     }
 
     private final CudaBackend gpu;
+    private final CudaBackend gpu16;
+    private final CudaBackend gpuBf16;
+    private final Map<String, Double> torchFp16 = new HashMap<>();
     private final List<Row> rows = new ArrayList<>();
     private final double sgemmTflops;
     private final double torchCopyGbs;
@@ -59,6 +66,8 @@ public final class GpuBench {
 
     private GpuBench(CudaBackend gpu, double sgemmTflops, double torchCopyGbs) {
         this.gpu = gpu;
+        this.gpu16 = gpu.withPrecision(CudaPrecision.FP16);
+        this.gpuBf16 = gpu.withPrecision(CudaPrecision.BF16);
         this.sgemmTflops = sgemmTflops;
         this.torchCopyGbs = torchCopyGbs;
     }
@@ -68,7 +77,7 @@ public final class GpuBench {
         for (String a : args) {
             int eq = a.indexOf('=');
             if (!a.startsWith("--") || eq < 0) {
-                System.err.println("usage: GpuBench [--torch-sgemm-tflops=X] [--torch-copy-gbs=Y] [--conformance=DIR]; bad argument " + a);
+                System.err.println("usage: GpuBench [--torch-sgemm-tflops=X] [--torch-copy-gbs=Y] [--torch-fp16=FILE] [--conformance=DIR]; bad argument " + a);
                 System.exit(2);
             }
             opt.put(a.substring(2, eq), a.substring(eq + 1));
@@ -78,9 +87,17 @@ public final class GpuBench {
             System.out.println("CUDA unavailable: " + (cuda == null ? "no provider" : cuda.unavailableReason().get()));
             System.exit(3);
         }
-        CudaBackend gpu = (CudaBackend) cuda.create();
+        CudaBackend gpu = ((CudaBackend) cuda.create()).withPrecision(CudaPrecision.FP32);
         System.out.println("device: " + gpu.describe());
         GpuBench b = new GpuBench(gpu, parse(opt.get("torch-sgemm-tflops")), parse(opt.get("torch-copy-gbs")));
+        if (opt.containsKey("torch-fp16") && Files.exists(Path.of(opt.get("torch-fp16")))) {
+            for (String line : Files.readAllLines(Path.of(opt.get("torch-fp16")))) {
+                int tab = line.lastIndexOf('\t');
+                if (tab > 0) {
+                    b.torchFp16.put(line.substring(0, tab), parse(line.substring(tab + 1)));
+                }
+            }
+        }
         b.ceilings();
         b.kernels();
         Path conf = opt.containsKey("conformance") ? Path.of(opt.get("conformance")) : null;
@@ -133,10 +150,19 @@ public final class GpuBench {
     }
 
     private void flops(String name, double flop, Supplier<Tensor> op) {
+        flops(name, null, flop, op);
+    }
+
+    /** As flops(name, ...), compared with PyTorch's fp16 time of the same shape when torchKey has one. */
+    private void flops(String name, String torchKey, double flop, Supplier<Tensor> op) {
         try {
             double ms = medianMs(3, 21, op);
             double tf = flop / (ms * 1e-3) / 1e12;
             String of = Double.isNaN(sgemmTflops) ? "n/a" : String.format("%.0f%% of sgemm", 100 * tf / sgemmTflops);
+            Double t = torchKey == null ? null : torchFp16.get(torchKey);
+            if (t != null && !t.isNaN()) {
+                of = String.format("torch fp16 %.3f ms (%.2f TFLOP/s); ours %.1fx its time", t, flop / (t * 1e-3) / 1e12, ms / t);
+            }
             add("kernel", name, ms, String.format("%.2f TFLOP/s", tf), of);
         } catch (RuntimeException e) {
             add("kernel", name + " FAILED: " + oneLine(e), Double.NaN, "", "");
@@ -207,6 +233,8 @@ public final class GpuBench {
         linear("linear 768->320 [154 tok] (cross k/v)", 154, 768, 320, false);
         Tensor a = rand(4096, 4096), bm = rand(4096, 4096);
         flops("matmul 4096^3", 2.0 * 4096 * 4096 * 4096, () -> gpu.matmul(a, bm));
+        flops("matmul 4096^3 fp16", "matmul 4096^3", 2.0 * 4096 * 4096 * 4096, () -> gpu16.matmul(a, bm));
+        flops("matmul 4096^3 bf16", 2.0 * 4096 * 4096 * 4096, () -> gpuBf16.matmul(a, bm));
 
         // Attention (B=2; heads 8; FLOPs 4 B H Lq Lk D).
         attention("self-attn 64x64: L 4096, D 40", 2, 4096, 4096, 8, 40);
@@ -249,15 +277,28 @@ public final class GpuBench {
         bytes("embedding 154 ids of [49408,768]", 2 * 154 * 768 * 4.0, () -> gpu.embedding(table, ids));
     }
 
+    /** Times the conv in fp32 and fp16 (weights F16 on the device, as from a checkpoint), bf16 too if asked. */
     private void conv(String name, int n, int c, int h, int w, int o, int k, int stride, int pad) {
-        Tensor x = rand(n, c, h, w), wt = rand(o, c, k, k), b = rand(o);
+        Tensor x = rand(n, c, h, w), wt = rand(o, c, k, k), b = rand(o), wh = randF16(o, c, k, k);
         int oh = (h + 2 * pad - k) / stride + 1, ow = (w + 2 * pad - k) / stride + 1;
-        flops(name, 2.0 * n * o * oh * ow * c * k * k, () -> gpu.conv2d(x, wt, b, stride, pad));
+        double flop = 2.0 * n * o * oh * ow * c * k * k;
+        flops(name, flop, () -> gpu.conv2d(x, wt, b, stride, pad));
+        flops(name + " fp16", name, flop, () -> gpu16.conv2d(x, wh, b, stride, pad));
+        if (name.equals("conv3x3 320->320 @64") || name.startsWith("VAE conv3x3 256")) {
+            flops(name + " bf16", flop, () -> gpuBf16.conv2d(x, wt, b, stride, pad));
+        }
     }
 
     private void linear(String name, int rows, int k, int n, boolean f16) {
-        Tensor x = rand(rows, k), w = f16 ? randF16(n, k) : rand(n, k), b = rand(n);
-        flops(name, 2.0 * rows * k * n, () -> gpu.linear(x, w, b, Activation.NONE));
+        Tensor x = rand(rows, k), w = f16 ? randF16(n, k) : rand(n, k), b = rand(n), wh = randF16(n, k);
+        double flop = 2.0 * rows * k * n;
+        flops(name, flop, () -> gpu.linear(x, w, b, Activation.NONE));
+        if (!f16) {
+            flops(name + " fp16", name, flop, () -> gpu16.linear(x, wh, b, Activation.NONE));
+        }
+        if (name.contains("320->2560")) {
+            flops(name + " bf16", flop, () -> gpuBf16.linear(x, w, b, Activation.NONE));
+        }
     }
 
     private void attention(String name, int b, int lq, int lk, int heads, int d) {
@@ -275,10 +316,25 @@ public final class GpuBench {
             add("model", "SD 1.5 U-Net / VAE: skipped (no sd15-diffusers.header.json)", Double.NaN, "", "");
             return;
         }
+        for (CudaBackend b : new CudaBackend[] {gpu, gpu16, gpuBf16}) {
+            unetStep(header, b);
+        }
+        for (CudaBackend b : new CudaBackend[] {gpu, gpu16}) {
+            vaeDecode(header, b);
+        }
+    }
+
+    private static String label(CudaBackend b) {
+        return b.precision().label();
+    }
+
+    @SuppressWarnings("unchecked")
+    private void unetStep(Path header, CudaBackend backend) {
+        String p = label(backend);
         try {
             Map<String, Object> h = Json.parseObject(header);
             long t0 = System.nanoTime();
-            ProfilingBackend prof = new ProfilingBackend(gpu);
+            ProfilingBackend prof = new ProfilingBackend(backend);
             UNet2DConditionModel unet = new UNet2DConditionModel(
                     Params.root(new RandomWeights((Map<String, Object>) h.get("unet"), "random SD 1.5 U-Net", 7), prof),
                     UNetConfig.fromJson((Map<String, Object>) h.get("unet_config")));
@@ -298,8 +354,8 @@ public final class GpuBench {
             }
             Arrays.sort(ms);
             Arrays.sort(wall);
-            add("model", "SD 1.5 U-Net step, 512x512, batch 2 (GPU time)", ms[2], "", "");
-            add("model", "SD 1.5 U-Net step, 512x512, batch 2 (wall time)", wall[2], "", "");
+            add("model", "SD 1.5 U-Net step, 512x512, batch 2, " + p + " (GPU time)", ms[2], "", "");
+            add("model", "SD 1.5 U-Net step, 512x512, batch 2, " + p + " (wall time)", wall[2], "", "");
             System.out.println(gpu.memoryStats());
             prof.start();
             unet.forward(sample, ts, ctx);
@@ -308,17 +364,22 @@ public final class GpuBench {
             for (var e : byOp.entrySet()) {
                 double[] v = e.getValue();
                 if (v[0] >= 0.01 * total) {
-                    add("unet-ops", String.format("%s (%d calls)", e.getKey(), (int) v[1]), v[0], "",
+                    add("unet-ops", String.format("%s %s (%d calls)", p, e.getKey(), (int) v[1]), v[0], "",
                             String.format("%.0f%% of op time", 100 * v[0] / total));
                 }
             }
         } catch (RuntimeException | OutOfMemoryError e) {
-            add("model", "SD 1.5 U-Net FAILED: " + oneLine(e), Double.NaN, "", "");
+            add("model", "SD 1.5 U-Net " + p + " FAILED: " + oneLine(e), Double.NaN, "", "");
         }
+    }
+
+    @SuppressWarnings("unchecked")
+    private void vaeDecode(Path header, CudaBackend backend) {
+        String p = label(backend);
         try {
             Map<String, Object> h = Json.parseObject(header);
             AutoencoderKL vae = new AutoencoderKL(
-                    Params.root(new RandomWeights((Map<String, Object>) h.get("vae"), "random SD VAE", 8), gpu),
+                    Params.root(new RandomWeights((Map<String, Object>) h.get("vae"), "random SD VAE", 8), backend),
                     VaeConfig.fromJson((Map<String, Object>) h.get("vae_config")));
             Tensor z = rand(1, 4, 64, 64);
             vae.decode(z);
@@ -328,11 +389,12 @@ public final class GpuBench {
                 vm[i] = gpu.timeMillis(() -> vae.decode(z));
             }
             Arrays.sort(vm);
-            add("model", "SD VAE decode 64x64 -> 512x512, batch 1 (GPU time)", vm[1], "", "");
+            add("model", "SD VAE decode 64x64 -> 512x512, batch 1, " + p + " (GPU time)", vm[1], "", "");
             System.out.println(gpu.memoryStats());
         } catch (RuntimeException | OutOfMemoryError e) {
-            add("model", "SD VAE decode FAILED: " + oneLine(e), Double.NaN, "", "");
+            add("model", "SD VAE decode " + p + " FAILED: " + oneLine(e), Double.NaN, "", "");
         }
+        gpu.trimCache();
     }
 
     // ------------------------------------------------------------ tiny conformance
@@ -345,7 +407,7 @@ public final class GpuBench {
             return;
         }
         Backend cpu = Backends.create("cpu");
-        Backend[] bs = {gpu, cpu};
+        Backend[] bs = {gpu, cpu, gpu16, gpuBf16};
         try (WeightSource golden = WeightSources.open(dir.resolve("golden.safetensors"));
              WeightSource unetW = WeightSources.open(dir.resolve("unet/diffusion_pytorch_model.safetensors"));
              WeightSource vaeW = WeightSources.open(dir.resolve("vae/diffusion_pytorch_model.safetensors"))) {
@@ -353,18 +415,20 @@ public final class GpuBench {
             VaeConfig vc = VaeConfig.fromJson(Json.parseObject(dir.resolve("vae/config.json")));
             Tensor sample = dense(golden, "unet.sample"), ctx = dense(golden, "unet.context");
             float[] ts = golden.tensor("unet.timesteps").toFloatArray();
-            Tensor[] out = new Tensor[2];
-            for (int i = 0; i < 2; i++) {
+            Tensor[] out = new Tensor[bs.length];
+            for (int i = 0; i < bs.length; i++) {
                 UNet2DConditionModel unet = new UNet2DConditionModel(Params.root(unetW, bs[i]), uc);
                 out[i] = bs[i].toHost(unet.forward(bs[i].toDevice(sample), ts, bs[i].toDevice(ctx)));
             }
             report("sd1-tiny U-Net [2,4,16,16]", out[0], out[1], dense(golden, "unet.out"), 1e-4);
+            reportHalf("sd1-tiny U-Net [2,4,16,16]", out[2], out[3], out[1], dense(golden, "unet.out"));
             Tensor z = dense(golden, "vae.z");
-            for (int i = 0; i < 2; i++) {
+            for (int i = 0; i < bs.length; i++) {
                 AutoencoderKL vae = new AutoencoderKL(Params.root(vaeW, bs[i]), vc);
                 out[i] = bs[i].toHost(vae.decode(bs[i].toDevice(z)));
             }
             report("sd1-tiny VAE decode", out[0], out[1], dense(golden, "vae.decoded"), 1e-4);
+            reportHalf("sd1-tiny VAE decode", out[2], out[3], out[1], dense(golden, "vae.decoded"));
         } catch (RuntimeException e) {
             add("conform", "sd1-tiny U-Net/VAE FAILED: " + oneLine(e), Double.NaN, "", "");
         }
@@ -375,6 +439,8 @@ public final class GpuBench {
         }
         try (StableDiffusionPipeline pg = StableDiffusionPipeline.load(dir, null, null, gpu);
              StableDiffusionPipeline pc = StableDiffusionPipeline.load(dir, null, null, cpu);
+             StableDiffusionPipeline ph = StableDiffusionPipeline.load(dir, null, null, gpu16);
+             StableDiffusionPipeline pb = StableDiffusionPipeline.load(dir, null, null, gpuBf16);
              WeightSource ref = WeightSources.open(dir.resolve("pipelines_seeded.safetensors"))) {
             Map<String, Object> runs = Json.parseObject(seeded);
             for (var e : runs.entrySet()) {
@@ -390,9 +456,9 @@ public final class GpuBench {
                         .withGuidanceScale(((Number) run.get("guidance_scale")).doubleValue())
                         .withSize(((Number) run.get("width")).intValue(), ((Number) run.get("height")).intValue());
                 long seedValue = ((Number) run.get("seed")).longValue();
-                GenerationResult[] res = new GenerationResult[2];
-                StableDiffusionPipeline[] ps = {pg, pc};
-                for (int i = 0; i < 2; i++) {
+                StableDiffusionPipeline[] ps = {pg, pc, ph, pb};
+                GenerationResult[] res = new GenerationResult[ps.length];
+                for (int i = 0; i < ps.length; i++) {
                     Map<String, Object> cfg = new LinkedHashMap<>(ps[i].spec().schedulerConfig());
                     if (run.get("scheduler_kwargs") instanceof Map<?, ?> kw) {
                         cfg.putAll((Map<String, Object>) kw);
@@ -405,6 +471,13 @@ public final class GpuBench {
                 double gRef = maxAbs(g, want) * 255, cRef = maxAbs(c, want) * 255, gc = maxAbs(g, c) * 255;
                 add("conform", String.format("pipeline %s: %s, max pixel |gpu-ref| %.3f/255 (cpu %.3f), |gpu-cpu| %.3f/255; gpu steps %.0f ms",
                         e.getKey(), gRef <= 2 ? "PASS" : "FAIL", gRef, cRef, gc, res[0].timings().totalStepNanos() / 1e6), Double.NaN, "", "");
+                String[] names = {"fp32", "cpu", "fp16", "bf16"};
+                for (int i = 2; i < ps.length; i++) {
+                    float[] hImg = res[i].images().get(0).data();
+                    add("conform", String.format("pipeline %s %s: max pixel |%s-cpu| %.3f/255, mean %.4f/255; |%s-ref| %.3f/255; steps %.0f ms",
+                            e.getKey(), names[i], names[i], maxAbs(hImg, c) * 255, meanAbs(hImg, c) * 255, names[i], maxAbs(hImg, want) * 255,
+                            res[i].timings().totalStepNanos() / 1e6), Double.NaN, "", "");
+                }
             }
         } catch (RuntimeException e) {
             add("conform", "sd1-tiny pipelines FAILED: " + oneLine(e), Double.NaN, "", "");
@@ -420,6 +493,23 @@ public final class GpuBench {
             m = Math.max(m, Math.abs(a[i] - b[i]));
         }
         return m;
+    }
+
+    private static double meanAbs(float[] a, float[] b) {
+        if (a.length != b.length) {
+            return Double.POSITIVE_INFINITY;
+        }
+        double s = 0;
+        for (int i = 0; i < a.length; i++) {
+            s += Math.abs(a[i] - b[i]);
+        }
+        return s / Math.max(1, a.length);
+    }
+
+    /** The fp16 and bf16 outputs against the CPU fp32 output and the diffusers fp32 reference (measured, no pass mark). */
+    private void reportHalf(String what, Tensor f16, Tensor bf16, Tensor cpuOut, Tensor ref) {
+        add("conform", String.format("%s fp16: |fp16-cpu|/|cpu| %.1e, |fp16-ref|/|ref| %.1e; bf16: |bf16-cpu|/|cpu| %.1e", what,
+                relErr(f16, cpuOut), relErr(f16, ref), relErr(bf16, cpuOut)), Double.NaN, "", "");
     }
 
     private static Tensor dense(WeightSource src, String name) {

@@ -52,16 +52,26 @@ public final class LCMScheduler extends BaseScheduler {
 
     @Override
     public void setTimesteps(int steps) {
+        setTimesteps(steps, 1.0);
+    }
+
+    /**
+     * The schedule of LCM's image-to-image pipeline: `steps` timesteps taken from the first
+     * strength * original_inference_steps points of the distillation schedule (diffusers'
+     * set_timesteps(..., strength=...)); the run starts at the first of them, with no further slicing.
+     */
+    public void setTimesteps(int steps, double strength) {
         checkSteps(steps);
-        timesteps = consistencyTimesteps(config, steps, name());
+        timesteps = consistencyTimesteps(config, steps, strength, name());
         lastDenoised = null;
     }
 
     /**
-     * The LCM/TCD schedule: the distillation schedule t_j = j * (N / original_steps) - 1 (j = 1..original_steps),
-     * from which `steps` timesteps are taken at evenly spaced indices, largest first.
+     * The LCM/TCD schedule: the distillation schedule t_j = j * (N / original_steps) - 1
+     * (j = 1..floor(original_steps * strength)), from which `steps` timesteps are taken at evenly
+     * spaced indices, largest first.
      */
-    static double[] consistencyTimesteps(SchedulerConfig c, int steps, String name) {
+    static double[] consistencyTimesteps(SchedulerConfig c, int steps, double strength, String name) {
         int n = c.getInt("num_train_timesteps");
         int original = c.getInt("original_inference_steps");
         if (original < 1 || original > n) {
@@ -70,12 +80,20 @@ public final class LCMScheduler extends BaseScheduler {
         if (steps > original) {
             throw new IllegalArgumentException(name + ": the number of steps (" + steps + ") cannot exceed original_inference_steps (" + original + ")");
         }
+        if (!(strength > 0 && strength <= 1)) {
+            throw new IllegalArgumentException(name + ": strength must be in (0, 1], got " + strength);
+        }
+        int count = (int) (original * strength);
+        if (count < steps) {
+            throw new IllegalArgumentException(name + ": original_inference_steps x strength (" + original + " x " + strength
+                    + ") leaves " + count + " timesteps, fewer than the " + steps + " steps asked for");
+        }
         int k = n / original;
         double[] t = new double[steps];
         for (int i = 0; i < steps; i++) {
-            // floor(linspace(0, original, steps, endpoint=False)) indexes the reversed distillation schedule.
-            int idx = (int) Math.floor(i * ((double) original / steps));
-            t[i] = (double) (original - idx) * k - 1;
+            // floor(linspace(0, count, steps, endpoint=False)) indexes the reversed distillation schedule.
+            int idx = (int) Math.floor(NoiseSchedule.npLinspace(0, count, steps + 1)[i]);
+            t[i] = (double) (count - idx) * k - 1;
         }
         return t;
     }

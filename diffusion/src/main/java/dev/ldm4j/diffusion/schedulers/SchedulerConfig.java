@@ -27,18 +27,6 @@ public final class SchedulerConfig {
         this.values = Collections.unmodifiableMap(v);
     }
 
-    /** A copy of this configuration with some declared keys replaced (undeclared keys are an error). */
-    public SchedulerConfig with(Map<String, Object> overrides) {
-        for (String k : overrides.keySet()) {
-            if (!values.containsKey(k)) {
-                throw new IllegalArgumentException(className + " has no setting '" + k + "'");
-            }
-        }
-        Map<String, Object> merged = new LinkedHashMap<>(values);
-        merged.putAll(overrides);
-        return new SchedulerConfig(className, values, merged);
-    }
-
     public boolean has(String key) {
         return values.containsKey(key);
     }

@@ -51,7 +51,10 @@ public final class Schedulers {
     }
 
     /**
-     * A scheduler by CLI name, configured from a model's scheduler_config.json (may be empty).
+     * A scheduler by CLI name, configured from a model's scheduler_config.json (may be empty). Names
+     * that denote a solver variant fix it (dpmpp_2m: dpmsolver++ order 2; dpmpp_2m_sde:
+     * sde-dpmsolver++ order 2; dpmpp_2s: singlestep dpmsolver++ order 2); everything else follows
+     * the config, then the class defaults.
      *
      * @param karras use Karras et al. 2022 sigmas (use_karras_sigmas); an error for schedulers without them
      */
@@ -69,11 +72,6 @@ public final class Schedulers {
             config.put("use_karras_sigmas", true);
         }
         return e.factory().apply(config);
-    }
-
-    /** Whether fromClassName knows this diffusers class. */
-    public static boolean supportsClass(String className) {
-        return BY_NAME.values().stream().anyMatch(e -> e.className().equals(className));
     }
 
     /** A scheduler by its diffusers class name (e.g. the "_class_name" of scheduler_config.json). */

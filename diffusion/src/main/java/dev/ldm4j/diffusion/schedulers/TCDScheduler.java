@@ -46,8 +46,13 @@ public final class TCDScheduler extends BaseScheduler {
 
     @Override
     public void setTimesteps(int steps) {
+        setTimesteps(steps, 1.0);
+    }
+
+    /** The image-to-image schedule at this strength, as LCMScheduler.setTimesteps(steps, strength). */
+    public void setTimesteps(int steps, double strength) {
         checkSteps(steps);
-        timesteps = LCMScheduler.consistencyTimesteps(config, steps, name());
+        timesteps = LCMScheduler.consistencyTimesteps(config, steps, strength, name());
     }
 
     @Override

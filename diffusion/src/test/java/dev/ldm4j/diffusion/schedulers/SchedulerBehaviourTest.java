@@ -197,6 +197,19 @@ class SchedulerBehaviourTest {
     }
 
     @Test
+    void consistencySchedulesTakeImageToImageTimestepsFromTheStrengthPrefix() {
+        LCMScheduler lcm = (LCMScheduler) Schedulers.create("lcm", SchedulersTest.sd15Config(), false);
+        // original_inference_steps 50, k = 20: strength 0.5 keeps t = 19, 39, ..., 499 (25 points);
+        // indices floor(linspace(0, 25, 4, endpoint=False)) = 0, 6, 12, 18 of the reversed list.
+        lcm.setTimesteps(4, 0.5);
+        assertArrayEquals(new double[] {499, 379, 259, 139}, lcm.timesteps());
+        lcm.setTimesteps(4);
+        assertArrayEquals(new double[] {999, 759, 499, 259}, lcm.timesteps());
+        var e = assertThrows(IllegalArgumentException.class, () -> lcm.setTimesteps(8, 0.1));
+        assertTrue(e.getMessage().contains("strength"), e.getMessage());
+    }
+
+    @Test
     void karrasSigmasSpanTheTrainRangeWithRho7() {
         double[] s = NoiseSchedule.karrasSigmas(0.03, 14.6, 5);
         assertEquals(14.6, s[0], 1e-12);
