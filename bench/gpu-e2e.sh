@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # End-to-end check of ./ldm4j generate --device cuda on a GPU host that has only an NVIDIA driver:
 # writes a full-size random-weight SD 1.5 checkpoint there (names and shapes from the SD 1.5 header),
-# generates 512x512 with 20 steps and guidance 7.5 twice (the second run is warm), then runs the tiny
-# model's seeded run on cuda and on cpu. Complements bench/gpu-check.sh (kernel tests and timings).
+# generates 512x512 with 20 steps and guidance 7.5 twice per precision (the second run is warm), then
+# runs the tiny model's seeded run on cuda (fp32, fp16) and on cpu. Complements bench/gpu-check.sh (kernel tests and timings).
 #
 #   bench/gpu-e2e.sh bundle DIR   (project root, build machine with JDK 25 and ../shared beside the project)
 #   bench/gpu-e2e.sh run DIR      (GPU host; logs and images under $OUT or /tmp/gpu-e2e)
@@ -48,18 +48,20 @@ run() {
   local t0=$SECONDS
   "${j[@]}" random-weights --header "$dir/sd15-original-fp16.header.json" --output /tmp/sd15.safetensors --overwrite || exit 1
   echo "random-weights: $((SECONDS - t0)) s"
-  for n in 1 2; do
-    echo "== full-size SD 1.5 on cuda, run $n"
-    "${j[@]}" generate --device cuda --model /tmp/sd15.safetensors --tokenizer "$dir/clip" \
-      --prompt "a photo of an astronaut riding a horse on mars" --negative-prompt "blurry" --steps 20 --guidance 7.5 \
-      --width 512 --height 512 --scheduler euler_a --seed 42 --overwrite \
-      --output "$out/sd15-cuda-$n.png" --save-latents "$out/sd15-cuda-latents-$n.safetensors" 2>&1 | grep -v '^step [0-9]*/20 '
+  for dtype in fp32 fp16 bf16; do
+    for n in 1 2; do
+      echo "== full-size SD 1.5 on cuda, $dtype, run $n"
+      "${j[@]}" generate --device cuda --dtype $dtype --model /tmp/sd15.safetensors --tokenizer "$dir/clip" \
+        --prompt "a photo of an astronaut riding a horse on mars" --negative-prompt "blurry" --steps 20 --guidance 7.5 \
+        --width 512 --height 512 --scheduler euler_a --seed 42 --overwrite \
+        --output "$out/sd15-cuda-$dtype-$n.png" 2>&1 | grep -v '^step [0-9]*/20 '
+    done
   done
   echo "== tiny seeded run (euler_a, 5 steps, cfg 7.5, 128x128) on cuda and cpu"
-  for dev in cuda cpu; do
+  for dev in "cuda --dtype fp32" "cuda --dtype fp16" "cpu"; do
     "${j[@]}" generate --device $dev --model "$dir/sd1-tiny.safetensors" --config "$dir/sd1-tiny" \
       --prompt "a red apple on a wooden table" --negative-prompt blurry --steps 5 --guidance 7.5 --width 128 --height 128 \
-      --scheduler euler_a --seed 1234 --noise-dtype float64 --overwrite --output "$out/tiny-$dev.png" 2>&1 | tail -1
+      --scheduler euler_a --seed 1234 --noise-dtype float64 --overwrite --output "$out/tiny-${dev// /}.png" 2>&1 | tail -1
   done
 }
 
