@@ -235,7 +235,7 @@ final class Attention {
                 p.intoArray(s, at + j);
                 sum = sum.add(p);
             }
-            l[r] = l[r] * corr + sum.reduceLanes(VectorOperators.ADD);
+            l[r] = l[r] * corr + Pointwise.sumLanes(sum);
             if (corr != 1f) {
                 for (int c = 0; c < dp; c += L) {
                     FloatVector.fromArray(S, o, r * dp + c).mul(corr).intoArray(o, r * dp + c);

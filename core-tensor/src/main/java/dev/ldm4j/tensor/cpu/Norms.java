@@ -5,7 +5,6 @@ package dev.ldm4j.tensor.cpu;
 
 import dev.ldm4j.tensor.Tensor;
 import jdk.incubator.vector.FloatVector;
-import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
 final class Norms {
@@ -72,7 +71,7 @@ final class Norms {
                 a1 = a1.add(d);
                 a2 = d.fma(d, a2);
             }
-            double p1 = a1.reduceLanes(VectorOperators.ADD), p2 = a2.reduceLanes(VectorOperators.ADD);
+            double p1 = Pointwise.sumLanes(a1), p2 = Pointwise.sumLanes(a2);
             for (; i < end; i++) {
                 double d = x[at + i] - shift;
                 p1 += d;

@@ -4,7 +4,9 @@ package dev.ldm4j.tensor.cpu;
 
 import dev.ldm4j.tensor.Activation;
 import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorShuffle;
 import jdk.incubator.vector.VectorSpecies;
 
 final class Pointwise {
@@ -57,9 +59,56 @@ final class Pointwise {
         };
     }
 
-    /** e^x in float lanes (the JDK's vectorized exp, within 1 ulp; e^-inf = 0). */
+    private static final float LOG2E = 1.44269504f;
+    private static final float LN2_HI = 0.693359375f;          // ln 2 rounded to 10 bits, so k * LN2_HI is exact
+    private static final float LN2_LO = -2.12194440e-4f;       // ln 2 - LN2_HI
+    private static final float ROUND = 12582912f;              // 1.5 * 2^23: adding it rounds to an integer
+    private static final float EXP_MIN = -87.33654f;           // below: e^x under the smallest normal float, 0 here
+    private static final float EXP_MAX = 88.0f;                // k <= 127 keeps 2^k a normal float
+
+    /**
+     * e^x in float lanes, within about 2 ulp; 0 below -87.3 (so e^-inf = 0), saturating at e^88.
+     * Written with adds, multiplies and bit operations only, so it gives the same bits whether the
+     * JIT has compiled it or not (the JDK's lanewise EXP may differ in the last bit between the two,
+     * which made the same seed give slightly different images on a first and a second run).
+     * Cody-Waite reduction x = k ln 2 + r, |r| <= ln 2 / 2, then e^r by its Taylor series to r^7
+     * (truncation error below 2.6e-9 relative) and 2^k from the exponent bits.
+     */
     static FloatVector exp(FloatVector x) {
-        return x.lanewise(VectorOperators.EXP);
+        FloatVector xc = x.max(EXP_MIN).min(EXP_MAX);
+        FloatVector k = xc.mul(LOG2E).add(ROUND).sub(ROUND);                    // round(x log2 e)
+        FloatVector r = xc.sub(k.mul(LN2_HI)).sub(k.mul(LN2_LO));               // x - k ln 2, in two parts
+        FloatVector p = r.mul(1f / 5040).add(1f / 720).mul(r).add(1f / 120).mul(r).add(1f / 24)
+                .mul(r).add(1f / 6).mul(r).add(0.5f).mul(r).add(1f).mul(r).add(1f);
+        IntVector bits = ((IntVector) k.convert(VectorOperators.F2I, 0)).add(127).lanewise(VectorOperators.LSHL, 23);
+        FloatVector scaled = p.mul(bits.reinterpretAsFloats());
+        return scaled.blend(0f, x.compare(VectorOperators.LT, EXP_MIN));
+    }
+
+    private static final VectorShuffle<Float>[] HALVES = halves();
+
+    @SuppressWarnings("unchecked")
+    private static VectorShuffle<Float>[] halves() {
+        int steps = Integer.numberOfTrailingZeros(L);
+        VectorShuffle<Float>[] out = new VectorShuffle[steps];
+        for (int k = 0; k < steps; k++) {
+            int half = L >> (k + 1);
+            out[k] = VectorShuffle.fromOp(S, i -> i ^ half);
+        }
+        return out;
+    }
+
+    /**
+     * Sum of the lanes in a fixed pairwise order (lane i + lane i ^ L/2, then i ^ L/4, ...), the same
+     * bits compiled or not; reduceLanes(ADD) leaves the order to the implementation, and it differs
+     * between the interpreter and the JIT.
+     */
+    static float sumLanes(FloatVector v) {
+        FloatVector acc = v;
+        for (VectorShuffle<Float> sh : HALVES) {
+            acc = acc.add(acc.rearrange(sh));
+        }
+        return acc.lane(0);
     }
 
     /** x sigmoid(x) = x / (1 + e^-x). */
