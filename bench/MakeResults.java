@@ -39,6 +39,7 @@ public class MakeResults {
         int lanes = FloatVector.SPECIES_PREFERRED.length();
         int cores = Runtime.getRuntime().availableProcessors();
         double fmaPeak = Double.NaN, copy = Double.NaN, fmaPeakCpu = Double.NaN, copyCpu = Double.NaN;
+        double cloneCopy = Double.NaN, cloneCopyCpu = Double.NaN;
         List<Map<?, ?>> rows = new ArrayList<>();
         for (Object o : runs) {
             Map<?, ?> r = (Map<?, ?>) o;
@@ -47,6 +48,9 @@ public class MakeResults {
             if (name.endsWith("Ceilings.fmaPeak")) {
                 fmaPeak = score * 2.0 * lanes * 12 * (1 << 20) / 1e9;
                 fmaPeakCpu = cpuRate(r, 2.0 * lanes * 12 * (1 << 20), cores);
+            } else if (name.endsWith("Ceilings.cloneCopy")) {
+                cloneCopy = score * 2.0 * 4 * (4 << 20) / 1e9;
+                cloneCopyCpu = cpuRate(r, 2.0 * 4 * (4 << 20), cores);
             } else if (name.endsWith("Ceilings.copy")) {
                 copy = score * 2.0 * 4 * (4 << 20) / 1e9;
                 copyCpu = cpuRate(r, 2.0 * 4 * (4 << 20), cores);
@@ -62,8 +66,9 @@ public class MakeResults {
             out.append("Machine load when the run finished (`uptime`): `").append(args[1].trim()).append("`.\n");
         }
         out.append(String.format("%nCeilings measured in the same run, on all %d cores: FMA peak **%.1f GFLOP/s** (%d-lane vectors), "
-                + "copy bandwidth **%.1f GB/s** (read + write); normalized by CPU time: %.1f GFLOP/s and %.1f GB/s.%n%n",
-                cores, fmaPeak, lanes, copy, fmaPeakCpu, copyCpu));
+                + "copy bandwidth **%.1f GB/s** (read + write into a reused array), **%.1f GB/s** into a new array (clone); "
+                + "normalized by CPU time: %.1f GFLOP/s, %.1f GB/s and %.1f GB/s.%n%n",
+                cores, fmaPeak, lanes, copy, cloneCopy, fmaPeakCpu, copyCpu, cloneCopyCpu));
         out.append("`result` is wall-clock JMH throughput times the work per call. `CPU-time rate` divides the same work by the CPU time "
                 + "the call's Java threads used, spread over the cores (see bench/src/main/java/dev/ldm4j/bench/ops/CpuTime.java): on a "
                 + "loaded machine it is the closer estimate of the code's own speed; its share is taken of the CPU-time ceiling.\n\n");
@@ -84,8 +89,14 @@ public class MakeResults {
             double target = target(bench, shape, copy);
             double cpuTarget = bench.equals("GroupNormBench.groupNormSilu") ? copyCpu / 2 : target;
             String unit = memory ? "GB/s" : "GFLOP/s";
-            out.append(String.format("| %s | %s | %.1f %s | %.0f%% of %s | %.1f %s | %.0f%% | %s | %s | %s |%n", bench, shape, rate, unit,
-                    100 * rate / ceiling, memory ? "copy" : "FMA peak", cpuRate, unit, 100 * cpuRate / cpuCeiling,
+            String share = memory
+                    ? String.format("%.0f%% of copy, %.0f%% of clone", 100 * rate / ceiling, 100 * rate / cloneCopy)
+                    : String.format("%.0f%% of FMA peak", 100 * rate / ceiling);
+            String cpuShare = memory
+                    ? String.format("%.0f%% / %.0f%%", 100 * cpuRate / cpuCeiling, 100 * cpuRate / cloneCopyCpu)
+                    : String.format("%.0f%%", 100 * cpuRate / cpuCeiling);
+            out.append(String.format("| %s | %s | %.1f %s | %s | %.1f %s | %s | %s | %s | %s |%n", bench, shape, rate, unit,
+                    share, cpuRate, unit, cpuShare,
                     Double.isNaN(target) ? "-" : memory ? "half of copy" : String.format("%.0f %s", target, unit),
                     Double.isNaN(target) ? "-" : (rate >= target ? "yes" : "no") + " / " + (cpuRate >= cpuTarget ? "yes" : "no"), date));
         }

@@ -2,8 +2,11 @@
 // (one JMH thread per available processor):
 //  - fmaPeak: a register-resident loop of 12 independent Vector API FMA chains (no memory traffic),
 //    FLOP per operation = 2 * lanes * 12 * ITERATIONS;
-//  - copy: System.arraycopy of a private 16 MiB float array per thread (past the L2 caches),
-//    bytes per operation = 2 * 4 * COPY_FLOATS (read + write).
+//  - copy: System.arraycopy of a private 16 MiB float array per thread into a reused one (past the
+//    L2 caches), bytes per operation = 2 * 4 * COPY_FLOATS (read + write);
+//  - cloneCopy: the same copy into a newly allocated array (float[].clone()), the ceiling of any op
+//    that returns a fresh result, as every Backend op does: the JVM zeroes and the OS maps the new
+//    memory before it is written.
 // Throughput mode sums operations over the threads; bench/MakeResults.java turns scores into
 // GFLOP/s and GB/s.
 //
@@ -74,6 +77,14 @@ public class Ceilings {
         long t0 = CpuTime.thisThread();
         System.arraycopy(s.src, 0, s.dst, 0, COPY_FLOATS);
         float[] result = s.dst;
+        clock.add(CpuTime.thisThread() - t0);
+        return result;
+    }
+
+    @Benchmark
+    public float[] cloneCopy(Arrays s, CpuTime clock) {
+        long t0 = CpuTime.thisThread();
+        float[] result = s.src.clone();
         clock.add(CpuTime.thisThread() - t0);
         return result;
     }

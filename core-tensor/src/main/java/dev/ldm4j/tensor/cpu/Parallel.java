@@ -29,7 +29,7 @@ final class Parallel {
         void run(int from, int to, int worker);
     }
 
-    /** Runs body over [0, n) split into about `chunks` pieces of at least `grain` indices each. */
+    /** Runs body over [0, n) in pieces of at least `grain` indices (at most 4 per thread), shared out dynamically. */
     static void forRange(int n, int grain, RangeBody body) {
         if (n <= 0) {
             return;
