@@ -26,7 +26,18 @@ public final class Main implements Runnable {
     public static void main(String[] args) {
         PrintWriter out = new PrintWriter(System.out, true);
         PrintWriter err = new PrintWriter(System.err, true);
-        System.exit(run(args, out, err));
+        int status;
+        try {
+            status = run(args, out, err);
+        } catch (Error e) {
+            // picocli hands on Errors (out of memory above all) instead of reporting them.
+            err.println(describe(e));
+            if (System.getenv("LDM4J_DEBUG") != null) {
+                e.printStackTrace(err);
+            }
+            status = 1;
+        }
+        System.exit(status);
     }
 
     /** Runs the command line and returns the exit status; messages go to out and err. */
