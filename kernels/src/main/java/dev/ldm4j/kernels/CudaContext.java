@@ -1,6 +1,7 @@
 // The process-wide CUDA state behind every CudaBackend: device 0's primary context, one stream, the
-// kernel modules (loaded once, on first use), the caching allocator and a pinned staging buffer for
-// host<->device copies. probe() finds out, once, whether all of that can work here and why not.
+// kernel modules (loaded once, on first use; the bundled PTX, or PTX compiled at run time by NVRTC under a
+// driver too old for it), the caching allocator and a pinned staging buffer for host<->device copies.
+// probe() finds out, once, whether all of that can work here and why not.
 package dev.ldm4j.kernels;
 
 import static jcuda.driver.JCudaDriver.cuCtxSetCurrent;
@@ -56,6 +57,7 @@ final class CudaContext {
     final int computeCapability;
     final int driverVersion;
     final int maxSharedOptin;
+    final PtxSource ptxSource;
     final ByteBuffer staging;
     final Pointer stagingPointer;
     private final Map<String, CUmodule> modules = new HashMap<>();
@@ -63,8 +65,9 @@ final class CudaContext {
     private final Map<String, Integer> sharedLimits = new HashMap<>();
     private final ThreadLocal<Boolean> bound = ThreadLocal.withInitial(() -> false);
 
-    private CudaContext(int driverVersion) {
+    private CudaContext(int driverVersion, PtxSource ptxSource) {
         this.driverVersion = driverVersion;
+        this.ptxSource = ptxSource;
         device = new CUdevice();
         cuDeviceGet(device, 0);
         byte[] name = new byte[256];
@@ -141,14 +144,13 @@ final class CudaContext {
         if (count[0] == 0) {
             return "no CUDA device found";
         }
-        int[] isa = Ptx.isaVersion(Ptx.source("convert"));
-        int need = Ptx.requiredDriverVersion(isa);
-        if (version[0] < need) {
-            return "the NVIDIA driver supports CUDA " + Ptx.cudaVersionLabel(version[0]) + " but the bundled PTX (ISA "
-                    + isa[0] + "." + isa[1] + ") needs CUDA " + Ptx.cudaVersionLabel(need) + " or newer; update the driver";
+        int need = Ptx.requiredDriverVersion(Ptx.isaVersion(Ptx.source("convert")));
+        PtxSource.Choice choice = PtxSource.choose(version[0], need, Nvrtc::status);
+        if (choice.source() == null) {
+            return choice.unavailable();
         }
         try {
-            CudaContext c = new CudaContext(version[0]);
+            CudaContext c = new CudaContext(version[0], choice.source());
             if (c.computeCapability < 80) {
                 return "GPU " + c.deviceName + " has compute capability " + c.computeCapability / 10 + "." + c.computeCapability % 10
                         + "; the kernels are built for 8.0 (Ampere) or newer";
@@ -156,6 +158,8 @@ final class CudaContext {
             c.function("convert", "convert_f16_f32");
             instance = c;
             return null;
+        } catch (IllegalStateException e) {
+            return firstLine(e.getMessage());
         } catch (CudaException e) {
             return "CUDA initialisation failed: " + firstLine(e.getMessage());
         }
@@ -186,9 +190,11 @@ final class CudaContext {
             if (m == null) {
                 m = new CUmodule();
                 try {
-                    cuModuleLoadData(m, Ptx.source(module));
+                    cuModuleLoadData(m, ptxSource == PtxSource.NVRTC ? Nvrtc.ptx(module, computeCapability) : Ptx.source(module));
                 } catch (CudaException e) {
-                    throw new IllegalStateException("cannot load kernel module " + module + ".ptx on " + deviceName + ": " + firstLine(e.getMessage()));
+                    String from = ptxSource == PtxSource.NVRTC ? " (compiled at run time by NVRTC)" : "";
+                    throw new IllegalStateException("cannot load kernel module " + module + ".ptx" + from + " on " + deviceName + ": "
+                            + firstLine(e.getMessage()));
                 }
                 modules.put(module, m);
             }
