@@ -47,7 +47,8 @@ public final class StableDiffusionModel implements AutoCloseable {
             throw new WeightException(spec.path() + ": " + unused.size() + " tensors no model uses: "
                     + String.join(", ", unused.subList(0, Math.min(8, unused.size()))) + (unused.size() > 8 ? ", ..." : ""));
         }
-        ClipTokenizer tokenizer = spec.tokenizer() == null ? null : ClipTokenizer.load(spec.tokenizer());
+        ClipTokenizer tokenizer = spec.tokenizer() == null ? null
+                : ClipTokenizer.load(spec.tokenizer(), spec.family() == ModelFamily.SD2 ? "!" : ClipTokenizer.EOS_TOKEN);
         return new StableDiffusionModel(spec, text, unet, vae, tokenizer);
     }
 

@@ -102,15 +102,24 @@ public final class ClipTokenizer {
      * token comes from tokenizer_config.json / special_tokens_map.json beside the files, else EOS.
      */
     public static ClipTokenizer load(Path path) {
+        return load(path, EOS_TOKEN);
+    }
+
+    /**
+     * As load(path), with defaultPad as the pad token when no tokenizer_config.json or
+     * special_tokens_map.json beside the files names one (SD 2.x pads with "!", SD 1.x with EOS,
+     * so a bare vocabulary given for an SD 2.x checkpoint must not fall back to EOS).
+     */
+    public static ClipTokenizer load(Path path, String defaultPad) {
         if (Files.isDirectory(path)) {
             if (Files.isRegularFile(path.resolve("vocab.json")) && Files.isRegularFile(path.resolve("merges.txt"))) {
-                return fromVocabAndMerges(path.resolve("vocab.json"), path.resolve("merges.txt"), padTokenBeside(path));
+                return fromVocabAndMerges(path.resolve("vocab.json"), path.resolve("merges.txt"), padTokenBeside(path, defaultPad));
             }
             if (Files.isRegularFile(path.resolve("tokenizer.json"))) {
-                return fromTokenizerJson(path.resolve("tokenizer.json"), padTokenBeside(path));
+                return fromTokenizerJson(path.resolve("tokenizer.json"), padTokenBeside(path, defaultPad));
             }
             if (Files.isRegularFile(path.resolve("bpe_simple_vocab_16e6.txt.gz"))) {
-                return fromOpenAiBpe(path.resolve("bpe_simple_vocab_16e6.txt.gz"), padTokenBeside(path));
+                return fromOpenAiBpe(path.resolve("bpe_simple_vocab_16e6.txt.gz"), padTokenBeside(path, defaultPad));
             }
             throw new TokenizerException(path + ": no tokenizer found (expected vocab.json + merges.txt, tokenizer.json or bpe_simple_vocab_16e6.txt.gz)");
         }
@@ -120,10 +129,10 @@ public final class ClipTokenizer {
         String name = path.getFileName().toString();
         Path dir = path.toAbsolutePath().getParent();
         if (name.endsWith(".gz")) {
-            return fromOpenAiBpe(path, padTokenBeside(dir));
+            return fromOpenAiBpe(path, padTokenBeside(dir, defaultPad));
         }
         if (name.endsWith(".json")) {
-            return fromTokenizerJson(path, padTokenBeside(dir));
+            return fromTokenizerJson(path, padTokenBeside(dir, defaultPad));
         }
         throw new TokenizerException(path + ": not a tokenizer file (expected tokenizer.json or bpe_simple_vocab_16e6.txt.gz)");
     }
@@ -227,6 +236,11 @@ public final class ClipTokenizer {
 
     /** The pad token named by tokenizer_config.json or special_tokens_map.json in dir; EOS when neither names one. */
     public static String padTokenBeside(Path dir) {
+        return padTokenBeside(dir, EOS_TOKEN);
+    }
+
+    /** The pad token named by tokenizer_config.json or special_tokens_map.json in dir; defaultPad when neither names one. */
+    public static String padTokenBeside(Path dir, String defaultPad) {
         for (String name : new String[] {"tokenizer_config.json", "special_tokens_map.json"}) {
             Path f = dir.resolve(name);
             if (Files.isRegularFile(f)) {
@@ -242,7 +256,7 @@ public final class ClipTokenizer {
                 }
             }
         }
-        return EOS_TOKEN;
+        return defaultPad;
     }
 
     private static Map<String, Integer> vocabFromJson(Map<String, Object> json, Path file) {
