@@ -77,9 +77,14 @@ final class Pointwise {
     static FloatVector exp(FloatVector x) {
         FloatVector xc = x.max(EXP_MIN).min(EXP_MAX);
         FloatVector k = xc.mul(LOG2E).add(ROUND).sub(ROUND);                    // round(x log2 e)
-        FloatVector r = xc.sub(k.mul(LN2_HI)).sub(k.mul(LN2_LO));               // x - k ln 2, in two parts
-        FloatVector p = r.mul(1f / 5040).add(1f / 720).mul(r).add(1f / 120).mul(r).add(1f / 24)
-                .mul(r).add(1f / 6).mul(r).add(0.5f).mul(r).add(1f).mul(r).add(1f);
+        FloatVector r = k.fma(FloatVector.broadcast(S, -LN2_HI), xc).sub(k.mul(LN2_LO)); // x - k ln 2, in two parts
+        FloatVector p = r.fma(1f / 5040, 1f / 720);                             // Horner with fused multiply-adds
+        p = p.fma(r, FloatVector.broadcast(S, 1f / 120));
+        p = p.fma(r, FloatVector.broadcast(S, 1f / 24));
+        p = p.fma(r, FloatVector.broadcast(S, 1f / 6));
+        p = p.fma(r, FloatVector.broadcast(S, 0.5f));
+        p = p.fma(r, FloatVector.broadcast(S, 1f));
+        p = p.fma(r, FloatVector.broadcast(S, 1f));
         IntVector bits = ((IntVector) k.convert(VectorOperators.F2I, 0)).add(127).lanewise(VectorOperators.LSHL, 23);
         FloatVector scaled = p.mul(bits.reinterpretAsFloats());
         return scaled.blend(0f, x.compare(VectorOperators.LT, EXP_MIN));
