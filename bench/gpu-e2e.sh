@@ -54,14 +54,14 @@ run() {
       "${j[@]}" generate --device cuda --dtype $dtype --model /tmp/sd15.safetensors --tokenizer "$dir/clip" \
         --prompt "a photo of an astronaut riding a horse on mars" --negative-prompt "blurry" --steps 20 --guidance 7.5 \
         --width 512 --height 512 --scheduler euler_a --seed 42 --overwrite \
-        --output "$out/sd15-cuda-$dtype-$n.png" 2>&1 | grep -v '^step [0-9]*/20 '
+        --output "$([ $n = 2 ] && echo "$out" || echo /tmp)/sd15-cuda-$dtype.png" 2>&1 | grep -v '^step [0-9]*/20 '
     done
   done
   echo "== tiny seeded run (euler_a, 5 steps, cfg 7.5, 128x128) on cuda and cpu"
   for dev in "cuda --dtype fp32" "cuda --dtype fp16" "cpu"; do
     "${j[@]}" generate --device $dev --model "$dir/sd1-tiny.safetensors" --config "$dir/sd1-tiny" \
       --prompt "a red apple on a wooden table" --negative-prompt blurry --steps 5 --guidance 7.5 --width 128 --height 128 \
-      --scheduler euler_a --seed 1234 --noise-dtype float64 --overwrite --output "$out/tiny-${dev// /}.png" 2>&1 | tail -1
+      --scheduler euler_a --seed 1234 --noise-dtype float64 --overwrite --output "$out/tiny-$(echo "$dev" | tr -d ' -').png" 2>&1 | tail -1
   done
 }
 
