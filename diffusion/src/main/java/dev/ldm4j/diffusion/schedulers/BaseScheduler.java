@@ -54,6 +54,21 @@ abstract class BaseScheduler implements Scheduler {
         return 1;
     }
 
+    /**
+     * Unit-variance starting noise, as for every variance-preserving scheduler (DDPM, DDIM, PNDM,
+     * DPM-Solver, DEIS, UniPC, LCM, TCD); the k-diffusion schedulers, which start at sigma_max, override it.
+     */
+    @Override
+    public double initNoiseSigma() {
+        return 1.0;
+    }
+
+    /** The sample enters the model unscaled in the variance-preserving schedulers; the k-diffusion ones override it. */
+    @Override
+    public float[] scaleModelInput(float[] sample, int stepIndex) {
+        return sample;
+    }
+
     protected void checkSteps(int steps) {
         if (steps < 1 || steps > numTrainTimesteps) {
             throw new IllegalArgumentException(name() + ": the number of inference steps must be between 1 and num_train_timesteps ("
@@ -129,6 +144,22 @@ abstract class BaseScheduler implements Scheduler {
             out[i] = (float) (original[i] + sigma * noise[i]);
         }
         return out;
+    }
+
+    /** Rejects thresholding = true (dynamic thresholding, Saharia et al. 2022), which is not implemented here. */
+    protected void rejectThresholding() {
+        if (config.getBoolean("thresholding")) {
+            throw new IllegalArgumentException(name() + ": thresholding = true is not supported");
+        }
+    }
+
+    /** solver_order of DPM-Solver and DEIS, checked to be 1, 2 or 3. */
+    protected int solverOrder() {
+        int order = config.getInt("solver_order");
+        if (order < 1 || order > 3) {
+            throw new IllegalArgumentException(name() + ": solver_order must be 1, 2 or 3, got " + order);
+        }
+        return order;
     }
 
     /** Rejects the sigma-schedule variants of newer diffusers that are not implemented here. */

@@ -5,17 +5,11 @@ package dev.ldm4j.diffusion.schedulers;
 
 import dev.ldm4j.diffusion.random.NoiseSource;
 
-import java.util.LinkedHashMap;
 import java.util.Map;
 
 public final class DDIMScheduler extends BaseScheduler {
     public static Map<String, Object> defaults() {
-        Map<String, Object> d = new LinkedHashMap<>();
-        d.put("num_train_timesteps", 1000L);
-        d.put("beta_start", 0.0001);
-        d.put("beta_end", 0.02);
-        d.put("beta_schedule", "linear");
-        d.put("trained_betas", null);
+        Map<String, Object> d = NoiseSchedule.trainDefaults(0.0001, 0.02, "linear");
         d.put("clip_sample", true);
         d.put("set_alpha_to_one", true);
         d.put("steps_offset", 0L);
@@ -40,9 +34,7 @@ public final class DDIMScheduler extends BaseScheduler {
     public DDIMScheduler(SchedulerConfig config) {
         super(config);
         predictionType = config.getChoice("prediction_type", "epsilon", "sample", "v_prediction");
-        if (config.getBoolean("thresholding")) {
-            throw new IllegalArgumentException(name() + ": thresholding = true is not supported");
-        }
+        rejectThresholding();
         // alpha_bar "before" the first train step: 1, or alpha_bar_0 as Stable Diffusion was trained.
         finalAlphaCumprod = config.getBoolean("set_alpha_to_one") ? 1.0 : alphasCumprod[0];
     }
@@ -64,16 +56,6 @@ public final class DDIMScheduler extends BaseScheduler {
     public void setTimesteps(int steps) {
         checkSteps(steps);
         timesteps = NoiseSchedule.spacedTimesteps(config, steps, true);
-    }
-
-    @Override
-    public double initNoiseSigma() {
-        return 1.0;
-    }
-
-    @Override
-    public float[] scaleModelInput(float[] sample, int stepIndex) {
-        return sample;
     }
 
     @Override

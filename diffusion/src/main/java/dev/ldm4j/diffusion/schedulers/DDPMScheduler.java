@@ -4,18 +4,12 @@ package dev.ldm4j.diffusion.schedulers;
 
 import dev.ldm4j.diffusion.random.NoiseSource;
 
-import java.util.LinkedHashMap;
 import java.util.Map;
 
 public final class DDPMScheduler extends BaseScheduler {
     /** The settings DDPMScheduler declares, with diffusers' defaults. */
     public static Map<String, Object> defaults() {
-        Map<String, Object> d = new LinkedHashMap<>();
-        d.put("num_train_timesteps", 1000L);
-        d.put("beta_start", 0.0001);
-        d.put("beta_end", 0.02);
-        d.put("beta_schedule", "linear");
-        d.put("trained_betas", null);
+        Map<String, Object> d = NoiseSchedule.trainDefaults(0.0001, 0.02, "linear");
         d.put("variance_type", "fixed_small");
         d.put("clip_sample", true);
         d.put("prediction_type", "epsilon");
@@ -40,25 +34,13 @@ public final class DDPMScheduler extends BaseScheduler {
         super(config);
         predictionType = config.getChoice("prediction_type", "epsilon", "sample", "v_prediction");
         varianceType = config.getChoice("variance_type", "fixed_small", "fixed_small_log", "fixed_large");
-        if (config.getBoolean("thresholding")) {
-            throw new IllegalArgumentException(name() + ": thresholding = true is not supported");
-        }
+        rejectThresholding();
     }
 
     @Override
     public void setTimesteps(int steps) {
         checkSteps(steps);
         timesteps = NoiseSchedule.spacedTimesteps(config, steps, true);
-    }
-
-    @Override
-    public double initNoiseSigma() {
-        return 1.0;
-    }
-
-    @Override
-    public float[] scaleModelInput(float[] sample, int stepIndex) {
-        return sample;
     }
 
     private double previousTimestep(double t) {

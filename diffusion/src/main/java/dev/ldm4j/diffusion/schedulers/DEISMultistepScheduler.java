@@ -6,22 +6,11 @@ package dev.ldm4j.diffusion.schedulers;
 
 import dev.ldm4j.diffusion.random.NoiseSource;
 
-import java.util.LinkedHashMap;
 import java.util.Map;
 
 public final class DEISMultistepScheduler extends BaseScheduler {
     public static Map<String, Object> defaults() {
-        Map<String, Object> d = new LinkedHashMap<>();
-        d.put("num_train_timesteps", 1000L);
-        d.put("beta_start", 0.0001);
-        d.put("beta_end", 0.02);
-        d.put("beta_schedule", "linear");
-        d.put("trained_betas", null);
-        d.put("solver_order", 2L);
-        d.put("prediction_type", "epsilon");
-        d.put("thresholding", false);
-        d.put("dynamic_thresholding_ratio", 0.995);
-        d.put("sample_max_value", 1.0);
+        Map<String, Object> d = DpmMath.solverDefaults();
         d.put("algorithm_type", "deis");
         d.put("solver_type", "logrho");
         d.put("lower_order_final", true);
@@ -52,13 +41,8 @@ public final class DEISMultistepScheduler extends BaseScheduler {
         // diffusers maps the DPM-Solver names onto DEIS's only algorithm, log-rho DEIS.
         config.getChoice("algorithm_type", "deis", "dpmsolver", "dpmsolver++");
         config.getChoice("solver_type", "logrho", "midpoint", "heun", "bh1", "bh2");
-        solverOrder = config.getInt("solver_order");
-        if (solverOrder < 1 || solverOrder > 3) {
-            throw new IllegalArgumentException(name() + ": solver_order must be 1, 2 or 3, got " + solverOrder);
-        }
-        if (config.getBoolean("thresholding")) {
-            throw new IllegalArgumentException(name() + ": thresholding = true is not supported");
-        }
+        solverOrder = solverOrder();
+        rejectThresholding();
         rejectUnsupportedSigmaOptions();
     }
 
@@ -73,16 +57,6 @@ public final class DEISMultistepScheduler extends BaseScheduler {
         sigmas = s.withFinal(last);
         modelOutputs = new double[solverOrder][];
         lowerOrderNums = 0;
-    }
-
-    @Override
-    public double initNoiseSigma() {
-        return 1.0;
-    }
-
-    @Override
-    public float[] scaleModelInput(float[] sample, int stepIndex) {
-        return sample;
     }
 
     @Override

@@ -7,22 +7,11 @@ package dev.ldm4j.diffusion.schedulers;
 
 import dev.ldm4j.diffusion.random.NoiseSource;
 
-import java.util.LinkedHashMap;
 import java.util.Map;
 
 public final class DPMSolverMultistepScheduler extends BaseScheduler {
     public static Map<String, Object> defaults() {
-        Map<String, Object> d = new LinkedHashMap<>();
-        d.put("num_train_timesteps", 1000L);
-        d.put("beta_start", 0.0001);
-        d.put("beta_end", 0.02);
-        d.put("beta_schedule", "linear");
-        d.put("trained_betas", null);
-        d.put("solver_order", 2L);
-        d.put("prediction_type", "epsilon");
-        d.put("thresholding", false);
-        d.put("dynamic_thresholding_ratio", 0.995);
-        d.put("sample_max_value", 1.0);
+        Map<String, Object> d = DpmMath.solverDefaults();
         d.put("algorithm_type", "dpmsolver++");
         d.put("solver_type", "midpoint");
         d.put("lower_order_final", true);
@@ -60,24 +49,12 @@ public final class DPMSolverMultistepScheduler extends BaseScheduler {
     public DPMSolverMultistepScheduler(SchedulerConfig config) {
         super(config);
         predictionType = config.getChoice("prediction_type", "epsilon", "sample", "v_prediction");
-        String alg = config.getChoice("algorithm_type", "dpmsolver", "dpmsolver++", "sde-dpmsolver", "sde-dpmsolver++", "deis");
-        algorithm = alg.equals("deis") ? "dpmsolver++" : alg; // as diffusers registers it
+        algorithm = DpmMath.algorithmType(config);
         String st = config.getChoice("solver_type", "midpoint", "heun", "logrho", "bh1", "bh2");
         solverType = st.equals("heun") ? "heun" : "midpoint";
-        solverOrder = config.getInt("solver_order");
-        if (solverOrder < 1 || solverOrder > 3) {
-            throw new IllegalArgumentException(name() + ": solver_order must be 1, 2 or 3, got " + solverOrder);
-        }
-        if (config.getBoolean("thresholding")) {
-            throw new IllegalArgumentException(name() + ": thresholding = true is not supported");
-        }
-        if (config.asMap().get("variance_type") != null) {
-            throw new IllegalArgumentException(name() + ": variance_type = " + config.asMap().get("variance_type") + " is not supported");
-        }
-        String finalType = config.getChoice("final_sigmas_type", "zero", "sigma_min");
-        if (!algorithm.endsWith("dpmsolver++") && finalType.equals("zero")) {
-            throw new IllegalArgumentException(name() + ": final_sigmas_type = zero needs algorithm_type dpmsolver++ or sde-dpmsolver++; use sigma_min with " + algorithm);
-        }
+        solverOrder = solverOrder();
+        rejectThresholding();
+        DpmMath.checkVarianceAndFinalSigmas(config, algorithm);
         rejectUnsupportedSigmaOptions();
         if (config.getBoolean("rescale_betas_zero_snr")) {
             alphasCumprod[numTrainTimesteps - 1] = 0x1p-24f;
@@ -87,28 +64,11 @@ public final class DPMSolverMultistepScheduler extends BaseScheduler {
     @Override
     public void setTimesteps(int steps) {
         checkSteps(steps);
-        int lastTimestep = NoiseSchedule.lastTimestepAboveLambda(alphasCumprod, config.getDouble("lambda_min_clipped"));
-        SigmaSchedule s = SigmaSchedule.dpm(config, alphasCumprod, steps, lastTimestep, config.getBoolean("use_karras_sigmas"));
-        double last = config.getString("final_sigmas_type").equals("zero") ? 0.0 : NoiseSchedule.trainSigmas(alphasCumprod)[0];
+        SigmaSchedule s = DpmMath.schedule(config, alphasCumprod, steps);
         timesteps = s.timesteps();
-        sigmas = s.withFinal(last);
+        sigmas = s.withFinal(DpmMath.finalSigma(config, alphasCumprod));
         modelOutputs = new double[solverOrder][];
         lowerOrderNums = 0;
-    }
-
-    @Override
-    public int order() {
-        return 1;
-    }
-
-    @Override
-    public double initNoiseSigma() {
-        return 1.0;
-    }
-
-    @Override
-    public float[] scaleModelInput(float[] sample, int stepIndex) {
-        return sample;
     }
 
     private static double alphaOf(double sigma) {

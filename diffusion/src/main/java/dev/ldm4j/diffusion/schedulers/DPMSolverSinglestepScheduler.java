@@ -8,23 +8,12 @@ package dev.ldm4j.diffusion.schedulers;
 import dev.ldm4j.diffusion.random.NoiseSource;
 
 import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
 public final class DPMSolverSinglestepScheduler extends BaseScheduler {
     public static Map<String, Object> defaults() {
-        Map<String, Object> d = new LinkedHashMap<>();
-        d.put("num_train_timesteps", 1000L);
-        d.put("beta_start", 0.0001);
-        d.put("beta_end", 0.02);
-        d.put("beta_schedule", "linear");
-        d.put("trained_betas", null);
-        d.put("solver_order", 2L);
-        d.put("prediction_type", "epsilon");
-        d.put("thresholding", false);
-        d.put("dynamic_thresholding_ratio", 0.995);
-        d.put("sample_max_value", 1.0);
+        Map<String, Object> d = DpmMath.solverDefaults();
         d.put("algorithm_type", "dpmsolver++");
         d.put("solver_type", "midpoint");
         d.put("lower_order_final", true);
@@ -58,34 +47,21 @@ public final class DPMSolverSinglestepScheduler extends BaseScheduler {
     public DPMSolverSinglestepScheduler(SchedulerConfig config) {
         super(config);
         predictionType = config.getChoice("prediction_type", "epsilon", "sample", "v_prediction");
-        String alg = config.getChoice("algorithm_type", "dpmsolver", "dpmsolver++", "sde-dpmsolver", "sde-dpmsolver++", "deis");
-        algorithm = alg.equals("deis") ? "dpmsolver++" : alg;
+        algorithm = DpmMath.algorithmType(config);
         midpoint = !config.getChoice("solver_type", "midpoint", "heun", "logrho", "bh1", "bh2").equals("heun");
-        solverOrder = config.getInt("solver_order");
-        if (solverOrder < 1 || solverOrder > 3) {
-            throw new IllegalArgumentException(name() + ": solver_order must be 1, 2 or 3, got " + solverOrder);
-        }
-        if (config.getBoolean("thresholding")) {
-            throw new IllegalArgumentException(name() + ": thresholding = true is not supported");
-        }
-        if (config.asMap().get("variance_type") != null) {
-            throw new IllegalArgumentException(name() + ": variance_type = " + config.asMap().get("variance_type") + " is not supported");
-        }
-        String finalType = config.getChoice("final_sigmas_type", "zero", "sigma_min");
-        if (!algorithm.endsWith("dpmsolver++") && finalType.equals("zero")) {
-            throw new IllegalArgumentException(name() + ": final_sigmas_type = zero needs algorithm_type dpmsolver++ or sde-dpmsolver++; use sigma_min with " + algorithm);
-        }
+        solverOrder = solverOrder();
+        rejectThresholding();
+        DpmMath.checkVarianceAndFinalSigmas(config, algorithm);
         rejectUnsupportedSigmaOptions();
     }
 
     @Override
     public void setTimesteps(int steps) {
         checkSteps(steps);
-        int lastTimestep = NoiseSchedule.lastTimestepAboveLambda(alphasCumprod, config.getDouble("lambda_min_clipped"));
-        SigmaSchedule s = SigmaSchedule.dpm(config, alphasCumprod, steps, lastTimestep, config.getBoolean("use_karras_sigmas"));
+        SigmaSchedule s = DpmMath.schedule(config, alphasCumprod, steps);
         boolean zero = config.getString("final_sigmas_type").equals("zero");
         timesteps = s.timesteps();
-        sigmas = s.withFinal(zero ? 0.0 : NoiseSchedule.trainSigmas(alphasCumprod)[0]);
+        sigmas = s.withFinal(DpmMath.finalSigma(config, alphasCumprod));
         // diffusers forces lower_order_final for odd step counts and for a zero final sigma.
         boolean lowerOrderFinal = config.getBoolean("lower_order_final") || zero || steps % solverOrder != 0;
         orderList = orderList(steps, solverOrder, lowerOrderFinal);
@@ -128,16 +104,6 @@ public final class DPMSolverSinglestepScheduler extends BaseScheduler {
             }
         }
         return orders.stream().mapToInt(Integer::intValue).toArray();
-    }
-
-    @Override
-    public double initNoiseSigma() {
-        return 1.0;
-    }
-
-    @Override
-    public float[] scaleModelInput(float[] sample, int stepIndex) {
-        return sample;
     }
 
     @Override

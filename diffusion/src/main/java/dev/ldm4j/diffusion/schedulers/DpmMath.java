@@ -1,9 +1,55 @@
 // The variance-preserving quantities the DPM-Solver family (DPM-Solver, DPM-Solver++, UniPC, DEIS)
 // works in, expressed through the k-diffusion noise level sigma = sigma_t / alpha_t.
+// Also the settings and schedule setup that DPMSolverMultistepScheduler and DPMSolverSinglestepScheduler
+// read the same way.
 package dev.ldm4j.diffusion.schedulers;
+
+import java.util.Map;
 
 final class DpmMath {
     private DpmMath() {
+    }
+
+    /**
+     * The first settings of DPM-Solver (multistep and singlestep), DEIS and UniPC, in diffusers'
+     * order and with its defaults; each scheduler appends its own.
+     */
+    static Map<String, Object> solverDefaults() {
+        Map<String, Object> d = NoiseSchedule.trainDefaults(0.0001, 0.02, "linear");
+        d.put("solver_order", 2L);
+        d.put("prediction_type", "epsilon");
+        d.put("thresholding", false);
+        d.put("dynamic_thresholding_ratio", 0.995);
+        d.put("sample_max_value", 1.0);
+        return d;
+    }
+
+    /** DPM-Solver's algorithm_type; "deis" runs as dpmsolver++, as diffusers registers it. */
+    static String algorithmType(SchedulerConfig c) {
+        String alg = c.getChoice("algorithm_type", "dpmsolver", "dpmsolver++", "sde-dpmsolver", "sde-dpmsolver++", "deis");
+        return alg.equals("deis") ? "dpmsolver++" : alg;
+    }
+
+    /** Rejects a variance_type (learned-variance models), and final_sigmas_type = zero with a noise-predicting algorithm. */
+    static void checkVarianceAndFinalSigmas(SchedulerConfig c, String algorithm) {
+        if (c.asMap().get("variance_type") != null) {
+            throw new IllegalArgumentException(c.className() + ": variance_type = " + c.asMap().get("variance_type") + " is not supported");
+        }
+        String finalType = c.getChoice("final_sigmas_type", "zero", "sigma_min");
+        if (!algorithm.endsWith("dpmsolver++") && finalType.equals("zero")) {
+            throw new IllegalArgumentException(c.className() + ": final_sigmas_type = zero needs algorithm_type dpmsolver++ or sde-dpmsolver++; use sigma_min with " + algorithm);
+        }
+    }
+
+    /** DPM-Solver's inference schedule: timesteps up to the last one above lambda_min_clipped, optionally Karras sigmas. */
+    static SigmaSchedule schedule(SchedulerConfig c, float[] alphasCumprod, int steps) {
+        int lastTimestep = NoiseSchedule.lastTimestepAboveLambda(alphasCumprod, c.getDouble("lambda_min_clipped"));
+        return SigmaSchedule.dpm(c, alphasCumprod, steps, lastTimestep, c.getBoolean("use_karras_sigmas"));
+    }
+
+    /** The sigma DPM-Solver ends at: 0 (final_sigmas_type zero) or the noise level of train step 0 (sigma_min). */
+    static double finalSigma(SchedulerConfig c, float[] alphasCumprod) {
+        return c.getString("final_sigmas_type").equals("zero") ? 0.0 : NoiseSchedule.trainSigmas(alphasCumprod)[0];
     }
 
     /** alpha_t = 1 / sqrt(sigma^2 + 1) of the VP process at noise level sigma (sigma_t = sigma * alpha_t). */

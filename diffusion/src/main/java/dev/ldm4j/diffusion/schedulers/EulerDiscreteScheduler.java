@@ -5,17 +5,11 @@ package dev.ldm4j.diffusion.schedulers;
 
 import dev.ldm4j.diffusion.random.NoiseSource;
 
-import java.util.LinkedHashMap;
 import java.util.Map;
 
 public final class EulerDiscreteScheduler extends BaseScheduler {
     public static Map<String, Object> defaults() {
-        Map<String, Object> d = new LinkedHashMap<>();
-        d.put("num_train_timesteps", 1000L);
-        d.put("beta_start", 0.0001);
-        d.put("beta_end", 0.02);
-        d.put("beta_schedule", "linear");
-        d.put("trained_betas", null);
+        Map<String, Object> d = NoiseSchedule.trainDefaults(0.0001, 0.02, "linear");
         d.put("prediction_type", "epsilon");
         d.put("interpolation_type", "linear");
         d.put("use_karras_sigmas", false);

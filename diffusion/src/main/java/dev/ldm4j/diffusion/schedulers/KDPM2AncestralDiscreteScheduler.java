@@ -33,12 +33,8 @@ public final class KDPM2AncestralDiscreteScheduler extends BaseScheduler {
     public void setTimesteps(int steps) {
         checkSteps(steps);
         SigmaSchedule s = SigmaSchedule.of(config, alphasCumprod, steps, config.getBoolean("use_karras_sigmas"), true);
-        double[] withZero = s.withFinal(0.0);
-        int n = withZero.length;
-        float[] sig = new float[n];
-        for (int i = 0; i < n; i++) {
-            sig[i] = (float) withZero[i];
-        }
+        float[] sig = KDiffusion.float32(s.withFinal(0.0));
+        int n = sig.length;
         float[] up = new float[n];
         float[] down = new float[n];
         float[] interp = new float[n];
@@ -56,13 +52,8 @@ public final class KDPM2AncestralDiscreteScheduler extends BaseScheduler {
         sigmasInterpol = KDiffusion.interleaveSigmas(interp);
         sigmasUp = KDiffusion.interleaveSigmas(up);
         sigmasDown = KDiffusion.interleaveSigmas(down);
-        double[] t = s.timesteps();
-        timesteps = new double[2 * t.length - 1];
-        timesteps[0] = t[0];
-        for (int i = 1; i < t.length; i++) {
-            timesteps[2 * i - 1] = NoiseSchedule.sigmaToTFloat32(interp[i - 1], s.logTrainSigmas());
-            timesteps[2 * i] = t[i];
-        }
+        // The midpoint between t_{i-1} and t_i is sigma_interpol_{i-1} (towards sigma_down_{i-1}).
+        timesteps = KDiffusion.interleaveTimesteps(s.timesteps(), interp, s.logTrainSigmas());
         firstSample = null;
     }
 

@@ -6,6 +6,7 @@ package dev.ldm4j.diffusion.schedulers;
 
 import dev.ldm4j.diffusion.random.NoiseSource;
 
+import java.util.Arrays;
 import java.util.Map;
 
 public final class KDPM2DiscreteScheduler extends BaseScheduler {
@@ -31,13 +32,9 @@ public final class KDPM2DiscreteScheduler extends BaseScheduler {
     public void setTimesteps(int steps) {
         checkSteps(steps);
         SigmaSchedule s = SigmaSchedule.of(config, alphasCumprod, steps, config.getBoolean("use_karras_sigmas"), true);
-        double[] withZero = s.withFinal(0.0);
-        int n = withZero.length;
-        float[] sig = new float[n];
+        float[] sig = KDiffusion.float32(s.withFinal(0.0));
+        int n = sig.length;
         float[] interp = new float[n];
-        for (int i = 0; i < n; i++) {
-            sig[i] = (float) withZero[i];
-        }
         // sigma_interpol_k = exp(lerp(log sigma_k, log sigma_{k-1}, 1/2)): the geometric mean of neighbours.
         for (int i = 0; i < n; i++) {
             float prev = sig[(i - 1 + n) % n];
@@ -45,13 +42,8 @@ public final class KDPM2DiscreteScheduler extends BaseScheduler {
         }
         sigmas = KDiffusion.interleaveSigmas(sig);
         sigmasInterpol = KDiffusion.interleaveSigmas(interp);
-        double[] t = s.timesteps();
-        timesteps = new double[2 * t.length - 1];
-        timesteps[0] = t[0];
-        for (int i = 1; i < t.length; i++) {
-            timesteps[2 * i - 1] = NoiseSchedule.sigmaToTFloat32(interp[i], s.logTrainSigmas());
-            timesteps[2 * i] = t[i];
-        }
+        // The midpoint between t_{i-1} and t_i is sigma_interpol_i (the mean of sigma_{i-1} and sigma_i).
+        timesteps = KDiffusion.interleaveTimesteps(s.timesteps(), Arrays.copyOfRange(interp, 1, n), s.logTrainSigmas());
         firstSample = null;
     }
 

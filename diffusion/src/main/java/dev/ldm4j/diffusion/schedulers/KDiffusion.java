@@ -3,7 +3,6 @@
 // default settings every k-diffusion scheduler declares.
 package dev.ldm4j.diffusion.schedulers;
 
-import java.util.LinkedHashMap;
 import java.util.Map;
 
 final class KDiffusion {
@@ -12,12 +11,7 @@ final class KDiffusion {
 
     /** The settings shared by LMS, Heun, KDPM2 and KDPM2 ancestral, with diffusers' defaults. */
     static Map<String, Object> commonDefaults(double betaStart, double betaEnd) {
-        Map<String, Object> d = new LinkedHashMap<>();
-        d.put("num_train_timesteps", 1000L);
-        d.put("beta_start", betaStart);
-        d.put("beta_end", betaEnd);
-        d.put("beta_schedule", "linear");
-        d.put("trained_betas", null);
+        Map<String, Object> d = NoiseSchedule.trainDefaults(betaStart, betaEnd, "linear");
         d.put("use_karras_sigmas", false);
         d.put("use_exponential_sigmas", false);
         d.put("use_beta_sigmas", false);
@@ -64,6 +58,30 @@ final class KDiffusion {
             out[2 * i] = a[i];
         }
         out[2 * n - 1] = a[n - 1];
+        return out;
+    }
+
+    /** The sigmas as float32 values, as diffusers holds them in a float tensor. */
+    static float[] float32(double[] sigmas) {
+        float[] out = new float[sigmas.length];
+        for (int i = 0; i < out.length; i++) {
+            out[i] = (float) sigmas[i];
+        }
+        return out;
+    }
+
+    /**
+     * The timesteps of the two-stage KDPM2 samplers: [t_0, tm_0, t_1, tm_1, t_2, ..., t_{n-1}], where
+     * tm_{i-1} is the train timestep of midSigmas[i-1], the sigma of the second model call between
+     * t_{i-1} and t_i.
+     */
+    static double[] interleaveTimesteps(double[] t, float[] midSigmas, float[] logTrainSigmas) {
+        double[] out = new double[2 * t.length - 1];
+        out[0] = t[0];
+        for (int i = 1; i < t.length; i++) {
+            out[2 * i - 1] = NoiseSchedule.sigmaToTFloat32(midSigmas[i - 1], logTrainSigmas);
+            out[2 * i] = t[i];
+        }
         return out;
     }
 }

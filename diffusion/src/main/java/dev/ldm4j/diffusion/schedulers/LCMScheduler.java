@@ -7,17 +7,11 @@ package dev.ldm4j.diffusion.schedulers;
 
 import dev.ldm4j.diffusion.random.NoiseSource;
 
-import java.util.LinkedHashMap;
 import java.util.Map;
 
 public final class LCMScheduler extends BaseScheduler {
     public static Map<String, Object> defaults() {
-        Map<String, Object> d = new LinkedHashMap<>();
-        d.put("num_train_timesteps", 1000L);
-        d.put("beta_start", 0.00085);
-        d.put("beta_end", 0.012);
-        d.put("beta_schedule", "scaled_linear");
-        d.put("trained_betas", null);
+        Map<String, Object> d = NoiseSchedule.trainDefaults(0.00085, 0.012, "scaled_linear");
         d.put("original_inference_steps", 50L);
         d.put("clip_sample", false);
         d.put("clip_sample_range", 1.0);
@@ -44,9 +38,7 @@ public final class LCMScheduler extends BaseScheduler {
     public LCMScheduler(SchedulerConfig config) {
         super(config);
         predictionType = config.getChoice("prediction_type", "epsilon", "sample", "v_prediction");
-        if (config.getBoolean("thresholding")) {
-            throw new IllegalArgumentException(name() + ": thresholding = true is not supported");
-        }
+        rejectThresholding();
         finalAlphaCumprod = config.getBoolean("set_alpha_to_one") ? 1.0 : alphasCumprod[0];
     }
 
@@ -96,16 +88,6 @@ public final class LCMScheduler extends BaseScheduler {
             t[i] = (double) (count - idx) * k - 1;
         }
         return t;
-    }
-
-    @Override
-    public double initNoiseSigma() {
-        return 1.0;
-    }
-
-    @Override
-    public float[] scaleModelInput(float[] sample, int stepIndex) {
-        return sample;
     }
 
     /** The clean estimate f(x, t) of the last step (what the LCM pipeline decodes after its final step). */

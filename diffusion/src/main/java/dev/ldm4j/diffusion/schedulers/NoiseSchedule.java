@@ -6,9 +6,26 @@
 package dev.ldm4j.diffusion.schedulers;
 
 import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.Map;
 
 final class NoiseSchedule {
     private NoiseSchedule() {
+    }
+
+    /**
+     * The train-schedule settings every scheduler declares first (num_train_timesteps = 1000,
+     * beta_start, beta_end, beta_schedule, trained_betas = null), with the class's defaults; each
+     * scheduler's defaults() appends its own settings in diffusers' order.
+     */
+    static Map<String, Object> trainDefaults(double betaStart, double betaEnd, String betaSchedule) {
+        Map<String, Object> d = new LinkedHashMap<>();
+        d.put("num_train_timesteps", 1000L);
+        d.put("beta_start", betaStart);
+        d.put("beta_end", betaEnd);
+        d.put("beta_schedule", betaSchedule);
+        d.put("trained_betas", null);
+        return d;
     }
 
     /** beta_1..beta_N from beta_schedule (linear, scaled_linear, squaredcos_cap_v2) or trained_betas, as float32. */

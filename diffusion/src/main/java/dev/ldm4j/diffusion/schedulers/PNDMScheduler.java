@@ -7,18 +7,12 @@ package dev.ldm4j.diffusion.schedulers;
 import dev.ldm4j.diffusion.random.NoiseSource;
 
 import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
 public final class PNDMScheduler extends BaseScheduler {
     public static Map<String, Object> defaults() {
-        Map<String, Object> d = new LinkedHashMap<>();
-        d.put("num_train_timesteps", 1000L);
-        d.put("beta_start", 0.0001);
-        d.put("beta_end", 0.02);
-        d.put("beta_schedule", "linear");
-        d.put("trained_betas", null);
+        Map<String, Object> d = NoiseSchedule.trainDefaults(0.0001, 0.02, "linear");
         d.put("skip_prk_steps", false);
         d.put("set_alpha_to_one", false);
         d.put("prediction_type", "epsilon");
@@ -104,16 +98,6 @@ public final class PNDMScheduler extends BaseScheduler {
         counter = 0;
         curSample = null;
         curModelOutput = null;
-    }
-
-    @Override
-    public double initNoiseSigma() {
-        return 1.0;
-    }
-
-    @Override
-    public float[] scaleModelInput(float[] sample, int stepIndex) {
-        return sample;
     }
 
     @Override

@@ -25,9 +25,7 @@ public final class TCDScheduler extends BaseScheduler {
     public TCDScheduler(SchedulerConfig config) {
         super(config);
         predictionType = config.getChoice("prediction_type", "epsilon", "sample", "v_prediction");
-        if (config.getBoolean("thresholding")) {
-            throw new IllegalArgumentException(name() + ": thresholding = true is not supported");
-        }
+        rejectThresholding();
         finalAlphaCumprod = config.getBoolean("set_alpha_to_one") ? 1.0 : alphasCumprod[0];
     }
 
@@ -53,16 +51,6 @@ public final class TCDScheduler extends BaseScheduler {
     public void setTimesteps(int steps, double strength) {
         checkSteps(steps);
         timesteps = LCMScheduler.consistencyTimesteps(config, steps, strength, name());
-    }
-
-    @Override
-    public double initNoiseSigma() {
-        return 1.0;
-    }
-
-    @Override
-    public float[] scaleModelInput(float[] sample, int stepIndex) {
-        return sample;
     }
 
     @Override

@@ -9,24 +9,13 @@ import dev.ldm4j.diffusion.random.NoiseSource;
 
 import java.util.Arrays;
 import java.util.HashSet;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
 
 public final class UniPCMultistepScheduler extends BaseScheduler {
     public static Map<String, Object> defaults() {
-        Map<String, Object> d = new LinkedHashMap<>();
-        d.put("num_train_timesteps", 1000L);
-        d.put("beta_start", 0.0001);
-        d.put("beta_end", 0.02);
-        d.put("beta_schedule", "linear");
-        d.put("trained_betas", null);
-        d.put("solver_order", 2L);
-        d.put("prediction_type", "epsilon");
-        d.put("thresholding", false);
-        d.put("dynamic_thresholding_ratio", 0.995);
-        d.put("sample_max_value", 1.0);
+        Map<String, Object> d = DpmMath.solverDefaults();
         d.put("predict_x0", true);
         d.put("solver_type", "bh2");
         d.put("lower_order_final", true);
@@ -75,9 +64,7 @@ public final class UniPCMultistepScheduler extends BaseScheduler {
         if (solverOrder < 1) {
             throw new IllegalArgumentException(name() + ": solver_order must be at least 1, got " + solverOrder);
         }
-        if (config.getBoolean("thresholding")) {
-            throw new IllegalArgumentException(name() + ": thresholding = true is not supported");
-        }
+        rejectThresholding();
         if (config.asMap().get("solver_p") != null) {
             throw new IllegalArgumentException(name() + ": solver_p is not supported");
         }
@@ -116,16 +103,6 @@ public final class UniPCMultistepScheduler extends BaseScheduler {
         lowerOrderNums = 0;
         thisOrder = 0;
         lastSample = null;
-    }
-
-    @Override
-    public double initNoiseSigma() {
-        return 1.0;
-    }
-
-    @Override
-    public float[] scaleModelInput(float[] sample, int stepIndex) {
-        return sample;
     }
 
     @Override
