@@ -34,7 +34,8 @@ class CliTest {
     static void assertOneLineError(Result r, String fragment) {
         assertTrue(r.code() != 0, "exit code should be non-zero");
         String[] lines = r.err().strip().split("\n");
-        assertTrue(lines[0].contains(fragment), "error line should mention '" + fragment + "': " + r.err());
+        String last = lines[lines.length - 1]; // progress lines (model loaded, ...) may come before it
+        assertTrue(last.startsWith("ldm4j: error: ") && last.contains(fragment), "error line should mention '" + fragment + "': " + r.err());
         assertFalse(r.err().contains("\tat "), "no stack trace: " + r.err());
     }
 

@@ -141,4 +141,48 @@ class GenerateCommandTest {
                 "--output", dir.resolve("o.png").toString());
         assertOneLineError(r, "tpu");
     }
+
+    @Test
+    void refusesOptionsThatDoNotFitTogether(@TempDir Path dir) {
+        String model = dir.toString();
+        assertOneLineError(run("generate", "--model", model, "--prompt", "x", "--dtype", "fp16"), "--device cuda");
+        assertOneLineError(run("generate", "--model", model, "--prompt", "x", "--dtype", "fp8"), "--dtype");
+        assertOneLineError(run("generate", "--model", model, "--prompt", "x", "--generator", "cuda", "--noise-dtype", "float64"), "float32");
+        assertOneLineError(run("generate", "--model", model, "--prompt", "x", "--karras"), "--scheduler");
+    }
+
+    @Test
+    void refusesBeforeTheFirstStepADecodeThatCannotFitInTheHeap(@TempDir Path dir) {
+        assumeTrue(SharedFixtures.available(), "../shared is absent");
+        // The tiny VAE's 32 channels at 8192x8192: 7 maps of 8.6 GB, far above the test JVM's heap.
+        CliTest.Result r = run("generate", "--model", tiny().toString(), "--prompt", "x", "--width", "8192", "--height", "8192",
+                "--steps", "1", "--output", dir.resolve("big.png").toString());
+        assertEquals(1, r.code(), r.err());
+        assertTrue(r.err().contains("ldm4j: error: decoding 8192x8192 needs about") && r.err().contains("LDM4J_HEAP="), r.err());
+        assertTrue(!r.err().contains("step 1/") && !r.err().contains("\tat "), "no step ran, no stack trace: " + r.err());
+    }
+
+    @Test
+    void schedulerOptionsReachTheScheduler(@TempDir Path dir) throws Exception {
+        assumeTrue(SharedFixtures.available(), "../shared is absent");
+        Path a = dir.resolve("a.png");
+        Path b = dir.resolve("b.png");
+        String[] common = {"generate", "--model", tiny().toString(), "--prompt", "a red apple", "--steps", "3", "--width", "64",
+                "--height", "64", "--seed", "3", "--scheduler", "ddim"};
+        CliTest.Result plain = run(concat(common, "--output", a.toString()));
+        CliTest.Result trailing = run(concat(common, "--scheduler-option", "timestep_spacing=trailing", "--output", b.toString()));
+        assertEquals(0, plain.code(), plain.err());
+        assertEquals(0, trailing.code(), trailing.err());
+        assertTrue(plain.err().contains("t=667") && !plain.err().contains("t=999"), "leading spacing (the model's) starts at 667: " + plain.err());
+        assertTrue(trailing.err().contains("t=999"), "trailing spacing starts at 999: " + trailing.err());
+        assertTrue(!java.util.Arrays.equals(Files.readAllBytes(a), Files.readAllBytes(b)), "a different schedule gives a different image");
+        assertOneLineError(run(concat(common, "--scheduler-option", "timestep_spacing=sideways", "--output", dir.resolve("c.png").toString())),
+                "timestep_spacing");
+    }
+
+    private static String[] concat(String[] a, String... b) {
+        String[] out = java.util.Arrays.copyOf(a, a.length + b.length);
+        System.arraycopy(b, 0, out, a.length, b.length);
+        return out;
+    }
 }
