@@ -7,6 +7,7 @@ import dev.ldm4j.diffusion.unet.UNetConfig;
 import dev.ldm4j.diffusion.vae.VaeConfig;
 import dev.ldm4j.tensor.SharedFixtures;
 import dev.ldm4j.tensor.Tensor;
+import dev.ldm4j.weights.HeaderSource;
 import dev.ldm4j.weights.Json;
 import dev.ldm4j.weights.SafetensorsWriter;
 import dev.ldm4j.weights.TensorInfo;
@@ -179,7 +180,7 @@ class ModelDiscoveryTest {
     @ParameterizedTest
     @ValueSource(strings = {"sd15", "sd21"})
     void fullSizeSingleFileIsRecognisedWithItsPublishedSettings(String model) {
-        HeaderSource original = new HeaderSource(model, Json.parseObject(conf.resolve(model + "-original-fp16.header.json")));
+        HeaderSource original = HeaderSource.withZeroStandIns(model, Json.parseObject(conf.resolve(model + "-original-fp16.header.json")));
         Map<String, Object> diffusers = Json.parseObject(conf.resolve(model + "-diffusers.header.json"));
         SingleFileArchitecture a = SingleFileArchitecture.infer(original);
         assertEquals(model.equals("sd15"), a.isStandardSd1());

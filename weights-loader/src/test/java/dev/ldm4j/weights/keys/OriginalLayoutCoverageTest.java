@@ -4,6 +4,7 @@
 package dev.ldm4j.weights.keys;
 
 import dev.ldm4j.tensor.SharedFixtures;
+import dev.ldm4j.weights.HeaderSource;
 import dev.ldm4j.weights.Json;
 import dev.ldm4j.weights.TensorInfo;
 import org.junit.jupiter.api.Assumptions;

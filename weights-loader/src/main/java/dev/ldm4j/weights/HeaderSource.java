@@ -1,26 +1,39 @@
-// Test helper: a WeightSource over a JSON header fixture (name -> [dtype, shape]) that knows names,
-// dtypes and shapes but holds no data (tensor() gives zero stand-ins).
-package dev.ldm4j.diffusion.model;
+// A WeightSource over a checkpoint's header alone (name -> [torch dtype, shape], as the conformance
+// fixtures' *.header.json files hold it): it knows names, dtypes and shapes but holds no data. For
+// checking key layouts and building models at full size without the weights; never for running one.
+package dev.ldm4j.weights;
 
 import dev.ldm4j.tensor.DType;
 import dev.ldm4j.tensor.FloatStorage;
 import dev.ldm4j.tensor.Tensor;
-import dev.ldm4j.weights.TensorInfo;
-import dev.ldm4j.weights.WeightException;
-import dev.ldm4j.weights.WeightSource;
 
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
 
-final class HeaderSource implements WeightSource {
+public final class HeaderSource implements WeightSource {
     private final String origin;
+    private final boolean zeroStandIns;
     private final Map<String, TensorInfo> infos = new LinkedHashMap<>();
 
+    /** A header-only source: tensor() fails, naming the tensor. */
+    public HeaderSource(String origin, Map<String, Object> header) {
+        this(origin, header, false);
+    }
+
+    /**
+     * A header-only source whose tensor() gives a stand-in of the right shape (every element 0,
+     * stride 0), so that models can be built from it and their parameter use checked, not run.
+     */
+    public static HeaderSource withZeroStandIns(String origin, Map<String, Object> header) {
+        return new HeaderSource(origin, header, true);
+    }
+
     @SuppressWarnings("unchecked")
-    HeaderSource(String origin, Map<String, Object> header) {
+    private HeaderSource(String origin, Map<String, Object> header, boolean zeroStandIns) {
         this.origin = origin;
+        this.zeroStandIns = zeroStandIns;
         header.forEach((name, v) -> {
             List<Object> entry = (List<Object>) v;
             List<Object> dims = (List<Object>) entry.get(1);
@@ -49,10 +62,12 @@ final class HeaderSource implements WeightSource {
         return infos.get(name);
     }
 
-    /** A stand-in of the right shape (every element 0, stride 0): models can be built, not run. */
     @Override
     public Tensor tensor(String name) {
         TensorInfo i = infos.get(name);
+        if (!zeroStandIns) {
+            throw new WeightException(origin + ": header only, no data for '" + name + "'");
+        }
         if (i == null) {
             throw new WeightException(origin + ": no tensor '" + name + "'");
         }
