@@ -123,6 +123,24 @@ abstract class BaseScheduler implements Scheduler {
         return alphasCumprod[t];
     }
 
+    /** alpha_bar "before" the first train step, where the last step lands: 1 if set_alpha_to_one, else alpha_bar_0. */
+    protected double finalAlphaCumprod() {
+        return config.getBoolean("set_alpha_to_one") ? 1.0 : alphasCumprod[0];
+    }
+
+    /**
+     * The clean-sample estimate x0 from the model output m at x_t, alpha_bar_t = aT, bT = 1 - aT
+     * (Ho et al. 2020 eq. 15 for eps; Salimans & Ho 2022 for v), clipped to [-range, range] when clip.
+     */
+    protected static double predictedX0(String predictionType, double x, double m, double aT, double bT, boolean clip, double range) {
+        double x0 = switch (predictionType) {
+            case "epsilon" -> (x - Math.sqrt(bT) * m) / Math.sqrt(aT);
+            case "sample" -> m;
+            default -> Math.sqrt(aT) * x - Math.sqrt(bT) * m;
+        };
+        return clip ? Math.max(-range, Math.min(range, x0)) : x0;
+    }
+
     /** add_noise of the DDPM family: sqrt(alpha_bar_t) x0 + sqrt(1 - alpha_bar_t) noise (Ho et al. 2020, eq. 4). */
     protected float[] addNoiseAlphaBar(float[] original, float[] noise, double timestep) {
         checkSame(noise, original);

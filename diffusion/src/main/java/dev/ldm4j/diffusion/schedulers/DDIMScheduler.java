@@ -36,7 +36,7 @@ public final class DDIMScheduler extends BaseScheduler {
         predictionType = config.getChoice("prediction_type", "epsilon", "sample", "v_prediction");
         rejectThresholding();
         // alpha_bar "before" the first train step: 1, or alpha_bar_0 as Stable Diffusion was trained.
-        finalAlphaCumprod = config.getBoolean("set_alpha_to_one") ? 1.0 : alphasCumprod[0];
+        finalAlphaCumprod = finalAlphaCumprod();
     }
 
     /** The eta of DDIM eq. 16 (0 = deterministic DDIM, 1 = DDPM variance); diffusers passes it to step(). */

@@ -73,14 +73,7 @@ public final class DDPMScheduler extends BaseScheduler {
         for (int i = 0; i < out.length; i++) {
             double x = sample[i];
             double m = modelOutput[i];
-            double x0 = switch (predictionType) {
-                case "epsilon" -> (x - Math.sqrt(bT) * m) / Math.sqrt(aT);
-                case "sample" -> m;
-                default -> Math.sqrt(aT) * x - Math.sqrt(bT) * m;
-            };
-            if (clip) {
-                x0 = Math.max(-range, Math.min(range, x0));
-            }
+            double x0 = predictedX0(predictionType, x, m, aT, bT, clip, range);
             double prev = x0Coeff * x0 + xtCoeff * x;
             if (z != null) {
                 prev += std * z[i];

@@ -71,14 +71,6 @@ public final class DPMSolverMultistepScheduler extends BaseScheduler {
         lowerOrderNums = 0;
     }
 
-    private static double alphaOf(double sigma) {
-        return DpmMath.alphaOf(sigma);
-    }
-
-    private static double lambdaOf(double sigma) {
-        return DpmMath.lambdaOf(sigma);
-    }
-
     private double[] convertModelOutput(float[] modelOutput, float[] sample, double sigma) {
         return DpmMath.convertModelOutput(predictionType, algorithm.endsWith("dpmsolver++"), modelOutput, sample, sigma);
     }
@@ -114,41 +106,12 @@ public final class DPMSolverMultistepScheduler extends BaseScheduler {
 
     /** First order = DDIM in lambda (DPM-Solver++ eq. 5 / DPM-Solver eq. 3.7), with the SDE variants' noise term. */
     private float[] firstOrder(int i, double[] m0, float[] sample, float[] z) {
-        double sT = sigmas[i + 1];
-        double sS = sigmas[i];
-        double alphaT = alphaOf(sT);
-        double sigmaT = sT * alphaT;
-        double alphaS = alphaOf(sS);
-        double sigmaS = sS * alphaS;
-        double h = lambdaOf(sT) - lambdaOf(sS);
-        double cx;
-        double cm;
-        double cz = 0;
-        switch (algorithm) {
-            case "dpmsolver++" -> {
-                cx = sigmaT / sigmaS;
-                cm = -alphaT * (Math.exp(-h) - 1.0);
-            }
-            case "dpmsolver" -> {
-                cx = alphaT / alphaS;
-                cm = -sigmaT * (Math.exp(h) - 1.0);
-            }
-            case "sde-dpmsolver++" -> {
-                cx = sigmaT / sigmaS * Math.exp(-h);
-                cm = alphaT * (1 - Math.exp(-2.0 * h));
-                cz = sigmaT * Math.sqrt(1.0 - Math.exp(-2 * h));
-            }
-            default -> { // sde-dpmsolver
-                cx = alphaT / alphaS;
-                cm = -2.0 * sigmaT * (Math.exp(h) - 1.0);
-                cz = sigmaT * Math.sqrt(Math.exp(2 * h) - 1.0);
-            }
-        }
+        DpmMath.Coefficients c = DpmMath.coefficients(algorithm, false, sigmas[i], sigmas[i + 1]);
         float[] out = new float[sample.length];
         for (int k = 0; k < out.length; k++) {
-            double v = cx * sample[k] + cm * m0[k];
+            double v = c.cx() * sample[k] + c.c0() * m0[k];
             if (z != null) {
-                v += cz * z[k];
+                v += c.cz() * z[k];
             }
             out[k] = (float) v;
         }
@@ -157,56 +120,18 @@ public final class DPMSolverMultistepScheduler extends BaseScheduler {
 
     /** Multistep second order (DPM-Solver++ Algorithm 2 "2M"; midpoint or heun form of the D1 term). */
     private float[] secondOrder(int i, float[] sample, float[] z) {
-        double sT = sigmas[i + 1];
-        double sS0 = sigmas[i];
-        double sS1 = sigmas[i - 1];
-        double alphaT = alphaOf(sT);
-        double sigmaT = sT * alphaT;
-        double alphaS0 = alphaOf(sS0);
-        double sigmaS0 = sS0 * alphaS0;
-        double lambdaT = lambdaOf(sT);
-        double lambdaS0 = lambdaOf(sS0);
-        double lambdaS1 = lambdaOf(sS1);
+        double lambdaS0 = DpmMath.lambdaOf(sigmas[i]);
+        double h = DpmMath.lambdaOf(sigmas[i + 1]) - lambdaS0;
+        double r0 = (lambdaS0 - DpmMath.lambdaOf(sigmas[i - 1])) / h;
         double[] m0 = modelOutputs[solverOrder - 1];
         double[] m1 = modelOutputs[solverOrder - 2];
-        double h = lambdaT - lambdaS0;
-        double h0 = lambdaS0 - lambdaS1;
-        double r0 = h0 / h;
-        boolean mid = solverType.equals("midpoint");
-        double cx;
-        double c0;
-        double c1;
-        double cz = 0;
-        switch (algorithm) {
-            case "dpmsolver++" -> {
-                cx = sigmaT / sigmaS0;
-                c0 = -alphaT * (Math.exp(-h) - 1.0);
-                c1 = mid ? -0.5 * alphaT * (Math.exp(-h) - 1.0) : alphaT * ((Math.exp(-h) - 1.0) / h + 1.0);
-            }
-            case "dpmsolver" -> {
-                cx = alphaT / alphaS0;
-                c0 = -sigmaT * (Math.exp(h) - 1.0);
-                c1 = mid ? -0.5 * sigmaT * (Math.exp(h) - 1.0) : -sigmaT * ((Math.exp(h) - 1.0) / h - 1.0);
-            }
-            case "sde-dpmsolver++" -> {
-                cx = sigmaT / sigmaS0 * Math.exp(-h);
-                c0 = alphaT * (1 - Math.exp(-2.0 * h));
-                c1 = mid ? 0.5 * alphaT * (1 - Math.exp(-2.0 * h)) : alphaT * ((1.0 - Math.exp(-2.0 * h)) / (-2.0 * h) + 1.0);
-                cz = sigmaT * Math.sqrt(1.0 - Math.exp(-2 * h));
-            }
-            default -> { // sde-dpmsolver
-                cx = alphaT / alphaS0;
-                c0 = -2.0 * sigmaT * (Math.exp(h) - 1.0);
-                c1 = mid ? -sigmaT * (Math.exp(h) - 1.0) : -2.0 * sigmaT * ((Math.exp(h) - 1.0) / h - 1.0);
-                cz = sigmaT * Math.sqrt(Math.exp(2 * h) - 1.0);
-            }
-        }
+        DpmMath.Coefficients c = DpmMath.coefficients(algorithm, solverType.equals("midpoint"), sigmas[i], sigmas[i + 1]);
         float[] out = new float[sample.length];
         for (int k = 0; k < out.length; k++) {
             double d1 = (1.0 / r0) * (m0[k] - m1[k]);
-            double v = cx * sample[k] + c0 * m0[k] + c1 * d1;
+            double v = c.cx() * sample[k] + c.c0() * m0[k] + c.c1() * d1;
             if (z != null) {
-                v += cz * z[k];
+                v += c.cz() * z[k];
             }
             out[k] = (float) v;
         }
@@ -218,34 +143,23 @@ public final class DPMSolverMultistepScheduler extends BaseScheduler {
         if (algorithm.startsWith("sde")) {
             throw new IllegalStateException(name() + ": third order is not defined for " + algorithm);
         }
-        double sT = sigmas[i + 1];
-        double sS0 = sigmas[i];
-        double alphaT = alphaOf(sT);
-        double sigmaT = sT * alphaT;
-        double alphaS0 = alphaOf(sS0);
-        double sigmaS0 = sS0 * alphaS0;
-        double lambdaT = lambdaOf(sT);
-        double lambdaS0 = lambdaOf(sS0);
-        double lambdaS1 = lambdaOf(sigmas[i - 1]);
-        double lambdaS2 = lambdaOf(sigmas[i - 2]);
+        double lambdaS0 = DpmMath.lambdaOf(sigmas[i]);
+        double lambdaS1 = DpmMath.lambdaOf(sigmas[i - 1]);
+        double lambdaS2 = DpmMath.lambdaOf(sigmas[i - 2]);
+        double h = DpmMath.lambdaOf(sigmas[i + 1]) - lambdaS0;
+        double r0 = (lambdaS0 - lambdaS1) / h;
+        double r1 = (lambdaS1 - lambdaS2) / h;
         double[] m0 = modelOutputs[solverOrder - 1];
         double[] m1 = modelOutputs[solverOrder - 2];
         double[] m2 = modelOutputs[solverOrder - 3];
-        double h = lambdaT - lambdaS0;
-        double r0 = (lambdaS0 - lambdaS1) / h;
-        double r1 = (lambdaS1 - lambdaS2) / h;
-        boolean pp = algorithm.equals("dpmsolver++");
-        double cx = pp ? sigmaT / sigmaS0 : alphaT / alphaS0;
-        double c0 = pp ? -alphaT * (Math.exp(-h) - 1.0) : -sigmaT * (Math.exp(h) - 1.0);
-        double c1 = pp ? alphaT * ((Math.exp(-h) - 1.0) / h + 1.0) : -sigmaT * ((Math.exp(h) - 1.0) / h - 1.0);
-        double c2 = pp ? -alphaT * ((Math.exp(-h) - 1.0 + h) / (h * h) - 0.5) : -sigmaT * ((Math.exp(h) - 1.0 - h) / (h * h) - 0.5);
+        DpmMath.Coefficients c = DpmMath.coefficients(algorithm, false, sigmas[i], sigmas[i + 1]);
         float[] out = new float[sample.length];
         for (int k = 0; k < out.length; k++) {
             double d10 = (1.0 / r0) * (m0[k] - m1[k]);
             double d11 = (1.0 / r1) * (m1[k] - m2[k]);
             double d1 = d10 + (r0 / (r0 + r1)) * (d10 - d11);
             double d2 = (1.0 / (r0 + r1)) * (d10 - d11);
-            out[k] = (float) (cx * sample[k] + c0 * m0[k] + c1 * d1 + c2 * d2);
+            out[k] = (float) (c.cx() * sample[k] + c.c0() * m0[k] + c.c1() * d1 + c.c2() * d2);
         }
         return out;
     }

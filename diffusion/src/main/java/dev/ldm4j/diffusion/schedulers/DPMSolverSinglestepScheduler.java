@@ -131,39 +131,10 @@ public final class DPMSolverSinglestepScheduler extends BaseScheduler {
     }
 
     private float[] firstOrder(int i, double[] m0, float[] sample, float[] z) {
-        double sT = sigmas[i + 1];
-        double sS = sigmas[i];
-        double alphaT = DpmMath.alphaOf(sT);
-        double sigmaT = sT * alphaT;
-        double alphaS = DpmMath.alphaOf(sS);
-        double sigmaS = sS * alphaS;
-        double h = DpmMath.lambdaOf(sT) - DpmMath.lambdaOf(sS);
-        double cx;
-        double cm;
-        double cz = 0;
-        switch (algorithm) {
-            case "dpmsolver++" -> {
-                cx = sigmaT / sigmaS;
-                cm = -alphaT * (Math.exp(-h) - 1.0);
-            }
-            case "dpmsolver" -> {
-                cx = alphaT / alphaS;
-                cm = -sigmaT * (Math.exp(h) - 1.0);
-            }
-            case "sde-dpmsolver++" -> {
-                cx = sigmaT / sigmaS * Math.exp(-h);
-                cm = alphaT * (1 - Math.exp(-2.0 * h));
-                cz = sigmaT * Math.sqrt(1.0 - Math.exp(-2 * h));
-            }
-            default -> {
-                cx = alphaT / alphaS;
-                cm = -2.0 * sigmaT * (Math.exp(h) - 1.0);
-                cz = sigmaT * Math.sqrt(Math.exp(2 * h) - 1.0);
-            }
-        }
+        DpmMath.Coefficients c = DpmMath.coefficients(algorithm, midpoint, sigmas[i], sigmas[i + 1]);
         float[] out = new float[sample.length];
         for (int k = 0; k < out.length; k++) {
-            out[k] = (float) (cx * sample[k] + cm * m0[k] + (z == null ? 0 : cz * z[k]));
+            out[k] = (float) (c.cx() * sample[k] + c.c0() * m0[k] + (z == null ? 0 : c.cz() * z[k]));
         }
         return out;
     }
@@ -174,49 +145,17 @@ public final class DPMSolverSinglestepScheduler extends BaseScheduler {
      */
     private float[] secondOrder(int i, float[] sample, float[] z) {
         double sT = sigmas[i + 1];
-        double sS0 = sigmas[i];
         double sS1 = sigmas[i - 1];
-        double alphaT = DpmMath.alphaOf(sT);
-        double sigmaT = sT * alphaT;
-        double alphaS1 = DpmMath.alphaOf(sS1);
-        double sigmaS1 = sS1 * alphaS1;
         double lambdaS1 = DpmMath.lambdaOf(sS1);
         double h = DpmMath.lambdaOf(sT) - lambdaS1;
-        double r0 = (DpmMath.lambdaOf(sS0) - lambdaS1) / h;
+        double r0 = (DpmMath.lambdaOf(sigmas[i]) - lambdaS1) / h;
         double[] m0 = modelOutputs[solverOrder - 1];
         double[] m1 = modelOutputs[solverOrder - 2];
-        double cx;
-        double c0;
-        double c1;
-        double cz = 0;
-        switch (algorithm) {
-            case "dpmsolver++" -> {
-                cx = sigmaT / sigmaS1;
-                c0 = -alphaT * (Math.exp(-h) - 1.0);
-                c1 = midpoint ? -0.5 * alphaT * (Math.exp(-h) - 1.0) : alphaT * ((Math.exp(-h) - 1.0) / h + 1.0);
-            }
-            case "dpmsolver" -> {
-                cx = alphaT / alphaS1;
-                c0 = -sigmaT * (Math.exp(h) - 1.0);
-                c1 = midpoint ? -0.5 * sigmaT * (Math.exp(h) - 1.0) : -sigmaT * ((Math.exp(h) - 1.0) / h - 1.0);
-            }
-            case "sde-dpmsolver++" -> {
-                cx = sigmaT / sigmaS1 * Math.exp(-h);
-                c0 = alphaT * (1 - Math.exp(-2.0 * h));
-                c1 = midpoint ? 0.5 * alphaT * (1 - Math.exp(-2.0 * h)) : alphaT * ((1.0 - Math.exp(-2.0 * h)) / (-2.0 * h) + 1.0);
-                cz = sigmaT * Math.sqrt(1.0 - Math.exp(-2 * h));
-            }
-            default -> {
-                cx = alphaT / alphaS1;
-                c0 = -2.0 * sigmaT * (Math.exp(h) - 1.0);
-                c1 = midpoint ? -sigmaT * (Math.exp(h) - 1.0) : -2.0 * sigmaT * ((Math.exp(h) - 1.0) / h - 1.0);
-                cz = sigmaT * Math.sqrt(Math.exp(2 * h) - 1.0);
-            }
-        }
+        DpmMath.Coefficients c = DpmMath.coefficients(algorithm, midpoint, sS1, sT);
         float[] out = new float[sample.length];
         for (int k = 0; k < out.length; k++) {
             double d1 = (1.0 / r0) * (m0[k] - m1[k]);
-            out[k] = (float) (cx * sample[k] + c0 * m1[k] + c1 * d1 + (z == null ? 0 : cz * z[k]));
+            out[k] = (float) (c.cx() * sample[k] + c.c0() * m1[k] + c.c1() * d1 + (z == null ? 0 : c.cz() * z[k]));
         }
         return out;
     }
@@ -228,10 +167,6 @@ public final class DPMSolverSinglestepScheduler extends BaseScheduler {
         }
         double sT = sigmas[i + 1];
         double sS2 = sigmas[i - 2];
-        double alphaT = DpmMath.alphaOf(sT);
-        double sigmaT = sT * alphaT;
-        double alphaS2 = DpmMath.alphaOf(sS2);
-        double sigmaS2 = sS2 * alphaS2;
         double lambdaS2 = DpmMath.lambdaOf(sS2);
         double h = DpmMath.lambdaOf(sT) - lambdaS2;
         double r0 = (DpmMath.lambdaOf(sigmas[i]) - lambdaS2) / h;
@@ -239,22 +174,18 @@ public final class DPMSolverSinglestepScheduler extends BaseScheduler {
         double[] m0 = modelOutputs[solverOrder - 1];
         double[] m1 = modelOutputs[solverOrder - 2];
         double[] m2 = modelOutputs[solverOrder - 3];
-        boolean pp = algorithm.equals("dpmsolver++");
-        double cx = pp ? sigmaT / sigmaS2 : alphaT / alphaS2;
-        double c0 = pp ? -alphaT * (Math.exp(-h) - 1.0) : -sigmaT * (Math.exp(h) - 1.0);
-        double c1 = pp ? alphaT * ((Math.exp(-h) - 1.0) / h + 1.0) : -sigmaT * ((Math.exp(h) - 1.0) / h - 1.0);
-        double c2 = pp ? -alphaT * ((Math.exp(-h) - 1.0 + h) / (h * h) - 0.5) : -sigmaT * ((Math.exp(h) - 1.0 - h) / (h * h) - 0.5);
+        DpmMath.Coefficients c = DpmMath.coefficients(algorithm, false, sS2, sT);
         float[] out = new float[sample.length];
         for (int k = 0; k < out.length; k++) {
             double d10 = (1.0 / r1) * (m1[k] - m2[k]);
             double d11 = (1.0 / r0) * (m0[k] - m2[k]);
-            double v = cx * sample[k] + c0 * m2[k];
+            double v = c.cx() * sample[k] + c.c0() * m2[k];
             if (midpoint) {
-                v += c1 * d11;
+                v += c.c1() * d11;
             } else {
                 double d1 = (r0 * d10 - r1 * d11) / (r0 - r1);
                 double d2 = 2.0 * (d11 - d10) / (r0 - r1);
-                v += c1 * d1 + c2 * d2;
+                v += c.c1() * d1 + c.c2() * d2;
             }
             out[k] = (float) v;
         }

@@ -91,6 +91,52 @@ final class DpmMath {
         return out;
     }
 
+    /**
+     * The scalar coefficients of one DPM-Solver update from noise level sS to sT, with
+     * h = lambda_t - lambda_s: x_t = cx x_s + c0 m + c1 D1 + c2 D2 + cz z, where m is the model output
+     * at the step's start, D1 and D2 are its first and second differences and z is fresh noise. They
+     * are those of diffusers' dpm_solver_{first,second,third}_order_update for each algorithm_type
+     * (DPM-Solver, Lu et al. 2022 eqs. 3.7-3.10; DPM-Solver++, Lu et al. 2022b eq. 5 and Algorithms 1-2).
+     * c1 is the midpoint form (-c0 / 2) when midpoint, else the Taylor ("heun") form; c2 is defined
+     * for the ODE algorithms only (NaN for the SDE ones); cz is 0 for the ODE algorithms.
+     */
+    record Coefficients(double cx, double c0, double c1, double c2, double cz) {
+    }
+
+    static Coefficients coefficients(String algorithm, boolean midpoint, double sS, double sT) {
+        double alphaT = alphaOf(sT);
+        double sigmaT = sT * alphaT;
+        double alphaS = alphaOf(sS);
+        double sigmaS = sS * alphaS;
+        double h = lambdaOf(sT) - lambdaOf(sS);
+        return switch (algorithm) {
+            case "dpmsolver++" -> new Coefficients(
+                    sigmaT / sigmaS,
+                    -alphaT * (Math.exp(-h) - 1.0),
+                    midpoint ? -0.5 * alphaT * (Math.exp(-h) - 1.0) : alphaT * ((Math.exp(-h) - 1.0) / h + 1.0),
+                    -alphaT * ((Math.exp(-h) - 1.0 + h) / (h * h) - 0.5),
+                    0);
+            case "dpmsolver" -> new Coefficients(
+                    alphaT / alphaS,
+                    -sigmaT * (Math.exp(h) - 1.0),
+                    midpoint ? -0.5 * sigmaT * (Math.exp(h) - 1.0) : -sigmaT * ((Math.exp(h) - 1.0) / h - 1.0),
+                    -sigmaT * ((Math.exp(h) - 1.0 - h) / (h * h) - 0.5),
+                    0);
+            case "sde-dpmsolver++" -> new Coefficients(
+                    sigmaT / sigmaS * Math.exp(-h),
+                    alphaT * (1 - Math.exp(-2.0 * h)),
+                    midpoint ? 0.5 * alphaT * (1 - Math.exp(-2.0 * h)) : alphaT * ((1.0 - Math.exp(-2.0 * h)) / (-2.0 * h) + 1.0),
+                    Double.NaN,
+                    sigmaT * Math.sqrt(1.0 - Math.exp(-2 * h)));
+            default -> new Coefficients( // sde-dpmsolver
+                    alphaT / alphaS,
+                    -2.0 * sigmaT * (Math.exp(h) - 1.0),
+                    midpoint ? -sigmaT * (Math.exp(h) - 1.0) : -2.0 * sigmaT * ((Math.exp(h) - 1.0) / h - 1.0),
+                    Double.NaN,
+                    sigmaT * Math.sqrt(Math.exp(2 * h) - 1.0));
+        };
+    }
+
     /** add_noise of the VP process: alpha_t x0 + sigma_t noise at noise level sigma. */
     static float[] addNoise(float[] original, float[] noise, double sigma) {
         double alpha = alphaOf(sigma);

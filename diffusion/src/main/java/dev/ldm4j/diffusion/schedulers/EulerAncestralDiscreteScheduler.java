@@ -8,7 +8,7 @@ import dev.ldm4j.diffusion.random.NoiseSource;
 
 import java.util.Map;
 
-public final class EulerAncestralDiscreteScheduler extends BaseScheduler {
+public final class EulerAncestralDiscreteScheduler extends KDiffusionScheduler {
     public static Map<String, Object> defaults() {
         Map<String, Object> d = NoiseSchedule.trainDefaults(0.0001, 0.02, "linear");
         d.put("prediction_type", "epsilon");
@@ -41,18 +41,6 @@ public final class EulerAncestralDiscreteScheduler extends BaseScheduler {
     }
 
     @Override
-    public double initNoiseSigma() {
-        return SigmaSchedule.initNoiseSigma(config, sigmas);
-    }
-
-    @Override
-    public float[] scaleModelInput(float[] sample, int stepIndex) {
-        checkStep(stepIndex, sample);
-        double sigma = sigmas[stepIndex];
-        return KDiffusion.scaleInput(sample, sigma);
-    }
-
-    @Override
     public float[] step(float[] modelOutput, int stepIndex, float[] sample, int[] shape, NoiseSource noise) {
         checkStep(stepIndex, sample);
         checkSame(modelOutput, sample);
@@ -72,11 +60,5 @@ public final class EulerAncestralDiscreteScheduler extends BaseScheduler {
             out[i] = (float) (x + derivative * dt + z[i] * sigmaUp);
         }
         return out;
-    }
-
-    @Override
-    public float[] addNoise(float[] original, float[] noise, int stepIndex) {
-        checkStep(stepIndex, original);
-        return addNoiseSigma(original, noise, sigmas[stepIndex]);
     }
 }

@@ -8,7 +8,7 @@ import dev.ldm4j.diffusion.random.NoiseSource;
 import java.util.Arrays;
 import java.util.Map;
 
-public final class HeunDiscreteScheduler extends BaseScheduler {
+public final class HeunDiscreteScheduler extends KDiffusionScheduler {
     public static Map<String, Object> defaults() {
         Map<String, Object> d = KDiffusion.commonDefaults(0.00085, 0.012);
         d.put("clip_sample", false);
@@ -36,13 +36,8 @@ public final class HeunDiscreteScheduler extends BaseScheduler {
     public void setTimesteps(int steps) {
         checkSteps(steps);
         SigmaSchedule s = SigmaSchedule.of(config, alphasCumprod, steps, config.getBoolean("use_karras_sigmas"), false);
-        double[] withZero = s.withFinal(0.0);
-        float[] f = new float[withZero.length];
-        for (int i = 0; i < f.length; i++) {
-            f[i] = (float) withZero[i];
-        }
         // [s0, s1, s1, ..., s_{n-1}, s_{n-1}, 0]
-        double[] inter = KDiffusion.interleaveSigmas(f);
+        double[] inter = KDiffusion.interleaveSigmas(KDiffusion.float32(s.withFinal(0.0)));
         sigmas = Arrays.copyOf(inter, inter.length - 2);
         double[] t = s.timesteps();
         timesteps = new double[2 * t.length - 1];
@@ -58,17 +53,6 @@ public final class HeunDiscreteScheduler extends BaseScheduler {
     @Override
     public int order() {
         return 2;
-    }
-
-    @Override
-    public double initNoiseSigma() {
-        return SigmaSchedule.initNoiseSigma(config, sigmas);
-    }
-
-    @Override
-    public float[] scaleModelInput(float[] sample, int stepIndex) {
-        checkStep(stepIndex, sample);
-        return KDiffusion.scaleInput(sample, sigmas[stepIndex]);
     }
 
     @Override
@@ -108,11 +92,5 @@ public final class HeunDiscreteScheduler extends BaseScheduler {
             firstSample = null;
         }
         return out;
-    }
-
-    @Override
-    public float[] addNoise(float[] original, float[] noise, int stepIndex) {
-        checkStep(stepIndex, original);
-        return addNoiseSigma(original, noise, sigmas[stepIndex]);
     }
 }

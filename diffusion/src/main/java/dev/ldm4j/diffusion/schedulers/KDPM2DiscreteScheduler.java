@@ -9,7 +9,7 @@ import dev.ldm4j.diffusion.random.NoiseSource;
 import java.util.Arrays;
 import java.util.Map;
 
-public final class KDPM2DiscreteScheduler extends BaseScheduler {
+public final class KDPM2DiscreteScheduler extends KDiffusionScheduler {
     public static Map<String, Object> defaults() {
         return KDiffusion.commonDefaults(0.00085, 0.012);
     }
@@ -53,11 +53,6 @@ public final class KDPM2DiscreteScheduler extends BaseScheduler {
     }
 
     @Override
-    public double initNoiseSigma() {
-        return SigmaSchedule.initNoiseSigma(config, sigmas);
-    }
-
-    @Override
     public float[] scaleModelInput(float[] sample, int stepIndex) {
         checkStep(stepIndex, sample);
         double sigma = firstSample == null ? sigmas[stepIndex] : sigmasInterpol[stepIndex];
@@ -91,11 +86,5 @@ public final class KDPM2DiscreteScheduler extends BaseScheduler {
             firstSample = null;
         }
         return out;
-    }
-
-    @Override
-    public float[] addNoise(float[] original, float[] noise, int stepIndex) {
-        checkStep(stepIndex, original);
-        return addNoiseSigma(original, noise, sigmas[stepIndex]);
     }
 }

@@ -39,7 +39,7 @@ public final class LCMScheduler extends BaseScheduler {
         super(config);
         predictionType = config.getChoice("prediction_type", "epsilon", "sample", "v_prediction");
         rejectThresholding();
-        finalAlphaCumprod = config.getBoolean("set_alpha_to_one") ? 1.0 : alphasCumprod[0];
+        finalAlphaCumprod = finalAlphaCumprod();
     }
 
     @Override
@@ -119,14 +119,7 @@ public final class LCMScheduler extends BaseScheduler {
         for (int i = 0; i < out.length; i++) {
             double x = sample[i];
             double m = modelOutput[i];
-            double x0 = switch (predictionType) {
-                case "epsilon" -> (x - Math.sqrt(bT) * m) / Math.sqrt(aT);
-                case "sample" -> m;
-                default -> Math.sqrt(aT) * x - Math.sqrt(bT) * m;
-            };
-            if (clip) {
-                x0 = Math.max(-range, Math.min(range, x0));
-            }
+            double x0 = predictedX0(predictionType, x, m, aT, bT, clip, range);
             double d = cOut * x0 + cSkip * x;
             denoised[i] = (float) d;
             out[i] = last ? (float) d : (float) (Math.sqrt(aPrev) * d + Math.sqrt(1 - aPrev) * z[i]);

@@ -12,7 +12,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 
-public final class LMSDiscreteScheduler extends BaseScheduler {
+public final class LMSDiscreteScheduler extends KDiffusionScheduler {
     public static Map<String, Object> defaults() {
         return KDiffusion.commonDefaults(0.0001, 0.02);
     }
@@ -40,17 +40,6 @@ public final class LMSDiscreteScheduler extends BaseScheduler {
         timesteps = s.timesteps();
         sigmas = s.withFinal(0.0);
         derivatives.clear();
-    }
-
-    @Override
-    public double initNoiseSigma() {
-        return SigmaSchedule.initNoiseSigma(config, sigmas);
-    }
-
-    @Override
-    public float[] scaleModelInput(float[] sample, int stepIndex) {
-        checkStep(stepIndex, sample);
-        return KDiffusion.scaleInput(sample, sigmas[stepIndex]);
     }
 
     /** Integral over [sigma_t, sigma_{t+1}] of the Lagrange basis polynomial for derivative t - j. */
@@ -96,11 +85,5 @@ public final class LMSDiscreteScheduler extends BaseScheduler {
             out[i] = (float) v;
         }
         return out;
-    }
-
-    @Override
-    public float[] addNoise(float[] original, float[] noise, int stepIndex) {
-        checkStep(stepIndex, original);
-        return addNoiseSigma(original, noise, sigmas[stepIndex]);
     }
 }

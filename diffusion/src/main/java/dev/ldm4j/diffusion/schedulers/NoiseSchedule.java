@@ -271,20 +271,7 @@ final class NoiseSchedule {
      */
     static double sigmaToT(double sigma, float[] logSigmas) {
         double logSigma = Math.log(Math.max(sigma, 1e-10));
-        // low = the last train timestep whose log sigma is <= log sigma (clamped to leave a neighbour).
-        int count = 0;
-        int argmax = 0;
-        int best = -1;
-        for (int i = 0; i < logSigmas.length; i++) {
-            if (logSigma - logSigmas[i] >= 0) {
-                count++;
-            }
-            if (count > best) {
-                best = count;
-                argmax = i;
-            }
-        }
-        int low = Math.min(argmax, logSigmas.length - 2);
+        int low = lowIndex(logSigma, logSigmas);
         int high = low + 1;
         float lo = logSigmas[low];
         float hi = logSigmas[high];
@@ -294,11 +281,11 @@ final class NoiseSchedule {
     }
 
     /**
-     * sigmaToT in float32 throughout, as diffusers computes it for the interpolated sigmas of KDPM2
-     * (a float32 tensor against float32 log sigmas).
+     * low of sigmaToT: the last train timestep whose log sigma is <= logSigma, found as diffusers does
+     * (the argmax of the running count of such timesteps), clamped to leave an upper neighbour. The
+     * comparison is exact in double for float32 inputs too, so both sigmaToT variants share it.
      */
-    static float sigmaToTFloat32(float sigma, float[] logSigmas) {
-        float logSigma = (float) Math.log(Math.max(sigma, 1e-10f));
+    private static int lowIndex(double logSigma, float[] logSigmas) {
         int count = 0;
         int argmax = 0;
         int best = -1;
@@ -311,7 +298,16 @@ final class NoiseSchedule {
                 argmax = i;
             }
         }
-        int low = Math.min(argmax, logSigmas.length - 2);
+        return Math.min(argmax, logSigmas.length - 2);
+    }
+
+    /**
+     * sigmaToT in float32 throughout, as diffusers computes it for the interpolated sigmas of KDPM2
+     * (a float32 tensor against float32 log sigmas).
+     */
+    static float sigmaToTFloat32(float sigma, float[] logSigmas) {
+        float logSigma = (float) Math.log(Math.max(sigma, 1e-10f));
+        int low = lowIndex(logSigma, logSigmas);
         int high = low + 1;
         float w = (logSigmas[low] - logSigma) / (logSigmas[low] - logSigmas[high]);
         w = Math.min(1f, Math.max(0f, w));

@@ -42,7 +42,7 @@ public final class PNDMScheduler extends BaseScheduler {
         super(config);
         predictionType = config.getChoice("prediction_type", "epsilon", "v_prediction");
         skipPrk = config.getBoolean("skip_prk_steps");
-        finalAlphaCumprod = config.getBoolean("set_alpha_to_one") ? 1.0 : alphasCumprod[0];
+        finalAlphaCumprod = finalAlphaCumprod();
     }
 
     @Override

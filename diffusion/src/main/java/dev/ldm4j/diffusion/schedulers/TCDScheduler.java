@@ -26,7 +26,7 @@ public final class TCDScheduler extends BaseScheduler {
         super(config);
         predictionType = config.getChoice("prediction_type", "epsilon", "sample", "v_prediction");
         rejectThresholding();
-        finalAlphaCumprod = config.getBoolean("set_alpha_to_one") ? 1.0 : alphasCumprod[0];
+        finalAlphaCumprod = finalAlphaCumprod();
     }
 
     /** gamma of TCD (diffusers' eta): 0 is deterministic, 1 re-noises fully each step. */
