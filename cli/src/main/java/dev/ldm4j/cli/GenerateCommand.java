@@ -33,8 +33,8 @@ import java.util.concurrent.Callable;
 import java.util.concurrent.ThreadLocalRandom;
 
 @Command(name = "generate", mixinStandardHelpOptions = true, sortOptions = false,
-        description = {"Generate images from a prompt with a Stable Diffusion 1.x or 2.x model, as diffusers would for the",
-                "same settings and seed. Progress goes to stderr; the image to --output."})
+        description = {"Generate images from a prompt with a Stable Diffusion 1.x or 2.x model.",
+                "The same settings and seed give the image diffusers gives. Progress goes to stderr; the image to --output."})
 public final class GenerateCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;

@@ -11,8 +11,8 @@ import java.nio.file.Path;
 import java.util.concurrent.Callable;
 
 @Command(name = "inspect", mixinStandardHelpOptions = true,
-        description = {"Show a model's detected architecture and layout, each component's parameter count and dtypes,",
-                "and which tensors are missing or extra. Works on a diffusers folder or a single .safetensors file."})
+        description = {"Show what ldm4j detects in a model: architecture, layout, parameters, missing or extra tensors.",
+                "Works on a diffusers folder or a single .safetensors file."})
 public final class InspectCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
