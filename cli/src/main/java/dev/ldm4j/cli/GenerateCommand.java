@@ -147,10 +147,9 @@ public final class GenerateCommand implements Callable<Integer> {
                 scheduler, karras, clipSkip, init, strength);
 
         long loadStart = System.nanoTime();
-        if (dtype != null) {
-            System.setProperty("ldm4j.cuda.dtype", dtype); // read by the CUDA backend's provider
-        }
-        try (Backend backend = profile ? new ProfilingBackend(Backends.create(device)) : Backends.create(device);
+        Map<String, String> backendOptions = dtype == null || device.equals("cpu") ? Map.of() : Map.of("dtype", dtype);
+        Backend created = Backends.create(device, backendOptions);
+        try (Backend backend = profile ? new ProfilingBackend(created) : created;
              StableDiffusionPipeline pipe = StableDiffusionPipeline.load(model, config, tokenizer, prediction, backend)) {
             err.printf(Locale.ROOT, "ldm4j: loaded %s (%s, %s) on %s in %.1f s; seed %d%n", model, pipe.spec().family(), pipe.spec().layout(),
                     backend.name(), seconds(System.nanoTime() - loadStart), s);

@@ -12,4 +12,15 @@ public interface BackendProvider {
     Optional<String> unavailableReason();
 
     Backend create();
+
+    /**
+     * A backend configured by name=value options (the CUDA backend takes "dtype"). Providers that take
+     * none refuse any, naming them, rather than ignore what a user asked for.
+     */
+    default Backend create(java.util.Map<String, String> options) {
+        if (!options.isEmpty()) {
+            throw new Backends.BackendUnavailableException("device '" + name() + "' takes no options, got " + options.keySet());
+        }
+        return create();
+    }
 }

@@ -24,6 +24,11 @@ public final class Backends {
      * when the name is unknown or the backend cannot run on this machine.
      */
     public static Backend create(String name) {
+        return create(name, java.util.Map.of());
+    }
+
+    /** As create(name), passing options to the provider (see BackendProvider.create(Map)). */
+    public static Backend create(String name, java.util.Map<String, String> options) {
         List<String> names = new ArrayList<>();
         for (BackendProvider p : providers()) {
             names.add(p.name());
@@ -32,7 +37,7 @@ public final class Backends {
                 if (why.isPresent()) {
                     throw new BackendUnavailableException("device '" + name + "' is not available: " + why.get());
                 }
-                return p.create();
+                return p.create(options);
             }
         }
         throw new BackendUnavailableException("unknown device '" + name + "'; available: " + String.join(", ", names)
