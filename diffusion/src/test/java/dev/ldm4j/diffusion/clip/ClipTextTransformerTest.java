@@ -9,6 +9,7 @@ import dev.ldm4j.tensor.Backend;
 import dev.ldm4j.tensor.Backends;
 import dev.ldm4j.tensor.SharedFixtures;
 import dev.ldm4j.tensor.Tensor;
+import dev.ldm4j.weights.MapWeightSource;
 import dev.ldm4j.weights.SafetensorsFile;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.Assumptions;
@@ -128,29 +129,8 @@ class ClipTextTransformerTest {
         }
         src.put("text_model.final_layer_norm.weight", Tensor.zeros(d));
         src.put("text_model.final_layer_norm.bias", Tensor.zeros(d));
-        return new ClipTextTransformer(Params.root(new MapSource(src), cpu), c);
-    }
-
-    private record MapSource(java.util.Map<String, Tensor> map) implements dev.ldm4j.weights.WeightSource {
-        @Override
-        public Set<String> names() {
-            return map.keySet();
-        }
-
-        @Override
-        public dev.ldm4j.weights.TensorInfo info(String name) {
-            Tensor t = map.get(name);
-            return t == null ? null : new dev.ldm4j.weights.TensorInfo(name, t.dtype(), t.shape());
-        }
-
-        @Override
-        public Tensor tensor(String name) {
-            return map.get(name);
-        }
-
-        @Override
-        public String origin() {
-            return "memory";
-        }
+        MapWeightSource weights = new MapWeightSource("memory");
+        src.forEach(weights::put);
+        return new ClipTextTransformer(Params.root(weights, cpu), c);
     }
 }

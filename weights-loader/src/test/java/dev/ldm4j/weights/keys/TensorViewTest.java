@@ -2,6 +2,7 @@
 package dev.ldm4j.weights.keys;
 
 import dev.ldm4j.tensor.Tensor;
+import dev.ldm4j.weights.MapWeightSource;
 import dev.ldm4j.weights.WeightException;
 import org.junit.jupiter.api.Test;
 
@@ -24,7 +25,7 @@ class TensorViewTest {
         int c = 4;
         Tensor stacked = iota(3 * c, c);
         Tensor bias = iota(3 * c);
-        MemorySource src = new MemorySource()
+        MapWeightSource src = new MapWeightSource("memory")
                 .put("cond_stage_model.model.transformer.resblocks.0.attn.in_proj_weight", stacked)
                 .put("cond_stage_model.model.transformer.resblocks.0.attn.in_proj_bias", bias);
         MappedWeightSource text = OriginalLayout.textEncoder(src, 1);
@@ -46,7 +47,7 @@ class TensorViewTest {
     @Test
     void vaeAttentionConvKernelsBecomeLinearWeights() {
         Tensor q = iota(3, 3, 1, 1);
-        MemorySource src = new MemorySource()
+        MapWeightSource src = new MapWeightSource("memory")
                 .put("first_stage_model.decoder.mid.attn_1.q.weight", q)
                 .put("first_stage_model.decoder.mid.attn_1.q.bias", iota(3))
                 .put("first_stage_model.decoder.mid.attn_1.norm.weight", iota(3));
@@ -61,7 +62,7 @@ class TensorViewTest {
 
     @Test
     void decoderUpLevelsAreReversed() {
-        MemorySource src = new MemorySource()
+        MapWeightSource src = new MapWeightSource("memory")
                 .put("first_stage_model.decoder.up.0.block.2.conv1.weight", iota(2, 2, 3, 3))
                 .put("first_stage_model.decoder.up.3.upsample.conv.bias", iota(2));
         MappedWeightSource vae = OriginalLayout.vae(src, 4);
@@ -71,7 +72,7 @@ class TensorViewTest {
 
     @Test
     void unknownTensorsAreReportedByName() {
-        MemorySource src = new MemorySource()
+        MapWeightSource src = new MapWeightSource("memory")
                 .put("model.diffusion_model.input_blocks.0.0.weight", iota(2, 4, 3, 3))
                 .put("model.diffusion_model.input_blocks.99.0.in_layers.0.weight", iota(2))
                 .put("model.diffusion_model.label_emb.0.0.weight", iota(2, 2));
@@ -83,14 +84,14 @@ class TensorViewTest {
 
     @Test
     void misShapedStackedProjectionIsRefusedByName() {
-        MemorySource src = new MemorySource().put("cond_stage_model.model.transformer.resblocks.0.attn.in_proj_weight", iota(7, 4));
+        MapWeightSource src = new MapWeightSource("memory").put("cond_stage_model.model.transformer.resblocks.0.attn.in_proj_weight", iota(7, 4));
         WeightException e = assertThrows(WeightException.class, () -> OriginalLayout.textEncoder(src, 1));
         assertTrue(e.getMessage().contains("resblocks.0.attn.in_proj_weight"), e.getMessage());
     }
 
     @Test
     void textModelPrefixIsAddedWhenAbsent() {
-        MemorySource src = new MemorySource().put("embeddings.token_embedding.weight", iota(5, 2))
+        MapWeightSource src = new MapWeightSource("memory").put("embeddings.token_embedding.weight", iota(5, 2))
                 .put("embeddings.position_ids", iota(1, 3));
         var view = OriginalLayout.withTextModelPrefix(src);
         assertArrayEquals(new Object[] {"text_model.embeddings.token_embedding.weight"}, view.names().toArray());
