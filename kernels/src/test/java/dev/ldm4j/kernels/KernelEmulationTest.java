@@ -1,0 +1,82 @@
+// Runs the kernel checks of src/test/emu: each *_check.cpp includes a kernel file of src/main/cuda,
+// compiled as C++ for the CPU emulator (emu.h), launches its kernels on small odd-sized inputs and
+// compares them with a float64 reference, exiting non-zero on a mismatch. This checks indexing,
+// tiling, masking and tensor-core fragment layouts without a GPU (not speed, not races). It needs g++
+// (C++20) and the CUDA toolkit's cuda_fp16.h (CUDA_HOME/include or /usr/local/cuda/include) and is
+// skipped where either is missing.
+package dev.ldm4j.kernels;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.DynamicTest;
+import org.junit.jupiter.api.TestFactory;
+
+class KernelEmulationTest {
+    private static final Path EMU = Path.of("src/test/emu");
+    private static final Path CUDA = Path.of("src/main/cuda");
+    private static final Path OUT = Path.of("target/emu");
+
+    private static Path cudaInclude() {
+        List<Path> candidates = new ArrayList<>();
+        for (String env : new String[] {"CUDA_HOME", "CUDA_PATH"}) {
+            String v = System.getenv(env);
+            if (v != null && !v.isBlank()) candidates.add(Path.of(v, "include"));
+        }
+        candidates.add(Path.of("/usr/local/cuda/include"));
+        return candidates.stream().filter(p -> Files.exists(p.resolve("cuda_fp16.h"))).findFirst().orElse(null);
+    }
+
+    private static boolean hasGpp() {
+        try {
+            Process p = new ProcessBuilder("g++", "--version").redirectErrorStream(true).start();
+            p.getInputStream().readAllBytes();
+            return p.waitFor(30, TimeUnit.SECONDS) && p.exitValue() == 0;
+        } catch (IOException e) {
+            return false;
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return false;
+        }
+    }
+
+    private static String run(List<String> command, int timeoutSeconds) throws IOException, InterruptedException {
+        Process p = new ProcessBuilder(command).redirectErrorStream(true).start();
+        byte[] out = p.getInputStream().readAllBytes();
+        if (!p.waitFor(timeoutSeconds, TimeUnit.SECONDS)) {
+            p.destroyForcibly();
+            return "timed out after " + timeoutSeconds + " s: " + String.join(" ", command);
+        }
+        String text = new String(out);
+        return p.exitValue() == 0 ? null : "exit " + p.exitValue() + " from " + command.getFirst() + ":\n" + text;
+    }
+
+    @TestFactory
+    Stream<DynamicTest> eachEmulatedKernelCheckPasses() throws IOException {
+        Assumptions.assumeTrue(Files.isDirectory(EMU), "run from the kernels module directory");
+        Path include = cudaInclude();
+        Assumptions.assumeTrue(include != null, "cuda_fp16.h not found (set CUDA_HOME); emulated kernel checks skipped");
+        Assumptions.assumeTrue(hasGpp(), "g++ not found; emulated kernel checks skipped");
+        Files.createDirectories(OUT);
+        List<Path> checks;
+        try (Stream<Path> s = Files.list(EMU)) {
+            checks = s.filter(p -> p.getFileName().toString().endsWith("_check.cpp")).sorted().toList();
+        }
+        return checks.stream().map(src -> DynamicTest.dynamicTest(src.getFileName().toString(), () -> {
+            String name = src.getFileName().toString().replace(".cpp", "");
+            Path exe = OUT.resolve(name);
+            String compile = run(List.of("g++", "-std=c++20", "-O1", "-pthread", "-w", "-I" + include, "-I" + CUDA, "-I" + EMU,
+                    src.toString(), "-o", exe.toString()), 300);
+            assertEquals(null, compile, "compiling " + src);
+            String result = run(List.of(exe.toAbsolutePath().toString()), 600);
+            assertEquals(null, result, name);
+        }));
+    }
+}
