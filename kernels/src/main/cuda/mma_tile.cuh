@@ -29,11 +29,13 @@
 struct OpF16 {
     static __device__ __forceinline__ unsigned short round(float x) { return __half_as_ushort(__float2half_rn(x)); }
     static __device__ __forceinline__ void mma(float (&d)[4], const unsigned (&a)[4], const unsigned (&b)[2]) { mma_f16(d, a, b); }
+    static __device__ __forceinline__ void mma_k8(float (&d)[4], const unsigned (&a)[2], unsigned b) { mma_k8_f16(d, a, b); }
 };
 
 struct OpBF16 {
     static __device__ __forceinline__ unsigned short round(float x) { return __bfloat16_as_ushort(__float2bfloat16_rn(x)); }
     static __device__ __forceinline__ void mma(float (&d)[4], const unsigned (&a)[4], const unsigned (&b)[2]) { mma_bf16(d, a, b); }
+    static __device__ __forceinline__ void mma_k8(float (&d)[4], const unsigned (&a)[2], unsigned b) { mma_k8_bf16(d, a, b); }
 };
 
 // An F32 loader (gemm_tile.cuh's interface) whose elements are rounded to the operand type Op.

@@ -121,14 +121,18 @@ inline float half_bits(unsigned short b, bool bf16) {
     return __half2float(__ushort_as_half(b));
 }
 
-// mma.sync.aligned.m16n8k16.row.col.f32.{f16,bf16}.{f16,bf16}.f32: D = A B + C.
-inline void mma_m16n8k16(float (&d)[4], const unsigned (&a)[4], const unsigned (&b)[2], bool bf16) {
+// mma.sync.aligned.m16n8k{16,8}.row.col.f32.{f16,bf16}.{f16,bf16}.f32: D = A B + C. With g = lane / 4
+// and t = lane % 4, lane holds A[g][2t..2t+1] (reg 0), A[g+8][2t..] (1), and for K = 16 also
+// A[g][2t+8..] (2), A[g+8][2t+8..] (3); B[2t..2t+1][g] (reg 0) and for K = 16 B[2t+8..2t+9][g] (1);
+// C and D [g][2t..2t+1] (0, 1) and [g+8][2t..2t+1] (2, 3). The lower k sits in a register's low half.
+template <int K>
+inline void mma_m16n8(float (&d)[4], const unsigned* a, const unsigned* b, bool bf16) {
     struct Frag {
         unsigned a[4], b[2];
         float c[4];
-    } mine;
-    std::memcpy(mine.a, a, sizeof mine.a);
-    std::memcpy(mine.b, b, sizeof mine.b);
+    } mine{};
+    std::memcpy(mine.a, a, sizeof(unsigned) * (K / 4));
+    std::memcpy(mine.b, b, sizeof(unsigned) * (K / 8));
     std::memcpy(mine.c, d, sizeof mine.c);
     struct Out { float d[4]; };
     Out out = emu_exchange(mine, [&](auto at) {
@@ -147,7 +151,7 @@ inline void mma_m16n8k16(float (&d)[4], const unsigned (&a)[4], const unsigned (
         for (int i = 0; i < 4; i++) {
             int r = g + (i >= 2 ? 8 : 0), n = 2 * t + (i % 2);
             double s = at(lane).c[i];
-            for (int k = 0; k < 16; k++) s += (double) A(r, k) * (double) B(k, n);
+            for (int k = 0; k < K; k++) s += (double) A(r, k) * (double) B(k, n);
             o.d[i] = (float) s;
         }
         return o;

@@ -478,6 +478,9 @@ public final class CudaBackend implements Backend {
         if (d > 256) {
             return attentionByQueryChunks(qv, kv, vv, heads, d, scale, causal, out);
         }
+        if (tensorCores() && attentionOnTensorCores(qv, kv, vv, heads, d, scale, causal, out)) {
+            return out;
+        }
         String fn = d <= 64 ? "attention_d64_f32" : d <= 128 ? "attention_d128_f32" : "attention_d256_f32";
         int smem = (64 * (d + 1) + 2 * 32 * (d + 1) + 64 * 33) * 4;
         cx.ensureSharedMemory("attention", fn, smem);
@@ -485,6 +488,47 @@ public final class CudaBackend implements Backend {
         launch3("attention", fn, ceilDiv(lq, 64), b * heads, 1, THREADS, smem, qv, kv, vv, out, lq, lk, heads, d,
                 qs[1], qs[0], ks[1], ks[0], vs[1], vs[0], scale, causal ? 1 : 0);
         return out;
+    }
+
+    /**
+     * The FP16/BF16 modes' attention (attention_mma.cu) for the head dims it is built for (SD's 40, 80,
+     * 160 and 64): q, k and v are packed into dense 16-bit [B*H, L, D] copies (one pass each), then one
+     * fused tensor-core kernel writes out. False (nothing launched) for other head dims, or where the
+     * device's shared memory per block is too small; the fp32 kernel then runs instead.
+     */
+    private boolean attentionOnTensorCores(Tensor q, Tensor k, Tensor v, int heads, int d, float scale, boolean causal, Tensor out) {
+        if (d != 40 && d != 64 && d != 80 && d != 160) {
+            return false;
+        }
+        int warps = d == 160 ? 4 : 8, bq = 16 * warps;
+        int rowLength = (d / 8) % 2 == 1 ? d : d + 8;
+        int smem = (bq + 4 * 64) * rowLength * 2;
+        if (smem > cx.maxSharedOptin) {
+            return false;
+        }
+        String type = dtypeLabel(precision.operandType());
+        String fn = "attention_mma_d" + d + "_" + type;
+        cx.ensureSharedMemory("attention_mma", fn, smem);
+        int b = q.dim(0), lq = q.dim(1), lk = k.dim(1);
+        CudaStorage pq = packForAttention(q, heads, d, type), pk = packForAttention(k, heads, d, type), pv = packForAttention(v, heads, d, type);
+        launch3("attention_mma", fn, ceilDiv(lq, bq), b * heads, 1, 32 * warps, smem, rawTensor(pq), rawTensor(pk), rawTensor(pv), out,
+                lq, lk, heads, (float) (scale / Math.log(2.0)), causal ? 1 : 0);
+        Reference.reachabilityFence(pq);
+        Reference.reachabilityFence(pk);
+        Reference.reachabilityFence(pv);
+        return true;
+    }
+
+    /** A token-major F32 view [B, L, H*D] (unit column stride) as a dense 16-bit [B*H, L, D] copy. */
+    private CudaStorage packForAttention(Tensor t, int heads, int d, String type) {
+        long total = (long) t.dim(0) * t.dim(1) * t.dim(2);
+        CudaStorage packed = new CudaStorage(cx.allocator, precision.operandType(), total);
+        if (total > 0) {
+            long[] st = t.strides();
+            launch("attention_mma", "attention_pack_" + type, gridFor(total / 4), 1, THREADS, 0, t, rawTensor(packed), t.dim(1), heads, d,
+                    st[1], st[0], total);
+        }
+        return packed;
     }
 
     /**

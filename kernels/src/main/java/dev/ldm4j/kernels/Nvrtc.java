@@ -33,7 +33,7 @@ final class Nvrtc {
     static final String LIBRARY = "libnvrtc.so.12";
 
     /** Every header in src/main/cuda; each module is compiled with all of them available by name. */
-    static final List<String> HEADERS = List.of("common.cuh", "conv2d_operands.cuh", "gemm_operands.cuh", "gemm_tile.cuh", "mma_tile.cuh");
+    static final List<String> HEADERS = List.of("common.cuh", "conv2d_operands.cuh", "gemm_operands.cuh", "gemm_tile.cuh", "mma_tile.cuh", "ptx_ops.cuh");
 
     /** NVRTC's release (cuDriverGetVersion units) when usable, else problem says in a few words why not. */
     record Status(int version, String problem) {

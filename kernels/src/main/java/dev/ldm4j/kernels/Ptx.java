@@ -13,7 +13,7 @@ import java.util.regex.Pattern;
 
 final class Ptx {
     /** Kernel families, each a resource dev/ldm4j/kernels/ptx/NAME.ptx. */
-    static final List<String> MODULES = List.of("attention", "conv2d", "conv2d_mma", "convert", "elementwise", "gemm", "gemm_mma", "norm");
+    static final List<String> MODULES = List.of("attention", "attention_mma", "conv2d", "conv2d_mma", "convert", "elementwise", "gemm", "gemm_mma", "norm");
 
     private static final Pattern VERSION = Pattern.compile("(?m)^\\.version (\\d+)\\.(\\d+)");
 

@@ -1,4 +1,4 @@
-// The FP16/BF16 precisions (tensor-core linear, matmul, conv2d) against the CPU fp32 backend on seeded
+// The FP16/BF16 precisions (tensor-core linear, matmul, conv2d, attention at head dims 40/64/80/160) against the CPU fp32 backend on seeded
 // random inputs, with odd sizes (partial tiles, K not a multiple of the slice), both tile sizes, strided
 // and transposed operands, F32/F16/BF16 weights. Skipped without a usable GPU.
 //
@@ -124,6 +124,28 @@ class CudaMixedPrecisionTest {
         close(p, "conv large tile", b -> b.conv2d(b.toDevice(rand(27, 2, 40, 64, 62)), b.toDevice(rand(28, 300, 40, 3, 3)),
                 b.toDevice(rand(29, 300)), 1, 1));
         close(p, "conv permuted weight", b -> b.conv2d(b.toDevice(x), b.toDevice(rand(30, 3, 3, 5, 7)).permute(3, 2, 0, 1), null, 1, 1));
+    }
+
+    @ParameterizedTest
+    @EnumSource(value = CudaPrecision.class, names = {"FP16", "BF16"})
+    void attentionOnTensorCoresMatchesFp32WithinOperandRounding(CudaPrecision p) {
+        for (int d : new int[] {40, 64, 80, 160}) {
+            int heads = 2, hd = heads * d;
+            // q, k, v as column slices of one fused projection [2, L, 3*H*D], as the U-Net's self-attention makes them.
+            Tensor qkv = rand(40 + d, 2, 150, 3 * hd), ctx = rand(41 + d, 2, 77, 2 * hd);
+            close(p, "self-attention d " + d, b -> {
+                Tensor f = b.toDevice(qkv);
+                return b.attention(f.slice(2, 0, hd), f.slice(2, hd, 2 * hd), f.slice(2, 2 * hd, 3 * hd), heads, (float) (1 / Math.sqrt(d)), false);
+            });
+            close(p, "causal self-attention d " + d, b -> {
+                Tensor f = b.toDevice(qkv);
+                return b.attention(f.slice(2, 0, hd), f.slice(2, hd, 2 * hd), f.slice(2, 2 * hd, 3 * hd), heads, (float) (1 / Math.sqrt(d)), true);
+            });
+            close(p, "cross-attention d " + d + " (77 keys)", b -> {
+                Tensor f = b.toDevice(qkv), c = b.toDevice(ctx);
+                return b.attention(f.slice(2, 0, hd), c.slice(2, 0, hd), c.slice(2, hd, 2 * hd), heads, (float) (1 / Math.sqrt(d)), false);
+            });
+        }
     }
 
     @Test
