@@ -23,6 +23,10 @@ struct WeightRows16 {
     __device__ unsigned short load(Row m, int kk) const { return w[(long long) m * k + kk]; }
     using Raw = unsigned short;
     static __device__ __forceinline__ unsigned short to16(unsigned short x) { return x; }
+    // mma_tile.cuh's 16-byte chunks (see gemm_operands.cuh): rows of k values, aligned when k % 8 == 0.
+    static constexpr int vec = 8;
+    __device__ const unsigned short* ptr(int m, int kk) const { return w + (long long) m * k + kk; }
+    __device__ bool vecOk() const { return k % 8 == 0 && (reinterpret_cast<unsigned long long>(w) & 15) == 0; }
 };
 
 // The patch column of output position p = (n, y, x): its image and top-left input corner, computed once
@@ -33,6 +37,7 @@ struct Patches {
     const float* x;
     int c, h, w, kh, kw, stride, padTop, padLeft, oh, ow;
     static constexpr bool nFast = true;
+    static constexpr int vec = 1;  // mma_tile.cuh stages patches element by element
     struct Col {
         int image;  // element offset of image n (tensors here stay below 2^31 elements)
         int iy0, ix0;

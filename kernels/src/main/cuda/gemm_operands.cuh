@@ -1,7 +1,12 @@
 // The operands of gemm.cu and gemm_mma.cu: strided A/B loaders (F32, or B as 16-bit values already in
-// the tensor-core operand type) and the output store with fused bias and activation.
+// the tensor-core operand type) and the output store with fused bias and activation. For mma_tile.cuh's
+// chunked staging a loader also gives vec (elements per 16-byte or float4 chunk), ptr(row, k) (the
+// element's address) and vecOk() (whether every chunk along the contiguous direction is a contiguous,
+// aligned run: stride 1 there, the other stride a multiple of vec, a 16-byte aligned base).
 #pragma once
 #include "common.cuh"
+
+__device__ __forceinline__ bool aligned16(const void* p) { return (reinterpret_cast<unsigned long long>(p) & 15) == 0; }
 
 template <bool KF>
 struct StridedA {
@@ -11,6 +16,9 @@ struct StridedA {
     using Row = int;
     __device__ Row row(int m) const { return m; }
     __device__ float load(Row m, int k) const { return p[m * sm + k * sk]; }
+    static constexpr int vec = 4;
+    __device__ const float* ptr(int m, int k) const { return p + m * sm + k * sk; }
+    __device__ bool vecOk() const { return (KF ? sk == 1 && sm % 4 == 0 : sm == 1 && sk % 4 == 0) && aligned16(p); }
 };
 
 template <bool NF>
@@ -21,6 +29,9 @@ struct StridedB {
     using Col = int;
     __device__ Col col(int n) const { return n; }
     __device__ float load(Col n, int k) const { return p[k * sk + n * sn]; }
+    static constexpr int vec = 4;
+    __device__ const float* ptr(int n, int k) const { return p + k * sk + n * sn; }
+    __device__ bool vecOk() const { return (NF ? sn == 1 && sk % 4 == 0 : sk == 1 && sn % 4 == 0) && aligned16(p); }
 };
 
 // B already in the 16-bit operand type.
@@ -34,6 +45,9 @@ struct StridedB16 {
     __device__ unsigned short load(Col n, int k) const { return p[k * sk + n * sn]; }
     using Raw = unsigned short;
     static __device__ __forceinline__ unsigned short to16(unsigned short x) { return x; }
+    static constexpr int vec = 8;
+    __device__ const unsigned short* ptr(int n, int k) const { return p + k * sk + n * sn; }
+    __device__ bool vecOk() const { return (NF ? sn == 1 && sk % 8 == 0 : sk == 1 && sn % 8 == 0) && aligned16(p); }
 };
 
 struct BiasActStore {

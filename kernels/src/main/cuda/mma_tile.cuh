@@ -1,22 +1,39 @@
-// The tensor-core matrix-product core (fp16 or bf16 operands, fp32 accumulation) used by gemm.cu and
-// conv2d.cu in the CudaBackend's FP16/BF16 modes.
+// The tensor-core matrix-product core (fp16 or bf16 operands, fp32 accumulation) used by gemm_mma.cu and
+// conv2d_mma.cu in the CudaBackend's FP16/BF16 modes.
 //
 // A block of 256 threads (8 warps, 2 along M x 4 along N) computes a BM x BN tile of C = A B, stepping
-// through K in slices of BK (16 or 32; 16 for the 128 tile keeps its staging registers down). Each
-// slice of A (BM x BK) and of B (BK x BN) is staged in shared memory as 16-bit values, both
-// k-contiguous (As[m][k], Bs[n][k], rows padded by 8 values so that a warp's fragment loads below hit
-// 32 different banks). As in gemm_tile.cuh, the next slice is fetched into registers while the current
-// one is multiplied. A loader's elements come as its Raw type and become the operand type's 16-bit
-// pattern (its to16) only when stored to shared memory, so that no instruction waits on a fetched value
-// before the multiply: activations are F32 in memory and rounded to nearest even there (Rounded<>);
-// weights already sit on the device in the operand type (to16 is a copy).
+// through K in slices of BK = 32. Each slice of A (BM x BK) and of B (BK x BN) is staged in shared memory
+// as 16-bit values in two buffers (stages): while the warps multiply one slice, the next is being fetched
+// into the other, with one barrier per slice.
+//
+// Staging (Stager below). An operand is laid out in shared memory the way it lies in global memory:
+// k-contiguous ([row][k], rows of BK + 8 values) when its loader's contiguous direction is k (A with
+// kFast, B without nFast), else row-contiguous ([k][row], BR + 8 values; row = m for A, n for B). Each
+// thread moves chunks of V consecutive elements along that contiguous direction, consecutive threads
+// taking consecutive chunks, so a chunk is contiguous both in global and in shared memory:
+//   - 16-bit operands (weights already in the operand type): V = 8, one 16-byte cp.async per chunk
+//     (global -> shared without registers, bytes past K/M/N zero-filled). The loader's vecOk() says per
+//     launch whether every chunk is 16-byte aligned (contiguous stride 1, other stride a multiple of 8,
+//     aligned base); otherwise (e.g. conv_in's K = 36) the chunk is read with scalar loads and stored
+//     with one 16-byte store.
+//   - F32 operands (activations, rounded to nearest even into the operand type): V = 4, one float4 load
+//     per chunk when vecOk() and the chunk lies inside the matrix, else four scalar loads; rounded in
+//     registers and stored as one 8-byte store.
+//   - F32 operands with no vector form (conv patches, V = 1): one scalar load per element, consecutive
+//     threads on consecutive output positions (coalesced for stride 1), 2-byte stores.
+// F32 values are fetched into registers before the current slice's mma work and stored after it, so the
+// loads overlap the arithmetic; cp.async copies need no registers.
 //
 // Each warp owns a WM x WN sub-tile of (WM/16) x (WN/8) accumulator fragments and issues
 // mma.sync.aligned.m16n8k16.row.col.f32.{f16,bf16}: D[16x8] += A[16x16] B[16x8]. Fragment layout
 // (PTX ISA, "Matrix Fragments for mma.m16n8k16 with floating point type"), with g = lane / 4 and
 // t = lane % 4: A regs {a0..a3} hold A[g][2t..2t+1], A[g+8][2t..], A[g][2t+8..], A[g+8][2t+8..];
 // B regs {b0, b1} hold B[2t..2t+1][g], B[2t+8..2t+9][g]; C holds C[g][2t..2t+1], C[g+8][2t..2t+1].
-// Those pairs are adjacent in k, so each register is one 32-bit shared load from the k-contiguous tiles.
+// Fragments come from shared memory with ldmatrix.x4 (four 8x8 matrices per instruction, lanes 8i..8i+7
+// giving the row addresses of matrix i; PTX ISA, "ldmatrix"): a k-contiguous tile gives A or B
+// fragments directly, a row-contiguous one through .trans. Rows of 40 (k-contiguous) or 72/136
+// (row-contiguous) 16-bit values are 5, 9 or 17 16-byte units long, an odd number, so the eight row
+// addresses of one 8x8 matrix fall in eight different 16-byte bank groups: no bank conflicts.
 // The epilogue writes each accumulator pair with one 8-byte store (store_run from gemm_tile.cuh).
 #pragma once
 #include <cuda_bf16.h>
@@ -45,17 +62,148 @@ struct Rounded : L {
     static __device__ __forceinline__ unsigned short to16(float x) { return Op::round(x); }
 };
 
+// The two operands seen alike by the stager: row r is m for A (la.row) and n for B (lb.col), and the
+// tile is k-contiguous when the loader's contiguous direction is k.
+template <class L>
+struct RowsOfA {
+    static constexpr bool kContig = L::kFast;
+    static __device__ __forceinline__ auto handle(const L& l, int m) { return l.row(m); }
+};
+template <class L>
+struct ColsOfB {
+    static constexpr bool kContig = !L::nFast;
+    static __device__ __forceinline__ auto handle(const L& l, int n) { return l.col(n); }
+};
+
+__device__ __forceinline__ unsigned pack16(unsigned short lo, unsigned short hi) { return lo | ((unsigned) hi << 16); }
+
+// Stages one operand: BR rows x BK values of k per slice, for a block of 256 threads (see the header).
+template <int BR, int BK, class L, class Side>
+struct Stager {
+    static constexpr bool KC = Side::kContig;
+    static constexpr bool ASYNC = sizeof(typename L::Raw) == 2;  // 16-bit in memory: cp.async
+    static constexpr int V = L::vec;
+    static constexpr int LD = KC ? BK + 8 : BR + 8;  // row length in shared memory
+    static constexpr int SIZE = KC ? BR * LD : BK * LD;
+    static constexpr int ALONG = (KC ? BK : BR) / V;  // chunks along the contiguous direction
+    static constexpr int CH = BR * BK / (V * 256);    // chunks per thread
+    static_assert(!ASYNC || V == 8, "16-bit operands move in 16-byte chunks");
+    static_assert(ASYNC || V == 1 || V == 4, "F32 operands move in chunks of 1 or 4");
+    static_assert(CH >= 1 && BR * BK % (V * 256) == 0 && 256 % ALONG == 0, "tile too small for 256 threads");
+    using Handle = decltype(Side::handle(*static_cast<const L*>(nullptr), 0));
+
+    const L& l;
+    int r0, R, K;
+    bool vec;
+    int rr[CH], kk[CH];  // chunk origin in the tile: row offset, k offset
+    Handle h[CH];        // V == 1: the loader's per-row state
+    float raw[CH][V];    // F32: the fetched slice, until stored
+
+    __device__ __forceinline__ Stager(const L& l_, int r0_, int R_, int K_, int tid) : l(l_), r0(r0_), R(R_), K(K_) {
+        if constexpr (V > 1) vec = l.vecOk();
+        else vec = false;
+#pragma unroll
+        for (int i = 0; i < CH; i++) {
+            // Chunk c = tid + 256 i; as 256 % ALONG == 0, its position along the contiguous direction is
+            // the thread's own for every i.
+            const int along = (tid % ALONG) * V, across = tid / ALONG + i * (256 / ALONG);
+            rr[i] = KC ? across : along;
+            kk[i] = KC ? along : across;
+            if constexpr (V == 1) h[i] = Side::handle(l, r0 + rr[i] < R ? r0 + rr[i] : 0);
+        }
+    }
+
+    __device__ __forceinline__ int offset(int i) const { return KC ? rr[i] * LD + kk[i] : kk[i] * LD + rr[i]; }
+
+    // Element u of chunk i at slice k0: row r, depth k.
+    __device__ __forceinline__ auto load1(int r, int k) const { return l.load(Side::handle(l, r), k); }
+
+    // Starts moving slice k0 into stage s: cp.async (or scalar loads and a direct store) for 16-bit
+    // operands, loads into registers for F32 ones.
+    __device__ __forceinline__ void fetch(int k0, unsigned short* s) {
+#pragma unroll
+        for (int i = 0; i < CH; i++) {
+            const int r = r0 + rr[i], k = k0 + kk[i];
+            const bool inside = KC ? r < R : k < K;    // the chunk's row/depth exists
+            const int left = KC ? K - k : R - r;       // elements left along the contiguous direction
+            if constexpr (ASYNC) {
+                if (vec) {
+                    const int bytes = inside ? 2 * max(0, min(8, left)) : 0;
+                    // With no bytes to copy, the source is any valid address (nothing is read).
+                    cp_async16(s + offset(i), bytes > 0 ? l.ptr(r, k) : l.ptr(0, 0), bytes);
+                } else {
+                    unsigned short v[8];
+#pragma unroll
+                    for (int u = 0; u < 8; u++)
+                        v[u] = inside && u < left ? (KC ? load1(r, k + u) : load1(r + u, k)) : (unsigned short) 0;
+                    *reinterpret_cast<uint4*>(s + offset(i)) =
+                            make_uint4(pack16(v[0], v[1]), pack16(v[2], v[3]), pack16(v[4], v[5]), pack16(v[6], v[7]));
+                }
+            } else if constexpr (V == 1) {
+                raw[i][0] = inside && left > 0 ? l.load(h[i], k) : 0.0f;
+            } else {
+                if (vec && inside && left >= V) {
+                    const float4 f = *reinterpret_cast<const float4*>(l.ptr(r, k));
+                    raw[i][0] = f.x;
+                    raw[i][1] = f.y;
+                    raw[i][2] = f.z;
+                    raw[i][3] = f.w;
+                } else {
+#pragma unroll
+                    for (int u = 0; u < V; u++) raw[i][u] = inside && u < left ? (KC ? load1(r, k + u) : load1(r + u, k)) : 0.0f;
+                }
+            }
+        }
+    }
+
+    // Completes the slice in stage s: F32 values rounded and stored (cp.async completes on its own).
+    __device__ __forceinline__ void store(unsigned short* s) const {
+        if constexpr (!ASYNC) {
+#pragma unroll
+            for (int i = 0; i < CH; i++) {
+                if constexpr (V == 1) {
+                    s[offset(i)] = L::to16(raw[i][0]);
+                } else {
+                    *reinterpret_cast<uint2*>(s + offset(i)) = make_uint2(pack16(L::to16(raw[i][0]), L::to16(raw[i][1])),
+                                                                           pack16(L::to16(raw[i][2]), L::to16(raw[i][3])));
+                }
+            }
+        }
+    }
+
+    // The A fragment of rows r..r+15, k = ks..ks+15 (matrices: rows 0-7/8-15 x k 0-7, then x k 8-15).
+    static __device__ __forceinline__ void frag_a(unsigned (&a)[4], const unsigned short* s, int r, int ks, int lane) {
+        const int q = lane >> 3, i8 = lane & 7;
+        if constexpr (KC) {
+            ldmatrix_x4(a, s + (r + (q & 1) * 8 + i8) * LD + ks + (q >> 1) * 8);
+        } else {
+            ldmatrix_x4_trans(a, s + (ks + (q >> 1) * 8 + i8) * LD + r + (q & 1) * 8);
+        }
+    }
+
+    // The B fragments of columns n..n+7 (b[0], b[1]) and n+8..n+15 (b[2], b[3]), k = ks..ks+15.
+    static __device__ __forceinline__ void frag_b(unsigned (&b)[4], const unsigned short* s, int n, int ks, int lane) {
+        const int q = lane >> 3, i8 = lane & 7;
+        if constexpr (KC) {
+            ldmatrix_x4(b, s + (n + (q >> 1) * 8 + i8) * LD + ks + (q & 1) * 8);
+        } else {
+            ldmatrix_x4_trans(b, s + (ks + (q & 1) * 8 + i8) * LD + n + (q >> 1) * 8);
+        }
+    }
+};
+
 template <int BM, int BN, int BK, class Op, class LoadA, class LoadB, class Store>
 __device__ __forceinline__ void mma_tile(int M, int N, int K, int m0, int n0, const LoadA& la, const LoadB& lb,
                                          const Store& st) {
-    constexpr int PAD = 8, LD = BK + PAD;
-    constexpr int WM = BM / 2, WN = BN / 4;      // warp tile
-    constexpr int MT = WM / 16, NT = WN / 8;     // fragments per warp
-    constexpr int LA = BM * BK / 256, LB = BN * BK / 256;
-    __shared__ __align__(16) unsigned short As[BM][LD];
-    __shared__ __align__(16) unsigned short Bs[BN][LD];
+    constexpr int WM = BM / 2, WN = BN / 4;   // warp tile
+    constexpr int MT = WM / 16, NT = WN / 8;  // fragments per warp
+    static_assert(NT % 2 == 0, "B fragments are loaded in pairs");
+    using SA = Stager<BM, BK, LoadA, RowsOfA<LoadA>>;
+    using SB = Stager<BN, BK, LoadB, ColsOfB<LoadB>>;
+    __shared__ __align__(16) unsigned short As[2][SA::SIZE];
+    __shared__ __align__(16) unsigned short Bs[2][SB::SIZE];
     const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
-    const int wm = (warp >> 2) * WM, wn = (warp & 3) * WN, g = lane >> 2, t = lane & 3;
+    const int wm = (warp >> 2) * WM, wn = (warp & 3) * WN;
 
     float acc[MT][NT][4];
 #pragma unroll
@@ -65,87 +213,53 @@ __device__ __forceinline__ void mma_tile(int M, int N, int K, int m0, int n0, co
 #pragma unroll
             for (int r = 0; r < 4; r++) acc[i][j][r] = 0.0f;
 
-    // Staging element e of a slice: consecutive threads take consecutive addresses of the operand.
-    auto a_pos = [&](int e, int& mm, int& kk) {
-        if (la.kFast) { kk = e % BK; mm = e / BK; } else { mm = e % BM; kk = e / BM; }
-    };
-    auto b_pos = [&](int e, int& kk, int& nn) {
-        if (lb.nFast) { nn = e % BN; kk = e / BN; } else { kk = e % BK; nn = e / BK; }
-    };
-    typename LoadA::Row rows[LA];
-    typename LoadB::Col cols[LB];
-    bool rowOk[LA], colOk[LB];
-#pragma unroll
-    for (int i = 0; i < LA; i++) {
-        int mm, kk;
-        a_pos(tid + 256 * i, mm, kk);
-        rowOk[i] = m0 + mm < M;
-        rows[i] = la.row(rowOk[i] ? m0 + mm : 0);
+    SA sa(la, m0, M, K, tid);
+    SB sb(lb, n0, N, K, tid);
+    const int slices = (K + BK - 1) / BK;
+    if (slices > 0) {
+        sa.fetch(0, As[0]);
+        sb.fetch(0, Bs[0]);
+        cp_async_commit();
+        sa.store(As[0]);
+        sb.store(Bs[0]);
     }
-#pragma unroll
-    for (int i = 0; i < LB; i++) {
-        int kk, nn;
-        b_pos(tid + 256 * i, kk, nn);
-        colOk[i] = n0 + nn < N;
-        cols[i] = lb.col(colOk[i] ? n0 + nn : 0);
-    }
-    typename LoadA::Raw ra[LA];
-    typename LoadB::Raw rb[LB];
-    auto fetch = [&](int k0) {
-#pragma unroll
-        for (int i = 0; i < LA; i++) {
-            int mm, kk;
-            a_pos(tid + 256 * i, mm, kk);
-            ra[i] = (rowOk[i] && k0 + kk < K) ? la.load(rows[i], k0 + kk) : typename LoadA::Raw(0);
-        }
-#pragma unroll
-        for (int i = 0; i < LB; i++) {
-            int kk, nn;
-            b_pos(tid + 256 * i, kk, nn);
-            rb[i] = (colOk[i] && k0 + kk < K) ? lb.load(cols[i], k0 + kk) : typename LoadB::Raw(0);
-        }
-    };
-
-    fetch(0);
-    for (int k0 = 0; k0 < K; k0 += BK) {
-#pragma unroll
-        for (int i = 0; i < LA; i++) {
-            int mm, kk;
-            a_pos(tid + 256 * i, mm, kk);
-            As[mm][kk] = LoadA::to16(ra[i]);
-        }
-#pragma unroll
-        for (int i = 0; i < LB; i++) {
-            int kk, nn;
-            b_pos(tid + 256 * i, kk, nn);
-            Bs[nn][kk] = LoadB::to16(rb[i]);
-        }
+    for (int s = 0; s < slices; s++) {
+        const int cur = s & 1;
+        // Slice s is complete in stage cur (own cp.async waited for, everyone's stores behind the barrier),
+        // and every warp is done with slice s - 1, so stage cur ^ 1 may be refilled.
+        cp_async_wait<0>();
         __syncthreads();
-        if (k0 + BK < K) fetch(k0 + BK);
+        const bool more = s + 1 < slices;
+        if (more) {
+            sa.fetch((s + 1) * BK, As[cur ^ 1]);
+            sb.fetch((s + 1) * BK, Bs[cur ^ 1]);
+            cp_async_commit();
+        }
 #pragma unroll
         for (int ks = 0; ks < BK; ks += 16) {
             unsigned a[MT][4], b[NT][2];
 #pragma unroll
-            for (int i = 0; i < MT; i++) {
-                const int r = wm + i * 16 + g, c = ks + 2 * t;
-                a[i][0] = *reinterpret_cast<const unsigned*>(&As[r][c]);
-                a[i][1] = *reinterpret_cast<const unsigned*>(&As[r + 8][c]);
-                a[i][2] = *reinterpret_cast<const unsigned*>(&As[r][c + 8]);
-                a[i][3] = *reinterpret_cast<const unsigned*>(&As[r + 8][c + 8]);
-            }
+            for (int i = 0; i < MT; i++) SA::frag_a(a[i], As[cur], wm + i * 16, ks, lane);
 #pragma unroll
-            for (int j = 0; j < NT; j++) {
-                const int n = wn + j * 8 + g, c = ks + 2 * t;
-                b[j][0] = *reinterpret_cast<const unsigned*>(&Bs[n][c]);
-                b[j][1] = *reinterpret_cast<const unsigned*>(&Bs[n][c + 8]);
+            for (int j = 0; j < NT; j += 2) {
+                unsigned r[4];
+                SB::frag_b(r, Bs[cur], wn + j * 8, ks, lane);
+                b[j][0] = r[0];
+                b[j][1] = r[1];
+                b[j + 1][0] = r[2];
+                b[j + 1][1] = r[3];
             }
 #pragma unroll
             for (int i = 0; i < MT; i++)
 #pragma unroll
                 for (int j = 0; j < NT; j++) Op::mma(acc[i][j], a[i], b[j]);
         }
-        __syncthreads();
+        if (more) {
+            sa.store(As[cur ^ 1]);
+            sb.store(Bs[cur ^ 1]);
+        }
     }
+    const int g = lane >> 2, t = lane & 3;
 #pragma unroll
     for (int i = 0; i < MT; i++) {
 #pragma unroll

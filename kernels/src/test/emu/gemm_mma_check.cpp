@@ -101,9 +101,10 @@ int main() {
     // Linear as CudaBackend launches it (A [M,K], B the [N,K] weight) with bias and SiLU.
     run({70, 40, 48, true, false, true, false, false, 0, 1, true});
     run({130, 72, 40, true, false, true, true, true, 0, 1, true});
-    // A rows padded to a stride that is not a multiple of 4 (scalar fallback of the F32 loads).
-    run({66, 50, 40, true, true, false, false, false, 3});
-    run({66, 50, 40, false, false, true, true, true, 1});
+    // A's outer stride padded to a multiple of 4 past a K (or M) that is not: float4 chunks with a partial
+    // last chunk per row.
+    run({66, 50, 37, true, true, false, false, false, 3});
+    run({66, 50, 40, false, false, true, true, true, 2});
     // Batched with broadcast B.
     run({40, 70, 48, true, true, false, false, false, 0, 0, false, 2});
     run({72, 40, 36, false, false, true, true, true, 0, 1, true, 2});
