@@ -304,7 +304,12 @@ public final class GpuBench {
     private void attention(String name, int b, int lq, int lk, int heads, int d) {
         Tensor q = rand(b, lq, heads * d), k = rand(b, lk, heads * d), v = rand(b, lk, heads * d);
         boolean causal = name.contains("causal");
-        flops(name, 4.0 * b * heads * lq * lk * d * (causal ? 0.5 : 1), () -> gpu.attention(q, k, v, heads, (float) (1 / Math.sqrt(d)), causal));
+        double flop = 4.0 * b * heads * lq * lk * d * (causal ? 0.5 : 1);
+        flops(name, flop, () -> gpu.attention(q, k, v, heads, (float) (1 / Math.sqrt(d)), causal));
+        if (d <= 256) {
+            // The tensor-core kernel for head dims 40/64/80/160 (packing of q, k, v included); others fall back to fp32.
+            flops(name + " fp16", name, flop, () -> gpu16.attention(q, k, v, heads, (float) (1 / Math.sqrt(d)), causal));
+        }
     }
 
     // ------------------------------------------------------------ full-size models
