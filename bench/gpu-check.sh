@@ -118,9 +118,11 @@ for name, r, k, n in lins:
 a16, b16 = torch.randn(4096, 4096, device="cuda", dtype=h), torch.randn(4096, 4096, device="cuda", dtype=h)
 rows.append(("matmul 4096^3", med(lambda: a16 @ b16, reps=21)))
 for name, b, l, lk, hd, d in [("self-attn 64x64: L 4096, D 40", 2, 4096, 4096, 8, 40), ("self-attn 32x32: L 1024, D 80", 2, 1024, 1024, 8, 80),
-                              ("self-attn 16x16: L 256, D 160", 2, 256, 256, 8, 160)]:
+                              ("self-attn 16x16: L 256, D 160", 2, 256, 256, 8, 160), ("cross-attn 64x64: Lk 77, D 40", 2, 4096, 77, 8, 40),
+                              ("CLIP causal: L 77, 12 heads, D 64", 2, 77, 77, 12, 64)]:
     q = torch.randn(b, hd, l, d, device="cuda", dtype=h); kv = torch.randn(b, hd, lk, d, device="cuda", dtype=h)
-    rows.append((name, med(lambda: F.scaled_dot_product_attention(q, kv, kv), reps=21)))
+    causal = name.startswith("CLIP")
+    rows.append((name, med(lambda: F.scaled_dot_product_attention(q, kv, kv, is_causal=causal), reps=21)))
 with open(os.environ["TORCH16"], "w") as f:
     for name, ms in rows:
         f.write(f"{name}\t{ms:.4f}\n")

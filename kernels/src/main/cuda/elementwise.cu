@@ -35,6 +35,66 @@ COPY_STRIDED(copy_strided_f32, float, load_f32)
 COPY_STRIDED(copy_strided_f16, unsigned short, load_f16)
 COPY_STRIDED(copy_strided_bf16, unsigned short, load_bf16)
 
+// Rows of len elements, unit-stride in both src and dst (a concat's part, a slice's rows): the host has
+// merged dimensions so that rows = n / len is indexed by dims 0..rank-2 of shape; each block takes whole
+// rows and its threads the columns, so the per-element index math of copy_strided is paid once per row.
+template <class T, float (*LOAD)(const T*, long long)>
+__device__ __forceinline__ void copy_rows_body(long long rows, long long len, int rank, const Dims& shape,
+                                               const Dims& sstride, const Dims& dstride, const T* src, float* dst) {
+    for (long long r = blockIdx.x; r < rows; r += gridDim.x) {
+        long long rest = r, so = 0, d = 0;
+        for (int a = rank - 2; a >= 0; a--) {
+            long long c = rest % shape.v[a];
+            rest /= shape.v[a];
+            so += c * sstride.v[a];
+            d += c * dstride.v[a];
+        }
+        for (long long j = threadIdx.x; j < len; j += blockDim.x) dst[d + j] = LOAD(src, so + j);
+    }
+}
+
+#define COPY_ROWS(NAME, T, LOAD)                                                                      \
+    extern "C" __global__ void NAME(long long rows, long long len, int rank, Dims shape, Dims sstride, \
+                                    Dims dstride, const T* src, float* dst) {                          \
+        copy_rows_body<T, LOAD>(rows, len, rank, shape, sstride, dstride, src, dst);                   \
+    }
+
+COPY_ROWS(copy_rows_f32, float, load_f32)
+COPY_ROWS(copy_rows_f16, unsigned short, load_f16)
+COPY_ROWS(copy_rows_bf16, unsigned short, load_bf16)
+
+// A batch of transposes: dst[b][r][c] = src[b][r][c] where src is unit-stride along r and dst along c (a
+// permute such as [B, C, HW] -> [B, HW, C]). Each block moves a 32 x 32 tile through shared memory
+// (padded by one column against bank conflicts): it reads 32 columns' runs of r coalesced, writes 32
+// rows' runs of c coalesced. Block 32 x 8 threads; grid (tiles of c, tiles of r, batches).
+template <class T, float (*LOAD)(const T*, long long)>
+__device__ __forceinline__ void transpose_body(int rowsR, int colsC, long long srcB, long long srcC, long long dstB,
+                                               long long dstR, const T* src, float* dst) {
+    __shared__ float tile[32][33];
+    const int c0 = blockIdx.x * 32, r0 = blockIdx.y * 32, tx = threadIdx.x & 31, ty = threadIdx.x >> 5;
+    const T* sb = src + blockIdx.z * srcB;
+    float* db = dst + blockIdx.z * dstB;
+    for (int i = ty; i < 32; i += 8) {
+        int c = c0 + i, r = r0 + tx;
+        if (c < colsC && r < rowsR) tile[i][tx] = LOAD(sb, c * srcC + r);
+    }
+    __syncthreads();
+    for (int i = ty; i < 32; i += 8) {
+        int r = r0 + i, c = c0 + tx;
+        if (r < rowsR && c < colsC) db[r * dstR + c] = tile[tx][i];
+    }
+}
+
+#define TRANSPOSE(NAME, T, LOAD)                                                                             \
+    extern "C" __global__ void __launch_bounds__(256) NAME(int rowsR, int colsC, long long srcB, long long srcC, \
+                                                           long long dstB, long long dstR, const T* src, float* dst) { \
+        transpose_body<T, LOAD>(rowsR, colsC, srcB, srcC, dstB, dstR, src, dst);                             \
+    }
+
+TRANSPOSE(transpose_f32, float, load_f32)
+TRANSPOSE(transpose_f16, unsigned short, load_f16)
+TRANSPOSE(transpose_bf16, unsigned short, load_bf16)
+
 // Binary op codes: 0 add, 1 sub, 2 mul.
 __device__ __forceinline__ float binary_op(float a, float b, int op) {
     return op == 0 ? a + b : op == 1 ? a - b : a * b;

@@ -269,21 +269,43 @@ public final class CudaBackend implements Backend {
         return out;
     }
 
-    /** Copies src's logical contents (any float dtype, any strides) into the F32 view dst of equal shape. */
+    /**
+     * Copies src's logical contents (any float dtype, any strides) into the F32 view dst of equal shape.
+     * After merging dimensions (StridedLayout), rows that are unit-stride on both sides go through
+     * copy_rows, a batch of transposes (src unit-stride along the second-last dimension, dst along the
+     * last) through the tiled transpose, anything else through the per-element copy_strided.
+     */
     private void copyStrided(Tensor src, Tensor dst) {
         long n = src.numel();
         if (n == 0) {
             return;
         }
         checkRank(src);
-        String fn = switch (src.dtype()) {
-            case F32 -> "copy_strided_f32";
-            case F16 -> "copy_strided_f16";
-            case BF16 -> "copy_strided_bf16";
+        String type = switch (src.dtype()) {
+            case F32 -> "f32";
+            case F16 -> "f16";
+            case BF16 -> "bf16";
             default -> throw new IllegalArgumentException("cannot copy a " + src.dtype() + " tensor");
         };
-        launch("elementwise", fn, gridFor(n), 1, THREADS, 0, n, src.rank(), dims(src.shape()), dims(src.strides()),
-                dims(dst.strides()), src, dst, narrow(n, src, dst));
+        StridedLayout l = StridedLayout.coalesce(src.shape(), src.strides(), dst.strides());
+        int r = l.rank();
+        long[] shape = l.shape(), ss = l.strides()[0], ds = l.strides()[1];
+        if (ss[r - 1] == 1 && ds[r - 1] == 1 && shape[r - 1] >= 32) {
+            long rows = n / shape[r - 1];
+            int grid = (int) Math.min(rows, (long) cx.multiprocessors * 32);
+            launch("elementwise", "copy_rows_" + type, grid, 1, THREADS, 0, rows, shape[r - 1], r, dims(shape), dims(ss), dims(ds), src, dst);
+            return;
+        }
+        if ((r == 2 || r == 3) && ss[r - 2] == 1 && ds[r - 1] == 1 && shape[r - 2] >= 8 && shape[r - 1] >= 8 && l.narrow()) {
+            long batches = r == 3 ? shape[0] : 1;
+            if (batches <= 65535) {
+                int rowsR = (int) shape[r - 2], colsC = (int) shape[r - 1];
+                launch3("elementwise", "transpose_" + type, ceilDiv(colsC, 32), ceilDiv(rowsR, 32), (int) batches, THREADS, 0, rowsR, colsC,
+                        r == 3 ? ss[0] : 0L, ss[r - 1], r == 3 ? ds[0] : 0L, ds[r - 2], src, dst);
+                return;
+            }
+        }
+        launch("elementwise", "copy_strided_" + type, gridFor(n), 1, THREADS, 0, n, r, dims(shape), dims(ss), dims(ds), src, dst, l.narrow() ? 1 : 0);
     }
 
     // ---------------------------------------------------------------- matrix products
@@ -635,8 +657,9 @@ public final class CudaBackend implements Backend {
             launch("elementwise", "binary_dense_f32", gridFor(n), 1, THREADS, 0, n, af, bf, out, op);
         } else {
             Tensor ab = af.broadcastTo(shape), bb = bf.broadcastTo(shape);
-            launch("elementwise", "binary_f32", gridFor(n), 1, THREADS, 0, n, shape.length, dims(shape), dims(ab.strides()),
-                    dims(bb.strides()), ab, bb, out, op, narrow(n, ab, bb));
+            StridedLayout l = StridedLayout.coalesce(shape, ab.strides(), bb.strides(), out.strides());
+            launch("elementwise", "binary_f32", gridFor(n), 1, THREADS, 0, n, l.rank(), dims(l.shape()), dims(l.strides()[0]),
+                    dims(l.strides()[1]), ab, bb, out, op, l.narrow() ? 1 : 0);
         }
         return out;
     }
@@ -812,21 +835,6 @@ public final class CudaBackend implements Backend {
 
     private int gridFor(long n) {
         return (int) Math.max(1, Math.min(ceilDivL(n, THREADS), (long) cx.multiprocessors * 32));
-    }
-
-    /** 1 when n and every element offset the views can reach fit in a 32-bit int (cheaper index math). */
-    private static int narrow(long n, Tensor... views) {
-        boolean ok = n <= Integer.MAX_VALUE;
-        for (Tensor t : views) {
-            long reach = 0;
-            int[] shape = t.shape();
-            long[] st = t.strides();
-            for (int i = 0; i < shape.length; i++) {
-                reach += Math.max(0, shape[i] - 1) * Math.abs(st[i]);
-            }
-            ok &= reach <= Integer.MAX_VALUE;
-        }
-        return ok ? 1 : 0;
     }
 
     private static long[] dims(int[] v) {

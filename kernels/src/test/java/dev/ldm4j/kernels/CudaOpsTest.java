@@ -113,6 +113,10 @@ class CudaOpsTest {
         same("slice", b -> b.contiguous(on(b, x).slice(1, 1, 5).slice(2, 2, 7)));
         same("broadcast", b -> b.contiguous(on(b, rand(3, 6, 1)).broadcastTo(3, 6, 7)));
         same("f16 transpose", b -> b.contiguous(on(b, halfPrecision(x, DType.F16)).transpose(0, 2)));
+        // After merging dimensions: a batch of tiled transposes (NCHW -> tokens), and unit-stride rows.
+        same("permute to tokens", b -> b.contiguous(on(b, rand(120, 2, 40, 9, 10)).permute(0, 2, 3, 1)));
+        same("f16 permute to tokens", b -> b.contiguous(on(b, halfPrecision(rand(121, 3, 33, 70), DType.F16)).transpose(1, 2)));
+        same("rows of a slice", b -> b.contiguous(on(b, rand(122, 4, 6, 50)).slice(1, 1, 5)));
     }
 
     // ------------------------------------------------------------ matrix products
@@ -219,6 +223,7 @@ class CudaOpsTest {
         same("concat dim 1", b -> b.concat(1, on(b, rand(101, 2, 3, 4)), on(b, rand(102, 2, 5, 4)), on(b, rand(103, 2, 4, 3)).transpose(1, 2)));
         same("concat dim 0 f16", b -> b.concat(0, on(b, rand(104, 1, 6)), on(b, halfPrecision(rand(105, 2, 6), DType.F16))));
         same("concat last", b -> b.concat(-1, on(b, rand(106, 3, 2)), on(b, rand(107, 3, 5))));
+        same("concat dim 1 long rows", b -> b.concat(1, on(b, rand(108, 2, 3, 8, 5)), on(b, rand(109, 2, 5, 8, 5))));
         float[] ts = {0f, 1f, 500f, 999f, 37.5f};
         same("timestep 320 flip", b -> b.timestepEmbedding(ts, 320, true, 0f));
         same("timestep 33 shift", b -> b.timestepEmbedding(ts, 33, false, 1f));
