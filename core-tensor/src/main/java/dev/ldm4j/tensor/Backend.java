@@ -16,6 +16,15 @@ public interface Backend extends AutoCloseable {
     /** Copies a host tensor to this device, keeping its dtype (F16 weights stay F16). Identity on the CPU. */
     Tensor toDevice(Tensor host);
 
+    /**
+     * A model parameter on this device. Like toDevice, except that a device may keep it in the dtype its
+     * matrix products read (the CUDA backend's FP16/BF16 modes store matrices, rank >= 2, only as
+     * F16/BF16, converted once here), so a loaded model holds one copy of each weight.
+     */
+    default Tensor toDeviceWeight(Tensor host) {
+        return toDevice(host);
+    }
+
     /** A dense host F32 copy of t (widening F16/BF16). */
     Tensor toHost(Tensor t);
 

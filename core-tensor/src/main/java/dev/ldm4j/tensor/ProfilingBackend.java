@@ -65,6 +65,11 @@ public final class ProfilingBackend implements Backend {
     }
 
     @Override
+    public Tensor toDeviceWeight(Tensor host) {
+        return time("toDevice", 0, () -> inner.toDeviceWeight(host));
+    }
+
+    @Override
     public Tensor toHost(Tensor t) {
         return time("toHost", 0, () -> inner.toHost(t));
     }

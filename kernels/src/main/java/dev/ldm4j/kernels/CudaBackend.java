@@ -161,6 +161,53 @@ public final class CudaBackend implements Backend {
         return Tensor.of(s, host.shape());
     }
 
+    /**
+     * In the FP16/BF16 modes a matrix (rank >= 2, F32/F16/BF16) is stored only in the operand type: its
+     * bytes go up in staging-buffer chunks into one reusable device scratch block and are narrowed there
+     * by the convert kernels, so no full-size F32 copy ever exists on the device. F32 ops that read such a
+     * weight later get an F32 twin made on first use. Everything else is toDevice.
+     */
+    @Override
+    public Tensor toDeviceWeight(Tensor host) {
+        DType want = precision.operandType();
+        DType have = host.dtype();
+        boolean narrow = tensorCores() && host.device() != Device.CUDA && host.rank() >= 2 && have != want
+                && (have == DType.F32 || have == DType.F16 || have == DType.BF16) && host.isContiguous()
+                && (host.storage() instanceof FloatStorage || host.storage() instanceof SegmentStorage);
+        if (!narrow) {
+            return toDevice(host);
+        }
+        cx.bind();
+        long n = host.numel(), b = have.byteSize();
+        MemorySegment src = host.storage() instanceof FloatStorage fs
+                ? MemorySegment.ofArray(fs.data()).asSlice(host.offset() * 4, n * 4)
+                : ((SegmentStorage) host.storage()).segment().asSlice(host.offset() * b, n * b);
+        CudaStorage out = new CudaStorage(cx.allocator, want, n);
+        CudaStorage scratch = cx.uploadScratch();
+        MemorySegment staging = MemorySegment.ofBuffer(cx.staging);
+        String fn = "convert_" + dtypeLabel(have) + "_" + dtypeLabel(want);
+        for (long at = 0; at < n * b; at += CudaContext.STAGING_BYTES) {
+            long len = Math.min(CudaContext.STAGING_BYTES, n * b - at);
+            long count = len / b;
+            MemorySegment.copy(src, at, staging, 0, len);
+            cuMemcpyHtoDAsync(scratch.pointer(0), cx.stagingPointer, len, cx.stream);
+            launch("convert", fn, gridFor(count), 1, THREADS, 0, count, rawTensor(scratch),
+                    new Tensor(out, new int[] {(int) count}, new long[] {1}, at / b));
+            cx.synchronize();
+        }
+        return Tensor.of(out, host.shape());
+    }
+
+    /** Resets the allocator's peak to what is held now (live + cached), for measuring one stretch of work. */
+    public void resetPeakMemory() {
+        cx.allocator.resetPeak();
+    }
+
+    /** The most device memory the allocator has held (live + cached) since the last resetPeakMemory. */
+    public long peakMemoryBytes() {
+        return cx.allocator.peakBytes();
+    }
+
     private void upload(MemorySegment src, CudaStorage dst) {
         MemorySegment staging = MemorySegment.ofBuffer(cx.staging);
         long total = src.byteSize();

@@ -20,6 +20,7 @@ import static jcuda.driver.JCudaDriver.cuModuleLoadData;
 import static jcuda.driver.JCudaDriver.cuStreamCreate;
 import static jcuda.driver.JCudaDriver.cuStreamSynchronize;
 
+import dev.ldm4j.tensor.DType;
 import java.lang.foreign.Arena;
 import java.lang.foreign.SymbolLookup;
 import java.nio.ByteBuffer;
@@ -93,6 +94,19 @@ final class CudaContext {
         stagingPointer = new Pointer();
         cuMemAllocHost(stagingPointer, STAGING_BYTES);
         staging = stagingPointer.getByteBuffer(0, STAGING_BYTES).order(ByteOrder.LITTLE_ENDIAN);
+    }
+
+    private CudaStorage uploadScratch;
+
+    /**
+     * One device block the size of the staging buffer, kept for the context's life: weights narrowed on
+     * upload (CudaBackend.toDeviceWeight) pass through it chunk by chunk. Uses are stream-ordered.
+     */
+    synchronized CudaStorage uploadScratch() {
+        if (uploadScratch == null) {
+            uploadScratch = new CudaStorage(allocator, DType.F32, STAGING_BYTES / 4);
+        }
+        return uploadScratch;
     }
 
     private int attribute(int attr) {

@@ -191,6 +191,15 @@ final class DeviceAllocator {
         trimTo(0);
     }
 
+    synchronized void resetPeak() {
+        drainReturned();
+        peakBytes = liveBytes + cachedBytes;
+    }
+
+    synchronized long peakBytes() {
+        return peakBytes;
+    }
+
     /** Number of cuMemAlloc calls so far. */
     synchronized long deviceAllocations() {
         return deviceAllocations;

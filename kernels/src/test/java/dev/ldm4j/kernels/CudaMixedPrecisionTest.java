@@ -148,6 +148,36 @@ class CudaMixedPrecisionTest {
         }
     }
 
+    @ParameterizedTest
+    @EnumSource(value = CudaPrecision.class, names = {"FP16", "BF16"})
+    void weightsAreNarrowedOnceOnUpload(CudaPrecision p) {
+        CudaBackend gpu = fp32.withPrecision(p);
+        DType want = p.operandType();
+        // 2100 x 4100 F32 = 34.4 MB: more than one 32 MiB staging chunk.
+        for (Tensor w : new Tensor[] {rand(50, 45, 333), rand(51, 2100, 4100), halfPrecision(rand(52, 7, 5, 3, 3), DType.F16)}) {
+            Tensor d = gpu.toDeviceWeight(w);
+            assertEquals(want, d.dtype(), "stored dtype of " + java.util.Arrays.toString(w.shape()));
+            float[] got = gpu.toHost(d).toFloatArray(), src = w.toFloatArray();
+            for (int i = 0; i < src.length; i++) {
+                float r = want == DType.F16 ? Float.float16ToFloat(Float.floatToFloat16(src[i]))
+                        : Float.intBitsToFloat(bf16Bits(src[i]) << 16);
+                if (Float.compare(r, got[i]) != 0) {
+                    throw new AssertionError(p + " weight " + java.util.Arrays.toString(w.shape()) + " element " + i + ": " + got[i] + ", want " + r);
+                }
+            }
+        }
+        assertEquals(DType.F32, gpu.toDeviceWeight(rand(53, 320)).dtype(), "vectors (biases, norms) stay F32");
+        assertEquals(DType.F32, fp32.toDeviceWeight(rand(54, 4, 4)).dtype(), "the FP32 mode keeps F32 weights");
+        Tensor w = rand(55, 45, 333), x = rand(56, 2, 7, 333);
+        close(p, "linear with a weight narrowed on upload", b -> b.linear(b.toDevice(x), b.toDeviceWeight(w), null, Activation.NONE));
+    }
+
+    /** The bf16 pattern of x rounded to nearest even (finite inputs). */
+    private static int bf16Bits(float x) {
+        int u = Float.floatToRawIntBits(x);
+        return (u + 0x7fff + ((u >>> 16) & 1)) >>> 16;
+    }
+
     @Test
     void weightTwinIsMadeOnceAndFp32ModeStaysExact() {
         CudaBackend f16 = fp32.withPrecision(CudaPrecision.FP16);

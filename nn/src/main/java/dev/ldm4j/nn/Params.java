@@ -77,7 +77,7 @@ public final class Params {
                     + ", expected " + Arrays.toString(expectedShape));
         }
         used.add(k);
-        return backend.toDevice(source.tensor(k));
+        return backend.toDeviceWeight(source.tensor(k));
     }
 
     /** Like tensor(), but null when the key is absent. */

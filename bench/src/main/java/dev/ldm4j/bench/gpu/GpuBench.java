@@ -338,6 +338,9 @@ public final class GpuBench {
         String p = label(backend);
         try {
             Map<String, Object> h = Json.parseObject(header);
+            System.gc();
+            backend.trimCache();
+            backend.resetPeakMemory();
             long t0 = System.nanoTime();
             ProfilingBackend prof = new ProfilingBackend(backend);
             UNet2DConditionModel unet = new UNet2DConditionModel(
@@ -361,6 +364,8 @@ public final class GpuBench {
             Arrays.sort(wall);
             add("model", "SD 1.5 U-Net step, 512x512, batch 2, " + p + " (GPU time)", ms[2], "", "");
             add("model", "SD 1.5 U-Net step, 512x512, batch 2, " + p + " (wall time)", wall[2], "", "");
+            add("model", "SD 1.5 U-Net step, 512x512, batch 2, " + p + ": peak device memory held by the allocator (weights + activations + cache)",
+                    Double.NaN, String.format("%.2f GB", backend.peakMemoryBytes() / 1e9), "");
             System.out.println(gpu.memoryStats());
             prof.start();
             unet.forward(sample, ts, ctx);

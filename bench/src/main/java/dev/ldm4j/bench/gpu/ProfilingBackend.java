@@ -74,6 +74,11 @@ final class ProfilingBackend implements Backend {
     }
 
     @Override
+    public Tensor toDeviceWeight(Tensor host) {
+        return timed("toDevice", () -> gpu.toDeviceWeight(host));
+    }
+
+    @Override
     public Tensor toHost(Tensor t) {
         return timed("toHost", () -> gpu.toHost(t));
     }
