@@ -14,7 +14,7 @@ __device__ __forceinline__ void conv2d_igemm_mma(const float* x, const unsigned 
     WeightRows16 la{w, K};
     Rounded<Patches<KH, KW>, Op> lb{{x, c, h, wd, kh, kw, stride, padTop, padLeft, oh, ow}};
     ConvStore st{out, bias, o, oh * ow};
-    mma_tile<BM, BM, BM == 128 ? 16 : 32, Op>(o, P, K, blockIdx.y * BM, blockIdx.x * BM, la, lb, st);
+    mma_tile<BM, BM, 32, Op>(o, P, K, blockIdx.y * BM, blockIdx.x * BM, la, lb, st);
 }
 
 #define CONV2D_MMA(NAME, BM, KH, KW, OP)                                                                     \

@@ -13,21 +13,26 @@ __device__ __forceinline__ void gemm_batched_mma(int M, int N, int K, const floa
                                                  float* c, long long sam, long long sak, long long sbk, long long sbn,
                                                  int batchRank, const Dims& batchShape, const Dims& aBatch,
                                                  const Dims& bBatch, int act) {
+    // Unrolled over every rank so that the Dims are indexed statically (read as parameters, not copied to
+    // local memory).
     long long rest = blockIdx.z, ao = 0, bo = 0;
-    for (int d = batchRank - 1; d >= 0; d--) {
-        long long i = rest % batchShape.v[d];
-        rest /= batchShape.v[d];
-        ao += i * aBatch.v[d];
-        bo += i * bBatch.v[d];
+#pragma unroll
+    for (int d = LDM4J_MAX_RANK - 1; d >= 0; d--) {
+        if (d < batchRank) {
+            long long i = rest % batchShape.v[d];
+            rest /= batchShape.v[d];
+            ao += i * aBatch.v[d];
+            bo += i * bBatch.v[d];
+        }
     }
     Rounded<StridedA<AK>, Op> la{{a + ao, sam, sak}};
     BiasActStore st{c + (long long) blockIdx.z * M * N, bias, N, act};
     if constexpr (B16) {
         StridedB16<BN> lb{static_cast<const unsigned short*>(b) + bo, sbk, sbn};
-        mma_tile<BM, BM, BM == 128 ? 16 : 32, Op>(M, N, K, blockIdx.y * BM, blockIdx.x * BM, la, lb, st);
+        mma_tile<BM, BM, 32, Op>(M, N, K, blockIdx.y * BM, blockIdx.x * BM, la, lb, st);
     } else {
         Rounded<StridedB<BN>, Op> lb{{static_cast<const float*>(b) + bo, sbk, sbn}};
-        mma_tile<BM, BM, BM == 128 ? 16 : 32, Op>(M, N, K, blockIdx.y * BM, blockIdx.x * BM, la, lb, st);
+        mma_tile<BM, BM, 32, Op>(M, N, K, blockIdx.y * BM, blockIdx.x * BM, la, lb, st);
     }
 }
 
