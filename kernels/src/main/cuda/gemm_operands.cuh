@@ -2,7 +2,8 @@
 // the tensor-core operand type) and the output store with fused bias and activation. For mma_tile.cuh's
 // chunked staging a loader also gives vec (elements per 16-byte or float4 chunk), ptr(row, k) (the
 // element's address) and vecOk() (whether every chunk along the contiguous direction is a contiguous,
-// aligned run: stride 1 there, the other stride a multiple of vec, a 16-byte aligned base).
+// aligned run: stride 1 there, the other stride a multiple of vec, a 16-byte aligned base); taps is
+// false (see conv2d_operands.cuh's Patches).
 #pragma once
 #include "common.cuh"
 
@@ -17,6 +18,7 @@ struct StridedA {
     __device__ Row row(int m) const { return m; }
     __device__ float load(Row m, int k) const { return p[m * sm + k * sk]; }
     static constexpr int vec = 4;
+    static constexpr bool taps = false;
     __device__ const float* ptr(int m, int k) const { return p + m * sm + k * sk; }
     __device__ bool vecOk() const { return (KF ? sk == 1 && sm % 4 == 0 : sm == 1 && sk % 4 == 0) && aligned16(p); }
 };
@@ -30,6 +32,7 @@ struct StridedB {
     __device__ Col col(int n) const { return n; }
     __device__ float load(Col n, int k) const { return p[k * sk + n * sn]; }
     static constexpr int vec = 4;
+    static constexpr bool taps = false;
     __device__ const float* ptr(int n, int k) const { return p + k * sk + n * sn; }
     __device__ bool vecOk() const { return (NF ? sn == 1 && sk % 4 == 0 : sk == 1 && sn % 4 == 0) && aligned16(p); }
 };
@@ -46,6 +49,7 @@ struct StridedB16 {
     using Raw = unsigned short;
     static __device__ __forceinline__ unsigned short to16(unsigned short x) { return x; }
     static constexpr int vec = 8;
+    static constexpr bool taps = false;
     __device__ const unsigned short* ptr(int n, int k) const { return p + k * sk + n * sn; }
     __device__ bool vecOk() const { return (NF ? sn == 1 && sk % 8 == 0 : sk == 1 && sn % 8 == 0) && aligned16(p); }
 };

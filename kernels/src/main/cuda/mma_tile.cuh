@@ -20,7 +20,10 @@
 //     per chunk when vecOk() and the chunk lies inside the matrix, else four scalar loads; rounded in
 //     registers and stored as one 8-byte store.
 //   - F32 operands with no vector form (conv patches, V = 1): one scalar load per element, consecutive
-//     threads on consecutive output positions (coalesced for stride 1), 2-byte stores.
+//     threads on consecutive output positions (coalesced for stride 1), 2-byte stores. For a kernel size
+//     fixed at compile time the patch loader has taps (conv2d_operands.cuh): each element's offset and
+//     tap bit depend on k only, so 32 threads compute them once per slice into a small shared table (two
+//     slices ahead, double-buffered) and a load is a mask test and an add.
 // F32 values are fetched into registers before the current slice's mma work and stored after it, so the
 // loads overlap the arithmetic; cp.async copies need no registers.
 //
@@ -83,6 +86,7 @@ struct Stager {
     static constexpr bool KC = Side::kContig;
     static constexpr bool ASYNC = sizeof(typename L::Raw) == 2;  // 16-bit in memory: cp.async
     static constexpr int V = L::vec;
+    static constexpr bool TAPS = L::taps;  // element offsets from a per-slice table (conv patches)
     static constexpr int LD = KC ? BK + 8 : BR + 8;  // row length in shared memory
     static constexpr int SIZE = KC ? BR * LD : BK * LD;
     static constexpr int ALONG = (KC ? BK : BR) / V;  // chunks along the contiguous direction
@@ -90,6 +94,7 @@ struct Stager {
     static_assert(!ASYNC || V == 8, "16-bit operands move in 16-byte chunks");
     static_assert(ASYNC || V == 1 || V == 4, "F32 operands move in chunks of 1 or 4");
     static_assert(CH >= 1 && BR * BK % (V * 256) == 0 && 256 % ALONG == 0, "tile too small for 256 threads");
+    static_assert(!TAPS || (V == 1 && !KC && !ASYNC), "taps are for F32 row-contiguous element loads");
     using Handle = decltype(Side::handle(*static_cast<const L*>(nullptr), 0));
 
     const L& l;
@@ -113,14 +118,31 @@ struct Stager {
         }
     }
 
+    // The taps of two slices (TAPS only): {offset, tap bit} of each k of the slice.
+    static __device__ __forceinline__ uint2* tap_table() {
+        __shared__ uint2 table[2 * BK];
+        return table;
+    }
+
+    // Computes the taps of slice k0 into buffer b (threads 0..BK-1, one k each); a barrier must separate
+    // this from the fetch that reads them.
+    __device__ __forceinline__ void prepare(int k0, int b, int tid) const {
+        if constexpr (TAPS) {
+            if (tid < BK) {
+                const auto t = l.tap(k0 + tid, K);
+                tap_table()[b * BK + tid] = make_uint2((unsigned) t.off, t.bit);
+            }
+        }
+    }
+
     __device__ __forceinline__ int offset(int i) const { return KC ? rr[i] * LD + kk[i] : kk[i] * LD + rr[i]; }
 
     // Element u of chunk i at slice k0: row r, depth k.
     __device__ __forceinline__ auto load1(int r, int k) const { return l.load(Side::handle(l, r), k); }
 
     // Starts moving slice k0 into stage s: cp.async (or scalar loads and a direct store) for 16-bit
-    // operands, loads into registers for F32 ones.
-    __device__ __forceinline__ void fetch(int k0, unsigned short* s) {
+    // operands, loads into registers for F32 ones (TAPS: with the taps in buffer b).
+    __device__ __forceinline__ void fetch(int k0, unsigned short* s, int b) {
 #pragma unroll
         for (int i = 0; i < CH; i++) {
             const int r = r0 + rr[i], k = k0 + kk[i];
@@ -139,6 +161,9 @@ struct Stager {
                     *reinterpret_cast<uint4*>(s + offset(i)) =
                             make_uint4(pack16(v[0], v[1]), pack16(v[2], v[3]), pack16(v[4], v[5]), pack16(v[6], v[7]));
                 }
+            } else if constexpr (TAPS) {
+                const uint2 t = tap_table()[b * BK + kk[i]];
+                raw[i][0] = left > 0 ? l.load_tap(h[i], {(int) t.x, t.y}) : 0.0f;
             } else if constexpr (V == 1) {
                 raw[i][0] = inside && left > 0 ? l.load(h[i], k) : 0.0f;
             } else {
@@ -217,8 +242,13 @@ __device__ __forceinline__ void mma_tile(int M, int N, int K, int m0, int n0, co
     SB sb(lb, n0, N, K, tid);
     const int slices = (K + BK - 1) / BK;
     if (slices > 0) {
-        sa.fetch(0, As[0]);
-        sb.fetch(0, Bs[0]);
+        sa.prepare(0, 0, tid);
+        sb.prepare(0, 0, tid);
+        __syncthreads();
+        sa.fetch(0, As[0], 0);
+        sb.fetch(0, Bs[0], 0);
+        sa.prepare(BK, 1, tid);
+        sb.prepare(BK, 1, tid);
         cp_async_commit();
         sa.store(As[0]);
         sb.store(Bs[0]);
@@ -226,14 +256,19 @@ __device__ __forceinline__ void mma_tile(int M, int N, int K, int m0, int n0, co
     for (int s = 0; s < slices; s++) {
         const int cur = s & 1;
         // Slice s is complete in stage cur (own cp.async waited for, everyone's stores behind the barrier),
-        // and every warp is done with slice s - 1, so stage cur ^ 1 may be refilled.
+        // and every warp is done with slice s - 1, so stage cur ^ 1 may be refilled (and tap buffer cur,
+        // last read by the fetch of slice s, may take slice s + 2's taps).
         cp_async_wait<0>();
         __syncthreads();
         const bool more = s + 1 < slices;
         if (more) {
-            sa.fetch((s + 1) * BK, As[cur ^ 1]);
-            sb.fetch((s + 1) * BK, Bs[cur ^ 1]);
+            sa.fetch((s + 1) * BK, As[cur ^ 1], cur ^ 1);
+            sb.fetch((s + 1) * BK, Bs[cur ^ 1], cur ^ 1);
             cp_async_commit();
+        }
+        if (s + 2 < slices) {
+            sa.prepare((s + 2) * BK, cur, tid);
+            sb.prepare((s + 2) * BK, cur, tid);
         }
 #pragma unroll
         for (int ks = 0; ks < BK; ks += 16) {
