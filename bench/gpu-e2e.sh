@@ -57,6 +57,11 @@ run() {
         --output "$([ $n = 2 ] && echo "$out" || echo /tmp)/sd15-cuda-$dtype.png" 2>&1 | grep -v '^step [0-9]*/20 '
     done
   done
+  echo "== full-size SD 1.5 on cuda, fp16, with --cuda-graph (the step recorded once, replayed 19 times)"
+  "${j[@]}" generate --device cuda --dtype fp16 --cuda-graph --model /tmp/sd15.safetensors --tokenizer "$dir/clip" \
+    --prompt "a photo of an astronaut riding a horse on mars" --negative-prompt "blurry" --steps 20 --guidance 7.5 \
+    --width 512 --height 512 --scheduler euler_a --seed 42 --overwrite \
+    --output "$out/sd15-cuda-fp16-graph.png" 2>&1 | grep -v '^step [0-9]*/20 '
   echo "== tiny seeded run (euler_a, 5 steps, cfg 7.5, 128x128) on cuda and cpu"
   for dev in "cuda --dtype fp32" "cuda --dtype fp16" "cpu"; do
     "${j[@]}" generate --device $dev --model "$dir/sd1-tiny.safetensors" --config "$dir/sd1-tiny" \

@@ -149,6 +149,8 @@ class GenerateCommandTest {
         assertOneLineError(run("generate", "--model", model, "--prompt", "x", "--dtype", "fp8"), "--dtype");
         assertOneLineError(run("generate", "--model", model, "--prompt", "x", "--generator", "cuda", "--noise-dtype", "float64"), "float32");
         assertOneLineError(run("generate", "--model", model, "--prompt", "x", "--karras"), "--scheduler");
+        assertOneLineError(run("generate", "--model", model, "--prompt", "x", "--cuda-graph"), "--device cuda");
+        assertOneLineError(run("generate", "--model", model, "--prompt", "x", "--device", "cuda", "--cuda-graph", "--profile"), "--profile");
     }
 
     @Test

@@ -25,6 +25,17 @@ public interface Backend extends AutoCloseable {
         return toDevice(host);
     }
 
+    /**
+     * Records body(inputs') for replay, where inputs' are the recording's own copies of inputs; null when
+     * this device cannot record (the default). body must only call ops of this backend on device
+     * tensors (no host transfers) and must not depend on values that change between runs other than
+     * through the inputs. A device that can record but fails to (for example an op that synchronizes)
+     * throws, and the caller runs body directly instead.
+     */
+    default Recording record(java.util.function.Function<Tensor[], Tensor> body, Tensor... inputs) {
+        return null;
+    }
+
     /** A dense host F32 copy of t (widening F16/BF16). */
     Tensor toHost(Tensor t);
 

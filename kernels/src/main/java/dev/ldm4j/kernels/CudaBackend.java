@@ -11,25 +11,33 @@ import static jcuda.driver.JCudaDriver.cuEventDestroy;
 import static jcuda.driver.JCudaDriver.cuEventElapsedTime;
 import static jcuda.driver.JCudaDriver.cuEventRecord;
 import static jcuda.driver.JCudaDriver.cuEventSynchronize;
+import static jcuda.driver.JCudaDriver.cuGraphInstantiate;
 import static jcuda.driver.JCudaDriver.cuLaunchKernel;
 import static jcuda.driver.JCudaDriver.cuMemcpyDtoDAsync;
 import static jcuda.driver.JCudaDriver.cuMemcpyDtoHAsync;
 import static jcuda.driver.JCudaDriver.cuMemcpyHtoDAsync;
+import static jcuda.driver.JCudaDriver.cuStreamBeginCapture;
+import static jcuda.driver.JCudaDriver.cuStreamEndCapture;
 
 import dev.ldm4j.tensor.Activation;
 import dev.ldm4j.tensor.Backend;
 import dev.ldm4j.tensor.DType;
 import dev.ldm4j.tensor.Device;
 import dev.ldm4j.tensor.FloatStorage;
+import dev.ldm4j.tensor.Recording;
 import dev.ldm4j.tensor.SegmentStorage;
 import dev.ldm4j.tensor.Tensor;
 import java.lang.foreign.MemorySegment;
 import java.lang.ref.Reference;
 import java.util.Arrays;
+import java.util.function.Function;
 import jcuda.Pointer;
 import jcuda.driver.CUdeviceptr;
 import jcuda.driver.CUevent;
 import jcuda.driver.CUevent_flags;
+import jcuda.driver.CUgraph;
+import jcuda.driver.CUgraphExec;
+import jcuda.driver.CUstreamCaptureMode;
 
 public final class CudaBackend implements Backend {
     private static final int THREADS = 256;
@@ -196,6 +204,56 @@ public final class CudaBackend implements Backend {
             cx.synchronize();
         }
         return Tensor.of(out, host.shape());
+    }
+
+    /**
+     * Records body as a CUDA graph (stream capture in relaxed mode on this backend's stream). The inputs
+     * are first copied into input buffers of the recording's own; body runs on those while the stream is
+     * captured (its kernels are recorded, not run), and everything it allocates comes from a pool that
+     * stays reserved for the graph (DeviceAllocator). Nothing runs until the first Recording.run. Throws
+     * with the driver's reason when capture fails (an op that synchronizes or copies to the host, for
+     * example); body should have run once eagerly before, so that modules are loaded and weight twins made.
+     */
+    @Override
+    public Recording record(Function<Tensor[], Tensor> body, Tensor... inputs) {
+        cx.bind();
+        DeviceAllocator.Pool pool = cx.allocator.beginRecording();
+        boolean capturing = false;
+        CUgraph graph = new CUgraph();
+        try {
+            Tensor[] slots = new Tensor[inputs.length];
+            for (int i = 0; i < inputs.length; i++) {
+                slots[i] = empty(inputs[i].shape());
+                copyInto(inputs[i], slots[i]);
+            }
+            cuStreamBeginCapture(cx.stream, CUstreamCaptureMode.CU_STREAM_CAPTURE_MODE_RELAXED);
+            capturing = true;
+            Tensor out = contiguous(body.apply(slots.clone()));
+            capturing = false;
+            cuStreamEndCapture(cx.stream, graph);
+            CUgraphExec exec = new CUgraphExec();
+            cuGraphInstantiate(exec, graph, 0);
+            return new CudaRecording(this, cx, graph, exec, slots, out, pool);
+        } catch (RuntimeException e) {
+            if (capturing) {
+                try {
+                    cuStreamEndCapture(cx.stream, new CUgraph());
+                } catch (RuntimeException ignored) {
+                    // the capture is already invalid; ending it only restores the stream
+                }
+            }
+            cx.allocator.endRecording();
+            cx.synchronize();
+            cx.allocator.closePool(pool);
+            throw new IllegalStateException("CUDA graph recording failed: " + e.getMessage(), e);
+        } finally {
+            cx.allocator.endRecording();
+        }
+    }
+
+    /** Copies src's contents into the dense F32 tensor dst of the same shape (a recording's input buffer). */
+    void copyInto(Tensor src, Tensor dst) {
+        copyStrided(f32(src), dst);
     }
 
     /** Resets the allocator's peak to what is held now (live + cached), for measuring one stretch of work. */

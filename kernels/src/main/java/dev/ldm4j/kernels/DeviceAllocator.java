@@ -14,6 +14,13 @@
 // Cleaner to return the blocks of dead tensors before it calls cuMemAlloc. Above the budget (90% of
 // the memory free at start) it also frees cached blocks of other sizes; when the device is full it frees
 // every cached block and tries once more.
+//
+// Recording (CUDA graphs, CudaBackend.record): a captured graph keeps the device addresses of every block
+// its kernels touched, so those blocks must never serve anyone else while the graph lives. Between
+// beginRecording and endRecording every allocation comes from a Pool of its own (its free lists, else
+// cuMemAlloc), never from the shared cache; a pool block that comes back goes to its pool's free list
+// (so the recorded work can still reuse it, in stream order) until the pool is closed, after which it is
+// freed. Nothing is freed with cuMemFree while recording (a capture must not synchronize).
 package dev.ldm4j.kernels;
 
 import static jcuda.driver.JCudaDriver.cuMemAlloc;
@@ -30,8 +37,14 @@ import jcuda.driver.CUresult;
 import jcuda.CudaException;
 
 final class DeviceAllocator {
-    /** A device allocation of bucketBytes bytes. */
-    record Block(CUdeviceptr ptr, long bucketBytes) {
+    /** A device allocation of bucketBytes bytes; pool is null for the shared cache. */
+    record Block(CUdeviceptr ptr, long bucketBytes, Pool pool) {
+    }
+
+    /** The blocks of one recording. */
+    static final class Pool {
+        private final Map<Long, ArrayDeque<Block>> free = new HashMap<>();
+        private boolean closed;
     }
 
     private static final Cleaner CLEANER = Cleaner.create();
@@ -49,6 +62,8 @@ final class DeviceAllocator {
     private long collections;
     private long allocationsSinceCollect;
     private long bytesSinceCollect;
+    private Pool recording;
+    private final ArrayDeque<Block> freeAfterRecording = new ArrayDeque<>();
 
     DeviceAllocator(long softLimitBytes) {
         this.softLimitBytes = softLimitBytes;
@@ -77,6 +92,13 @@ final class DeviceAllocator {
 
     private Block take(long bytes) {
         long size = bucket(bytes);
+        Pool pool;
+        synchronized (this) {
+            pool = recording;
+        }
+        if (pool != null) {
+            return takeForRecording(pool, size);
+        }
         Block b = fromCache(size);
         if (b != null) {
             return b;
@@ -92,20 +114,85 @@ final class DeviceAllocator {
                 trimTo(softLimitBytes - size);
             }
         }
-        b = tryDeviceAlloc(size);
+        b = tryDeviceAlloc(size, null);
         if (b == null) {
             collectGarbage();
             synchronized (this) {
                 drainReturned();
                 trimTo(0);
             }
-            b = tryDeviceAlloc(size);
+            b = tryDeviceAlloc(size, null);
         }
         if (b == null) {
             throw new IllegalStateException("out of GPU memory: cannot allocate " + size / MIB + " MiB with "
                     + liveBytes / MIB + " MiB in use by live tensors");
         }
         return b;
+    }
+
+    /** While recording: a block of the pool's, else a new one for it (no trimming: it would synchronize). */
+    private Block takeForRecording(Pool pool, long size) {
+        if (allocationsSinceCollect >= COLLECT_AFTER_ALLOCATIONS || bytesSinceCollect >= softLimitBytes / 16) {
+            collectGarbage();
+        }
+        synchronized (this) {
+            drainReturned();
+            allocationsSinceCollect++;
+            bytesSinceCollect += size;
+            ArrayDeque<Block> q = pool.free.get(size);
+            if (q != null && !q.isEmpty()) {
+                cachedBytes -= size;
+                liveBytes += size;
+                return q.pop();
+            }
+        }
+        Block b = tryDeviceAlloc(size, pool);
+        if (b == null) {
+            throw new IllegalStateException("out of GPU memory while recording a CUDA graph: cannot allocate " + size / MIB + " MiB with "
+                    + liveBytes / MIB + " MiB in use");
+        }
+        return b;
+    }
+
+    /** Starts a recording: allocations until endRecording belong to the returned pool. */
+    synchronized Pool beginRecording() {
+        if (recording != null) {
+            throw new IllegalStateException("a CUDA graph is already being recorded");
+        }
+        drainReturned();
+        recording = new Pool();
+        return recording;
+    }
+
+    synchronized void endRecording() {
+        recording = null;
+        while (!freeAfterRecording.isEmpty()) {
+            release(freeAfterRecording.pop());
+        }
+    }
+
+    /** Frees the pool's cached blocks now and its live ones when they come back (its graph is gone). */
+    synchronized void closePool(Pool pool) {
+        drainReturned();
+        pool.closed = true;
+        for (ArrayDeque<Block> q : pool.free.values()) {
+            while (!q.isEmpty()) {
+                Block b = q.pop();
+                cachedBytes -= b.bucketBytes();
+                liveBytes += b.bucketBytes();
+                release(b);
+            }
+        }
+    }
+
+    /** cuMemFree of a live block (deferred while recording). */
+    private void release(Block b) {
+        if (recording != null) {
+            freeAfterRecording.push(b);
+            return;
+        }
+        cuMemFree(b.ptr());
+        liveBytes -= b.bucketBytes();
     }
 
     /** A cached block of exactly this bucket, or null. */
@@ -123,7 +210,7 @@ final class DeviceAllocator {
         return b;
     }
 
-    private Block tryDeviceAlloc(long size) {
+    private Block tryDeviceAlloc(long size, Pool pool) {
         CUdeviceptr p = new CUdeviceptr();
         try {
             cuMemAlloc(p, size);
@@ -138,7 +225,7 @@ final class DeviceAllocator {
             peakBytes = Math.max(peakBytes, liveBytes + cachedBytes);
             deviceAllocations++;
         }
-        return new Block(p, size);
+        return new Block(p, size, pool);
     }
 
     /** Runs the collector and waits briefly for the Cleaner to hand back blocks of unreachable tensors. */
@@ -163,7 +250,11 @@ final class DeviceAllocator {
     private void drainReturned() {
         Block b;
         while ((b = returned.poll()) != null) {
-            free.computeIfAbsent(b.bucketBytes(), k -> new ArrayDeque<>()).push(b);
+            if (b.pool() != null && b.pool().closed) {
+                release(b);
+                continue;
+            }
+            (b.pool() != null ? b.pool().free : free).computeIfAbsent(b.bucketBytes(), k -> new ArrayDeque<>()).push(b);
             liveBytes -= b.bucketBytes();
             cachedBytes += b.bucketBytes();
         }

@@ -31,6 +31,7 @@ import dev.ldm4j.tensor.BackendProvider;
 import dev.ldm4j.tensor.Backends;
 import dev.ldm4j.tensor.DType;
 import dev.ldm4j.tensor.SegmentStorage;
+import dev.ldm4j.tensor.Recording;
 import dev.ldm4j.tensor.Tensor;
 import dev.ldm4j.weights.Json;
 import dev.ldm4j.weights.WeightSource;
@@ -367,6 +368,7 @@ public final class GpuBench {
             add("model", "SD 1.5 U-Net step, 512x512, batch 2, " + p + ": peak device memory held by the allocator (weights + activations + cache)",
                     Double.NaN, String.format("%.2f GB", backend.peakMemoryBytes() / 1e9), "");
             System.out.println(gpu.memoryStats());
+            recordedStep(backend, unet, sample, ts, ctx, ms[2]);
             prof.start();
             unet.forward(sample, ts, ctx);
             Map<String, double[]> byOp = prof.stop();
@@ -380,6 +382,33 @@ public final class GpuBench {
             }
         } catch (RuntimeException | OutOfMemoryError e) {
             add("model", "SD 1.5 U-Net " + p + " FAILED: " + oneLine(e), Double.NaN, "", "");
+        }
+    }
+
+    /**
+     * The same U-Net call recorded as one CUDA graph (Backend.record, as generate --cuda-graph does):
+     * checked against the op-by-op output, then timed per replay beside the op-by-op median.
+     */
+    private void recordedStep(CudaBackend backend, UNet2DConditionModel unet, Tensor sample, float[] ts, Tensor ctx, double eagerMs) {
+        String p = label(backend);
+        Tensor x = backend.toDevice(sample), c = backend.toDevice(ctx);
+        Tensor tProj = unet.timeProjection(ts, x.dim(0));
+        float[] want = backend.toHost(unet.forwardProjected(x, tProj, c)).toFloatArray();
+        try (Recording r = backend.record(in -> unet.forwardProjected(in[0], in[1], c), x, tProj)) {
+            float[] got = backend.toHost(r.run(x, tProj)).toFloatArray();
+            double diff = maxAbs(got, want);
+            for (int i = 0; i < 3; i++) {
+                r.run(x, tProj);
+            }
+            double[] rms = new double[5];
+            for (int i = 0; i < rms.length; i++) {
+                rms[i] = gpu.timeMillis(() -> r.run(x, tProj));
+            }
+            Arrays.sort(rms);
+            add("model", "SD 1.5 U-Net step, 512x512, batch 2, " + p + ", one CUDA graph replay (max |replay - op by op| " + String.format("%.2g", diff) + ")",
+                    rms[2], "", String.format("%.2fx the op-by-op time", rms[2] / eagerMs));
+        } catch (RuntimeException e) {
+            add("model", "SD 1.5 U-Net " + p + " CUDA graph FAILED: " + oneLine(e), Double.NaN, "", "");
         }
     }
 

@@ -22,6 +22,7 @@ import dev.ldm4j.diffusion.vae.DiagonalGaussianDistribution;
 import dev.ldm4j.nn.LayerNorm;
 import dev.ldm4j.nn.Params;
 import dev.ldm4j.tensor.Backend;
+import dev.ldm4j.tensor.Recording;
 import dev.ldm4j.tensor.Tensor;
 
 import java.nio.file.Path;
@@ -38,6 +39,8 @@ public final class StableDiffusionPipeline implements AutoCloseable {
     private final LayerNorm textFinalLayerNorm; // for clip skip: final_layer_norm on an earlier layer
     private final UNet2DConditionModel unet;
     private final AutoencoderKL vae;
+    private boolean recordSteps;
+    private String recordingStatus;
 
     /** A pipeline over a loaded model (which it closes on close()); backend is the one the model was loaded on. */
     public StableDiffusionPipeline(StableDiffusionModel model, Backend backend) {
@@ -75,6 +78,21 @@ public final class StableDiffusionPipeline implements AutoCloseable {
             spec.close();
             throw e;
         }
+    }
+
+    /**
+     * With on, generate() records the U-Net call of its first step (after time_proj) with
+     * Backend.record (a CUDA graph on the GPU) and replays it for the later steps. The first replay is
+     * compared with that step's op-by-op result; when recording is unavailable, fails or the replay
+     * differs, the steps run op by op and recordingStatus() says why.
+     */
+    public void setStepRecording(boolean on) {
+        this.recordSteps = on;
+    }
+
+    /** What step recording did in the last generate() (null when it was off). */
+    public String recordingStatus() {
+        return recordingStatus;
     }
 
     public StableDiffusionModelSpec spec() {
@@ -139,23 +157,45 @@ public final class StableDiffusionPipeline implements AutoCloseable {
         }
         long imageNanos = request.isImageToImage() ? System.nanoTime() - t1 : 0;
 
-        // 3. Denoising.
+        // 3. Denoising (optionally replaying a recording of the U-Net call after the first step).
         int total = timesteps.length - first;
         long[] stepNanos = new long[total];
-        for (int i = first; i < timesteps.length; i++) {
-            long ts = System.nanoTime();
-            float t = (float) timesteps[i];
-            float[] modelInput = scheduler.scaleModelInput(latents, i);                        // [B, 4, h, w]
-            Tensor x = backend.toDevice(Tensor.of(modelInput, shape));
-            if (guided) {
-                x = backend.concat(0, x, x);                                                   // [2B, 4, h, w]
+        boolean toRecord = recordSteps;
+        recordingStatus = recordSteps ? "step recording: not attempted (fewer than two steps)" : null;
+        Recording recording = null;
+        int replayed = 0;
+        try {
+            for (int i = first; i < timesteps.length; i++) {
+                long ts = System.nanoTime();
+                float t = (float) timesteps[i];
+                float[] modelInput = scheduler.scaleModelInput(latents, i);                    // [B, 4, h, w]
+                Tensor x = backend.toDevice(Tensor.of(modelInput, shape));
+                if (guided) {
+                    x = backend.concat(0, x, x);                                               // [2B, 4, h, w]
+                }
+                Tensor tProj = unet.timeProjection(new float[] {t}, x.dim(0));                 // [2B or B, C0]
+                Tensor out;                                                                    // [2B or B, 4, h, w]
+                if (recording != null) {
+                    out = recording.run(x, tProj);
+                    replayed++;
+                } else {
+                    out = unet.forwardProjected(x, tProj, prompt.context());
+                    if (toRecord && i + 1 < timesteps.length) {
+                        toRecord = false;
+                        recording = recordStep(x, tProj, prompt.context(), out);
+                    }
+                }
+                float[] prediction = backend.toHost(out).data();
+                float[] noisePred = guided ? classifierFreeGuidance(prediction, guidance) : prediction; // [B, 4, h, w]
+                latents = scheduler.step(noisePred, i, latents, shape, noise);                 // [B, 4, h, w]
+                stepNanos[i - first] = System.nanoTime() - ts;
+                listener.onStep(i - first + 1, total, timesteps[i], latents, stepNanos[i - first]);
             }
-            Tensor out = unet.forward(x, new float[] {t}, prompt.context());                   // [2B or B, 4, h, w]
-            float[] prediction = backend.toHost(out).data();
-            float[] noisePred = guided ? classifierFreeGuidance(prediction, guidance) : prediction; // [B, 4, h, w]
-            latents = scheduler.step(noisePred, i, latents, shape, noise);                     // [B, 4, h, w]
-            stepNanos[i - first] = System.nanoTime() - ts;
-            listener.onStep(i - first + 1, total, timesteps[i], latents, stepNanos[i - first]);
+        } finally {
+            if (recording != null) {
+                recording.close();
+                recordingStatus = "step recording: the U-Net call was recorded once and replayed for " + replayed + " of " + total + " steps";
+            }
         }
 
         // 4. Decode: undo the latent scaling, run the VAE decoder, map [-1, 1] to [0, 1].
@@ -169,6 +209,39 @@ public final class StableDiffusionPipeline implements AutoCloseable {
 
     // ------------------------------------------------------------------------------------------
     // Stages
+
+    /**
+     * Records unet.forwardProjected over (x, tProj) and replays it once on the same inputs; keeps the
+     * recording only when that replay matches the op-by-op result eager (same kernels on the same
+     * inputs, so it should agree to the last bit; 1e-6 of the largest value is allowed).
+     */
+    private Recording recordStep(Tensor x, Tensor tProj, Tensor context, Tensor eager) {
+        Recording r;
+        try {
+            r = backend.record(in -> unet.forwardProjected(in[0], in[1], context), x, tProj);
+        } catch (RuntimeException e) {
+            recordingStatus = "step recording failed (" + e.getMessage() + "); every step ran op by op";
+            return null;
+        }
+        if (r == null) {
+            recordingStatus = "step recording is not available on the " + backend.name() + " backend; every step ran op by op";
+            return null;
+        }
+        float[] want = backend.toHost(eager).data();
+        float[] got = backend.toHost(r.run(x, tProj)).data();
+        double diff = 0, largest = 0;
+        for (int k = 0; k < want.length; k++) {
+            diff = Math.max(diff, Math.abs((double) got[k] - want[k]));
+            largest = Math.max(largest, Math.abs(want[k]));
+        }
+        if (!(diff <= 1e-6 * largest)) {
+            r.close();
+            recordingStatus = String.format("step recording discarded: its replay differed from the op-by-op step by up to %.3g"
+                    + " (largest value %.3g); every step ran op by op", diff, largest);
+            return null;
+        }
+        return r;
+    }
 
     private record PromptEmbeddings(Tensor context, ClipEncoding prompt, ClipEncoding negative) {
     }

@@ -79,13 +79,22 @@ public final class UNet2DConditionModel {
      */
     public Tensor forward(Tensor sample, float[] timesteps, Tensor context) {
         checkInputs(sample, timesteps, context);
-        int b = sample.dim(0);
-        float[] t = timesteps.length == b ? timesteps : filled(b, timesteps[0]);
+        return forwardProjected(sample, timeProjection(timesteps, sample.dim(0)), context);
+    }
 
-        Tensor sinusoid = backend.timestepEmbedding(t, config.blockOutChannels().get(0), config.flipSinToCos(),
-                config.freqShift());                                   // [B, C0]
-        Tensor temb = timeEmbedding.forward(sinusoid);                 // [B, 4 C0]
+    /** diffusers' time_proj: the sinusoidal embedding of the timesteps, [B, C0] (one timestep for all rows, or one per row). */
+    public Tensor timeProjection(float[] timesteps, int batch) {
+        float[] t = timesteps.length == batch ? timesteps : filled(batch, timesteps[0]);
+        return backend.timestepEmbedding(t, config.blockOutChannels().get(0), config.flipSinToCos(), config.freqShift());
+    }
 
+    /**
+     * The model after time_proj: sample [B, in, h, w], tProj [B, C0] from timeProjection, context
+     * [B, L, D] -> [B, out, h, w]. Everything here is device work on device tensors, so a backend can
+     * record it once and replay it each step (Backend.record).
+     */
+    public Tensor forwardProjected(Tensor sample, Tensor tProj, Tensor context) {
+        Tensor temb = timeEmbedding.forward(tProj);                    // [B, 4 C0]
         Tensor h = convIn.forward(sample);                             // [B, C0, h, w]
         Deque<Tensor> skips = new ArrayDeque<>();
         skips.push(h);
