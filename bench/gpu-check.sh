@@ -18,6 +18,7 @@ bundle() {
   local jdk=${JAVA_HOME:-/usr/lib/jvm/temurin-25-jdk-amd64}
   export JAVA_HOME=$jdk
   mkdir -p "$dir"
+  dir=$(cd "$dir" && pwd)
   rm -rf "$dir/lib" "$dir/test-classes" "$dir/conformance"
   ./mvnw -q -B -pl bench -am package -DskipTests dependency:copy-dependencies -DincludeScope=runtime \
     -DoutputDirectory="$(cd "$dir" && pwd)/lib"

@@ -15,6 +15,8 @@ bundle() {
   local jdk=${JAVA_HOME:-/usr/lib/jvm/temurin-25-jdk-amd64}
   export JAVA_HOME=$jdk
   ./mvnw -q -B -DskipTests -pl cli -am package
+  mkdir -p "$dir"
+  dir=$(cd "$dir" && pwd)
   rm -rf "$dir/app" "$dir/clip" "$dir/sd1-tiny"
   mkdir -p "$dir/app/lib" "$dir/clip"
   cp cli/target/ldm4j.jar "$dir/app/"
