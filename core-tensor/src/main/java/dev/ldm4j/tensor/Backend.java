@@ -36,6 +36,28 @@ public interface Backend extends AutoCloseable {
         return null;
     }
 
+    /**
+     * linear(x, w, bias, NONE) + residual, residual shaped like the result: a transformer block's output
+     * projection and its skip connection. A device may add the residual in the product's epilogue (the
+     * same two roundings, so the same numbers), saving a pass over the activations.
+     */
+    default Tensor linearAdd(Tensor x, Tensor w, Tensor bias, Tensor residual) {
+        return add(linear(x, w, bias, Activation.NONE), residual);
+    }
+
+    /** conv2d(x, w, bias, stride, pads) + residual, residual shaped like the result: a ResNet block's second conv and its shortcut. */
+    default Tensor conv2dAdd(Tensor x, Tensor w, Tensor bias, int stride, int padTop, int padBottom, int padLeft, int padRight, Tensor residual) {
+        return add(conv2d(x, w, bias, stride, padTop, padBottom, padLeft, padRight), residual);
+    }
+
+    /**
+     * geglu(linear(x, w, bias, NONE)): GEGLU's projection to [..., 2F] and its gate in one op, so a device
+     * can apply the gate in the product's epilogue and never write the [..., 2F] projection.
+     */
+    default Tensor linearGeglu(Tensor x, Tensor w, Tensor bias) {
+        return geglu(linear(x, w, bias, Activation.NONE));
+    }
+
     /** A dense host F32 copy of t (widening F16/BF16). */
     Tensor toHost(Tensor t);
 

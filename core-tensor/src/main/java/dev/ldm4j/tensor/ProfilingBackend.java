@@ -110,6 +110,25 @@ public final class ProfilingBackend implements Backend {
     }
 
     @Override
+    public Tensor linearAdd(Tensor x, Tensor w, Tensor bias, Tensor residual) {
+        return time("linear+add", 2L * x.numel() * w.dim(0), () -> inner.linearAdd(x, w, bias, residual));
+    }
+
+    @Override
+    public Tensor linearGeglu(Tensor x, Tensor w, Tensor bias) {
+        return time("linear+geglu", 2L * x.numel() * w.dim(0), () -> inner.linearGeglu(x, w, bias));
+    }
+
+    @Override
+    public Tensor conv2dAdd(Tensor x, Tensor w, Tensor bias, int stride, int padTop, int padBottom, int padLeft, int padRight, Tensor residual) {
+        int oh = (x.dim(2) + padTop + padBottom - w.dim(2)) / stride + 1;
+        int ow = (x.dim(3) + padLeft + padRight - w.dim(3)) / stride + 1;
+        long flops = 2L * x.dim(0) * oh * ow * w.numel();
+        String op = w.dim(2) == 1 && w.dim(3) == 1 ? "conv2d 1x1+add" : "conv2d " + w.dim(2) + "x" + w.dim(3) + (stride == 1 ? "" : " s" + stride) + "+add";
+        return time(op, flops, () -> inner.conv2dAdd(x, w, bias, stride, padTop, padBottom, padLeft, padRight, residual));
+    }
+
+    @Override
     public Tensor groupNorm(Tensor x, int groups, Tensor gamma, Tensor beta, float eps, boolean silu) {
         return time(silu ? "groupNorm+silu" : "groupNorm", 0, () -> inner.groupNorm(x, groups, gamma, beta, eps, silu));
     }

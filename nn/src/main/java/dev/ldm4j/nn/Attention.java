@@ -51,12 +51,21 @@ public final class Attention {
      * attention -> [B, Lq, queryDim].
      */
     public Tensor forward(Tensor x, Tensor context) {
+        return toOut.forward(attend(x, context));               // [B, Lq, queryDim]
+    }
+
+    /** forward(x, context) + residual ([B, Lq, queryDim]), the add fused into the output projection where the backend can. */
+    public Tensor forwardAdd(Tensor x, Tensor context, Tensor residual) {
+        return toOut.forwardAdd(attend(x, context), residual);  // [B, Lq, queryDim]
+    }
+
+    /** The attention heads before to_out: [B, Lq, H*D]. */
+    private Tensor attend(Tensor x, Tensor context) {
         Tensor kv = context == null ? x : context;
         Tensor q = toQ.forward(x);                                  // [B, Lq, H*D]
         Tensor k = toK.forward(kv);                                 // [B, Lk, H*D]
         Tensor v = toV.forward(kv);                                 // [B, Lk, H*D]
-        Tensor a = backend.attention(q, k, v, heads, scale, false); // [B, Lq, H*D]
-        return toOut.forward(a);                                    // [B, Lq, queryDim]
+        return backend.attention(q, k, v, heads, scale, false);     // [B, Lq, H*D]
     }
 
     /**

@@ -37,4 +37,9 @@ public final class Conv2d {
     public Tensor forward(Tensor x) {
         return backend.conv2d(x, weight, bias, stride, padTop, padBottom, padLeft, padRight);
     }
+
+    /** conv(x) + residual (residual shaped like the output), the add fused into the op where the backend can. */
+    public Tensor forwardAdd(Tensor x, Tensor residual) {
+        return backend.conv2dAdd(x, weight, bias, stride, padTop, padBottom, padLeft, padRight, residual);
+    }
 }

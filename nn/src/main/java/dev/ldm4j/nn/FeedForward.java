@@ -24,4 +24,10 @@ public final class FeedForward {
         Tensor h = geglu.forward(x);  // [B, L, 4D]
         return out.forward(h);        // [B, L, D]
     }
+
+    /** forward(x) + residual ([B, L, D]), the add fused into the output projection where the backend can. */
+    public Tensor forwardAdd(Tensor x, Tensor residual) {
+        Tensor h = geglu.forward(x);          // [B, L, 4D]
+        return out.forwardAdd(h, residual);   // [B, L, D]
+    }
 }

@@ -16,7 +16,6 @@ public final class GEGLU {
 
     /** [..., D] -> [..., F]. */
     public Tensor forward(Tensor x) {
-        Tensor h = proj.forward(x);   // [..., 2F]
-        return backend.geglu(h);      // [..., F] = h[..., :F] * gelu(h[..., F:])
+        return proj.forwardGeglu(x);  // [..., F] = h[..., :F] * gelu(h[..., F:]), h = proj(x) [..., 2F]
     }
 }

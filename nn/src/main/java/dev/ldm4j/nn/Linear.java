@@ -29,6 +29,16 @@ public final class Linear {
         return backend.linear(x, weight, bias, Activation.NONE);
     }
 
+    /** x W^T + b + residual (residual [..., out]), the add fused into the op where the backend can. */
+    public Tensor forwardAdd(Tensor x, Tensor residual) {
+        return backend.linearAdd(x, weight, bias, residual);
+    }
+
+    /** geglu(x W^T + b) for a projection to 2F features -> [..., F], the gate fused into the op where the backend can. */
+    public Tensor forwardGeglu(Tensor x) {
+        return backend.linearGeglu(x, weight, bias);
+    }
+
     /** act(x W^T + b), the activation fused into the op. */
     public Tensor forward(Tensor x, Activation act) {
         return backend.linear(x, weight, bias, act);

@@ -46,9 +46,8 @@ public final class ResnetBlock2D {
             h = backend.add(h, t.reshape(t.dim(0), t.dim(1), 1, 1));         // [B, Cout, H, W]
         }
         h = norm2.forwardSilu(h);                                            // [B, Cout, H, W]
-        h = conv2.forward(h);                                                // [B, Cout, H, W]
         Tensor shortcut = convShortcut != null ? convShortcut.forward(x) : x; // [B, Cout, H, W]
-        Tensor out = backend.add(shortcut, h);
+        Tensor out = conv2.forwardAdd(h, shortcut);                          // [B, Cout, H, W] = conv2(h) + shortcut
         return outputScaleFactor == 1f ? out : backend.scale(out, 1f / outputScaleFactor);
     }
 }

@@ -104,6 +104,21 @@ final class ProfilingBackend implements Backend {
     }
 
     @Override
+    public Tensor linearAdd(Tensor x, Tensor w, Tensor bias, Tensor residual) {
+        return timed("linear+add", () -> gpu.linearAdd(x, w, bias, residual));
+    }
+
+    @Override
+    public Tensor linearGeglu(Tensor x, Tensor w, Tensor bias) {
+        return timed("linear+geglu", () -> gpu.linearGeglu(x, w, bias));
+    }
+
+    @Override
+    public Tensor conv2dAdd(Tensor x, Tensor w, Tensor bias, int stride, int padTop, int padBottom, int padLeft, int padRight, Tensor residual) {
+        return timed("conv2d " + w.dim(2) + "x" + w.dim(3) + "+add", () -> gpu.conv2dAdd(x, w, bias, stride, padTop, padBottom, padLeft, padRight, residual));
+    }
+
+    @Override
     public Tensor groupNorm(Tensor x, int groups, Tensor gamma, Tensor beta, float eps, boolean silu) {
         return timed("groupNorm", () -> gpu.groupNorm(x, groups, gamma, beta, eps, silu));
     }

@@ -8,13 +8,11 @@ import dev.ldm4j.nn.Attention;
 import dev.ldm4j.nn.FeedForward;
 import dev.ldm4j.nn.LayerNorm;
 import dev.ldm4j.nn.Params;
-import dev.ldm4j.tensor.Backend;
 import dev.ldm4j.tensor.Tensor;
 
 public final class BasicTransformerBlock {
     private static final float NORM_EPS = 1e-5f;
 
-    private final Backend backend;
     private final LayerNorm norm1;
     private final Attention attn1;
     private final LayerNorm norm2;
@@ -23,7 +21,6 @@ public final class BasicTransformerBlock {
     private final FeedForward ff;
 
     public BasicTransformerBlock(Params p, int dim, int heads, int headDim, int crossAttentionDim) {
-        this.backend = p.backend();
         this.norm1 = new LayerNorm(p.child("norm1"), dim, NORM_EPS);
         this.attn1 = Attention.transformer(p.child("attn1"), dim, 0, heads, headDim);
         this.norm2 = new LayerNorm(p.child("norm2"), dim, NORM_EPS);
@@ -34,8 +31,8 @@ public final class BasicTransformerBlock {
 
     /** x [B, HW, D], context [B, 77, Cctx] -> [B, HW, D]. */
     public Tensor forward(Tensor x, Tensor context) {
-        x = backend.add(attn1.forward(norm1.forward(x), null), x);      // [B, HW, D]
-        x = backend.add(attn2.forward(norm2.forward(x), context), x);   // [B, HW, D]
-        return backend.add(ff.forward(norm3.forward(x)), x);            // [B, HW, D]
+        x = attn1.forwardAdd(norm1.forward(x), null, x);      // [B, HW, D] = attn1(norm1(x)) + x
+        x = attn2.forwardAdd(norm2.forward(x), context, x);   // [B, HW, D] = attn2(norm2(x), ctx) + x
+        return ff.forwardAdd(norm3.forward(x), x);            // [B, HW, D] = ff(norm3(x)) + x
     }
 }

@@ -67,10 +67,9 @@ public final class Transformer2DModel {
         if (useLinearProjection) {
             t = projOutLinear.forward(t);                                            // [B, HW, C]
             t = backend.contiguous(t.transpose(1, 2)).reshape(b, c, h, w);           // [B, C, H, W]
-        } else {
-            t = backend.contiguous(t.transpose(1, 2)).reshape(b, inner, h, w);       // [B, inner, H, W]
-            t = projOutConv.forward(t);                                              // [B, C, H, W]
+            return backend.add(t, x);                                                // [B, C, H, W]
         }
-        return backend.add(t, x);                                                    // [B, C, H, W]
+        t = backend.contiguous(t.transpose(1, 2)).reshape(b, inner, h, w);           // [B, inner, H, W]
+        return projOutConv.forwardAdd(t, x);                                         // [B, C, H, W] = proj_out(t) + x
     }
 }
