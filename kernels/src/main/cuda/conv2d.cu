@@ -3,7 +3,8 @@
 //   k = (c, r, q) over C x kh x kw (the weight's own row-major order) and
 //   p = (n, y, x) over N x OH x OW;
 // patch[k, p] = x[n, c, y*stride - padTop + r, x*stride - padLeft + q] (0 outside the image) is read
-// straight from x inside the tile loader, so no im2col buffer is ever written.
+// straight from x inside the tile loader, so no im2col buffer is ever written. An optional residual
+// (NCHW like out, e.g. a ResNet block's shortcut) is added in the epilogue.
 #include "common.cuh"
 #include "conv2d_operands.cuh"
 #include "gemm_tile.cuh"
@@ -11,11 +12,11 @@
 template <int BM, int BK, int KH, int KW>
 __device__ __forceinline__ void conv2d_igemm(const float* x, const float* w, const float* bias, float* out, int n, int c,
                                              int h, int wd, int o, int kh, int kw, int stride, int padTop, int padLeft,
-                                             int oh, int ow) {
+                                             int oh, int ow, const float* residual) {
     int K = c * kh * kw, P = n * oh * ow;
     WeightRows la{w, K};
     Patches<KH, KW> lb{x, c, h, wd, kh, kw, stride, padTop, padLeft, oh, ow};
-    ConvStore st{out, bias, o, oh * ow};
+    ConvStore st{out, bias, o, oh * ow, residual};
     gemm_tile<BM, BK>(o, P, K, blockIdx.y * BM, blockIdx.x * BM, la, lb, st);
 }
 
@@ -23,8 +24,9 @@ __device__ __forceinline__ void conv2d_igemm(const float* x, const float* w, con
 #define CONV2D(NAME, BM, BK, KH, KW)                                                                         \
     extern "C" __global__ void __launch_bounds__(256) NAME(                                                  \
             const float* x, const float* w, const float* bias, float* out, int n, int c, int h, int wd, int o, \
-            int kh, int kw, int stride, int padTop, int padLeft, int oh, int ow) {                           \
-        conv2d_igemm<BM, BK, KH, KW>(x, w, bias, out, n, c, h, wd, o, kh, kw, stride, padTop, padLeft, oh, ow); \
+            int kh, int kw, int stride, int padTop, int padLeft, int oh, int ow, const float* residual) {    \
+        conv2d_igemm<BM, BK, KH, KW>(x, w, bias, out, n, c, h, wd, o, kh, kw, stride, padTop, padLeft, oh, ow, \
+                                     residual);                                                              \
     }
 
 CONV2D(conv2d_64_k1_f32, 64, 16, 1, 1)

@@ -90,11 +90,21 @@ struct Patches {
     __device__ float load_tap(const Col& col, Tap t) const { return col.mask & t.bit ? x[col.base + t.off] : 0.0f; }
 };
 
+// out = conv + bias + residual; residual (or null) is NCHW like out.
 struct ConvStore {
     float* out;
     const float* bias;
     int o, ohw;
-    __device__ float finish(int m, int, float v) const { return bias ? v + bias[m] : v; }
+    const float* residual;
+    static constexpr bool kPairs = false;
+    __device__ float finish(int m, int p, float v) const {
+        if (bias) v += bias[m];
+        if (residual) {
+            int n = p / ohw, rem = p - n * ohw;
+            v += residual[((long long) n * o + m) * ohw + rem];
+        }
+        return v;
+    }
     __device__ float* at(int m, int p) const {
         int n = p / ohw, rem = p - n * ohw;
         return out + ((long long) n * o + m) * ohw + rem;

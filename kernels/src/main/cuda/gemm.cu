@@ -1,5 +1,5 @@
-// Batched fp32 matrix product with fused bias and activation:
-//   C[b, m, n] = act(sum_k A[b, m, k] B[b, k, n] + bias[n])
+// Batched fp32 matrix product with fused bias, activation and residual:
+//   C[b, m, n] = act(sum_k A[b, m, k] B[b, k, n] + bias[n]) + R[b, m, n]   (R optional, dense like C)
 // A and B are read through element strides (so transposed weights, e.g. a linear layer's w [N, K], need
 // no copy) and broadcast batch strides (0 on a broadcast batch dimension); C is dense [batch, M, N].
 // Two tile sizes: 64 (small or skinny problems, more blocks) and 128 (large problems, more reuse).
@@ -11,7 +11,7 @@ template <int BM, int BK, bool AK, bool BN>
 __device__ __forceinline__ void gemm_batched(int M, int N, int K, const float* a, const float* b, const float* bias,
                                              float* c, long long sam, long long sak, long long sbk, long long sbn,
                                              int batchRank, const Dims& batchShape, const Dims& aBatch,
-                                             const Dims& bBatch, int act) {
+                                             const Dims& bBatch, int act, const float* residual) {
     long long rest = blockIdx.z, ao = 0, bo = 0;
     for (int d = batchRank - 1; d >= 0; d--) {
         long long i = rest % batchShape.v[d];
@@ -21,7 +21,8 @@ __device__ __forceinline__ void gemm_batched(int M, int N, int K, const float* a
     }
     StridedA<AK> la{a + ao, sam, sak};
     StridedB<BN> lb{b + bo, sbk, sbn};
-    BiasActStore st{c + (long long) blockIdx.z * M * N, bias, N, act};
+    long long co = (long long) blockIdx.z * M * N;
+    BiasActStore st{c + co, bias, N, act, residual ? residual + co : nullptr};
     gemm_tile<BM, BK>(M, N, K, blockIdx.y * BM, blockIdx.x * BM, la, lb, st);
 }
 
@@ -32,9 +33,9 @@ __device__ __forceinline__ void gemm_batched(int M, int N, int K, const float* a
     extern "C" __global__ void __launch_bounds__(256) NAME(                                                  \
             int M, int N, int K, const float* a, const float* b, const float* bias, float* c, long long sam, \
             long long sak, long long sbk, long long sbn, int batchRank, Dims batchShape, Dims aBatch,        \
-            Dims bBatch, int act) {                                                                          \
+            Dims bBatch, int act, const float* residual) {                                                   \
         gemm_batched<BM, BK, AK, BN>(M, N, K, a, b, bias, c, sam, sak, sbk, sbn, batchRank, batchShape,     \
-                                     aBatch, bBatch, act);                                                   \
+                                     aBatch, bBatch, act, residual);                                         \
     }
 
 GEMM(gemm_64_ak_bn_f32, 64, 16, true, true)

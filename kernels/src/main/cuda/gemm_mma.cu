@@ -12,7 +12,7 @@ template <int BM, bool AK, bool BN, bool B16, class Op>
 __device__ __forceinline__ void gemm_batched_mma(int M, int N, int K, const float* a, const void* b, const float* bias,
                                                  float* c, long long sam, long long sak, long long sbk, long long sbn,
                                                  int batchRank, const Dims& batchShape, const Dims& aBatch,
-                                                 const Dims& bBatch, int act) {
+                                                 const Dims& bBatch, int act, const float* residual) {
     // Unrolled over every rank so that the Dims are indexed statically (read as parameters, not copied to
     // local memory).
     long long rest = blockIdx.z, ao = 0, bo = 0;
@@ -26,7 +26,8 @@ __device__ __forceinline__ void gemm_batched_mma(int M, int N, int K, const floa
         }
     }
     Rounded<StridedA<AK>, Op> la{{a + ao, sam, sak}};
-    BiasActStore st{c + (long long) blockIdx.z * M * N, bias, N, act};
+    long long co = (long long) blockIdx.z * M * N;
+    BiasActStore st{c + co, bias, N, act, residual ? residual + co : nullptr};
     if constexpr (B16) {
         StridedB16<BN> lb{static_cast<const unsigned short*>(b) + bo, sbk, sbn};
         mma_tile<BM, BM, 32, Op>(M, N, K, blockIdx.y * BM, blockIdx.x * BM, la, lb, st);
@@ -40,10 +41,32 @@ __device__ __forceinline__ void gemm_batched_mma(int M, int N, int K, const floa
     extern "C" __global__ void __launch_bounds__(256, BM == 64 ? 2 : 1) NAME(                                                  \
             int M, int N, int K, const float* a, const void* b, const float* bias, float* c, long long sam,  \
             long long sak, long long sbk, long long sbn, int batchRank, Dims batchShape, Dims aBatch,        \
-            Dims bBatch, int act) {                                                                          \
+            Dims bBatch, int act, const float* residual) {                                                   \
         gemm_batched_mma<BM, AK, BN, B16, OP>(M, N, K, a, b, bias, c, sam, sak, sbk, sbn, batchRank,        \
-                                              batchShape, aBatch, bBatch, act);                              \
+                                              batchShape, aBatch, bBatch, act, residual);                    \
     }
+
+// linear + GEGLU: x [M, K] (F32, rounded while staged) times the interleaved 16-bit weight [N, K]
+// (N = 2F, see GegluStore) -> out [M, F].
+template <int BM, class Op>
+__device__ __forceinline__ void gemm_geglu_mma(int M, int N, int K, const float* a, const unsigned short* w,
+                                               const float* bias, float* out) {
+    Rounded<StridedA<true>, Op> la{{a, (long long) K, 1}};
+    StridedB16<false> lb{w, 1, (long long) K};
+    GegluStore st{out, bias, N / 2};
+    mma_tile<BM, BM, 32, Op>(M, N, K, blockIdx.y * BM, blockIdx.x * BM, la, lb, st);
+}
+
+#define GEMM_GEGLU_MMA(NAME, BM, OP)                                                                         \
+    extern "C" __global__ void __launch_bounds__(256, BM == 64 ? 2 : 1) NAME(                                \
+            int M, int N, int K, const float* a, const unsigned short* w, const float* bias, float* out) {   \
+        gemm_geglu_mma<BM, OP>(M, N, K, a, w, bias, out);                                                    \
+    }
+
+GEMM_GEGLU_MMA(gemm_geglu_mma_128_f16, 128, OpF16)
+GEMM_GEGLU_MMA(gemm_geglu_mma_64_f16, 64, OpF16)
+GEMM_GEGLU_MMA(gemm_geglu_mma_128_bf16, 128, OpBF16)
+GEMM_GEGLU_MMA(gemm_geglu_mma_64_bf16, 64, OpBF16)
 
 #define GEMM_MMA_ORDERS(BM, B16, BT, OP, T)                                        \
     GEMM_MMA(gemm_mma_##BM##_ak_bn_##BT##_##T, BM, true, true, B16, OP)           \

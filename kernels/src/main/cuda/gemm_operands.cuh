@@ -54,14 +54,37 @@ struct StridedB16 {
     __device__ bool vecOk() const { return (NF ? sn == 1 && sk % 8 == 0 : sk == 1 && sn % 8 == 0) && aligned16(p); }
 };
 
+// C = act(A B + bias) + residual: residual (or null) is dense like C, added after the activation, so that
+// linear + add in one op rounds exactly as the two ops would.
 struct BiasActStore {
     float* c;
     const float* bias;
     int n, act;
-    __device__ float finish(int, int j, float v) const {
+    const float* residual;
+    static constexpr bool kPairs = false;
+    __device__ float finish(int m, int j, float v) const {
         if (bias) v += bias[j];
-        return act == 0 ? v : apply_act_call(v, act);
+        if (act != 0) v = apply_act_call(v, act);
+        return residual ? v + residual[(long long) m * n + j] : v;
     }
     __device__ float* at(int m, int j) const { return c + (long long) m * n + j; }
     __device__ bool adjacent(int, int) const { return true; }
+};
+
+// GEGLU in the epilogue: B's columns are the projection's rows interleaved (2j = value j, 2j + 1 = gate
+// j, bias likewise), so each accumulator pair of columns (n, n + 1), n even, is one feature's value and
+// gate: out[m, n / 2] = (v + bias[n]) * gelu(g + bias[n + 1]), out [M, N / 2]. The [M, N] projection is
+// never written.
+struct GegluStore {
+    float* out;
+    const float* bias;  // interleaved, [N] (or null)
+    int f;              // N / 2
+    static constexpr bool kPairs = true;
+    __device__ void pair(int m, int n, float v, float g) const {
+        if (bias) {
+            v += bias[n];
+            g += bias[n + 1];
+        }
+        out[(long long) m * f + (n >> 1)] = v * gelu_exact(g);
+    }
 };

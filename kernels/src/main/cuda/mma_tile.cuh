@@ -37,7 +37,8 @@
 // fragments directly, a row-contiguous one through .trans. Rows of 40 (k-contiguous) or 72/136
 // (row-contiguous) 16-bit values are 5, 9 or 17 16-byte units long, an odd number, so the eight row
 // addresses of one 8x8 matrix fall in eight different 16-byte bank groups: no bank conflicts.
-// The epilogue writes each accumulator pair with one 8-byte store (store_run from gemm_tile.cuh).
+// The epilogue writes each accumulator pair with one 8-byte store (store_run from gemm_tile.cuh), or, for
+// a Store with kPairs (GEGLU), hands the pair of adjacent columns to Store::pair.
 #pragma once
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
@@ -301,8 +302,14 @@ __device__ __forceinline__ void mma_tile(int M, int N, int K, int m0, int n0, co
         for (int j = 0; j < NT; j++) {
             const int m = m0 + wm + i * 16 + g, n = n0 + wn + j * 8 + 2 * t;
             if (n >= N) continue;
-            if (m < M) store_run<2>(st, m, n, N, {acc[i][j][0], acc[i][j][1]});
-            if (m + 8 < M) store_run<2>(st, m + 8, n, N, {acc[i][j][2], acc[i][j][3]});
+            if constexpr (Store::kPairs) {
+                // Columns n, n + 1 (n even) go to the store together (GEGLU's value and gate).
+                if (m < M) st.pair(m, n, acc[i][j][0], acc[i][j][1]);
+                if (m + 8 < M) st.pair(m + 8, n, acc[i][j][2], acc[i][j][3]);
+            } else {
+                if (m < M) store_run<2>(st, m, n, N, {acc[i][j][0], acc[i][j][1]});
+                if (m + 8 < M) store_run<2>(st, m + 8, n, N, {acc[i][j][2], acc[i][j][3]});
+            }
         }
     }
 }

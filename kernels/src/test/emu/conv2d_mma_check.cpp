@@ -2,13 +2,13 @@
 // rounded operands (16-bit weight, input rounded to the operand type): 3x3 pad 1 stride 1, 3x3 stride 2
 // with the asymmetric (0, 1) padding of diffusers' downsampler, 1x1, and the generic kernel with a 2x4
 // kernel at stride 3; Cin = 4 (K = 36, rows not 16-byte aligned) and aligned K; tiles 64 and 128; f16
-// and bf16; batch 2 so that tiles straddle images.
+// and bf16; batch 2 so that tiles straddle images; a residual (NCHW like the output) added in the epilogue.
 #include "emu.h"
 #include "check.h"
 #include "conv2d_mma.cu"
 
 using Kernel = void (*)(const float*, const unsigned short*, const float*, float*, int, int, int, int, int, int, int, int,
-                        int, int, int, int);
+                        int, int, int, int, const float*);
 
 static Kernel kernel(int tile, int size, bool bf16) {  // size: 1 (1x1), 3 (3x3), 0 (any)
     static const struct {
@@ -28,7 +28,7 @@ static Kernel kernel(int tile, int size, bool bf16) {  // size: 1 (1x1), 3 (3x3)
 }
 
 static void run(int tile, bool bf16, int n, int c, int h, int w, int o, int kh, int kw, int stride, int padTop, int padBottom,
-                int padLeft, int padRight, bool bias) {
+                int padLeft, int padRight, bool bias, bool residual = false) {
     int oh = (h + padTop + padBottom - kh) / stride + 1, ow = (w + padLeft + padRight - kw) / stride + 1;
     int size = kh == 1 && kw == 1 ? 1 : kh == 3 && kw == 3 ? 3 : 0;
     auto x = random_floats((size_t) n * c * h * w, 21 + c + h);
@@ -37,10 +37,12 @@ static void run(int tile, bool bf16, int n, int c, int h, int w, int o, int kh, 
     std::vector<unsigned short> w16(wt.size());
     for (size_t i = 0; i < wt.size(); i++) w16[i] = bf16 ? to_bf16(wt[i]) : to_f16(wt[i]);
     std::vector<float> out((size_t) n * o * oh * ow, NAN);
+    auto res = random_floats(out.size(), 37);
     long long p = (long long) n * oh * ow;
     emu_launch(kernel(tile, size, bf16), dim3((unsigned) ((p + tile - 1) / tile), (o + tile - 1) / tile, 1), dim3(256), 0,
                (const float*) x.data(), (const unsigned short*) w16.data(), bias ? (const float*) b.data() : (const float*) nullptr,
-               out.data(), n, c, h, w, o, kh, kw, stride, padTop, padLeft, oh, ow);
+               out.data(), n, c, h, w, o, kh, kw, stride, padTop, padLeft, oh, ow,
+               residual ? (const float*) res.data() : (const float*) nullptr);
     std::vector<double> want(out.size());
     for (int ni = 0; ni < n; ni++)
         for (int oi = 0; oi < o; oi++)
@@ -55,12 +57,13 @@ static void run(int tile, bool bf16, int n, int c, int h, int w, int o, int kh, 
                                 s += (double) round16(x[(((size_t) ni * c + ci) * h + iy) * w + ix], bf16) *
                                      round16(wt[(((size_t) oi * c + ci) * kh + r) * kw + q], bf16);
                             }
-                    want[(((size_t) ni * o + oi) * oh + y) * ow + xo] = s;
+                    size_t at = (((size_t) ni * o + oi) * oh + y) * ow + xo;
+                    want[at] = residual ? s + res[at] : s;
                 }
     char what[200];
-    std::snprintf(what, sizeof what, "conv2d_mma_%d_%s_%s x [%d,%d,%d,%d] w [%d,%d,%d,%d] stride %d pad (%d,%d,%d,%d)%s", tile,
+    std::snprintf(what, sizeof what, "conv2d_mma_%d_%s_%s x [%d,%d,%d,%d] w [%d,%d,%d,%d] stride %d pad (%d,%d,%d,%d)%s%s", tile,
                   size == 1 ? "k1" : size == 3 ? "k3" : "kn", bf16 ? "bf16" : "f16", n, c, h, w, o, c, kh, kw, stride, padTop,
-                  padBottom, padLeft, padRight, bias ? " bias" : "");
+                  padBottom, padLeft, padRight, bias ? " bias" : "", residual ? " residual" : "");
     check(what, out, want, 1e-5);
 }
 
@@ -74,6 +77,8 @@ int main() {
             run(tile, bf16, 2, 5, 11, 13, 12, 2, 4, 3, 1, 0, 2, 1, true);     // generic 2x4 stride 3, K = 40
             run(tile, bf16, 1, 3, 9, 9, 66, 2, 4, 3, 0, 1, 1, 2, false);      // generic, K = 24
             run(tile, bf16, 1, 32, 6, 6, 16, 3, 3, 1, 1, 1, 1, 1, true);      // K = 288: nine slices
+            run(tile, bf16, 2, 8, 9, 9, 20, 3, 3, 1, 1, 1, 1, 1, true, true); // ResNet conv2 + shortcut
+            run(tile, bf16, 2, 40, 7, 7, 24, 1, 1, 1, 0, 0, 0, 0, true, true); // proj_out 1x1 + residual
         }
     return failures == 0 ? 0 : 1;
 }

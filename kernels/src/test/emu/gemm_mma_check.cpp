@@ -2,15 +2,17 @@
 // memory order (A k- or m-contiguous, B n- or k-contiguous), B as F32 (rounded while staged) or already
 // 16-bit, both tiles, f16 and bf16, sizes that are not multiples of the tiles (K % 8 != 0 included, so the
 // aligned 16-byte paths and their scalar fallbacks both run), row strides padded past K, bias with SiLU,
-// and a batch of two with B broadcast (batch stride 0).
+// a batch of two with B broadcast (batch stride 0), a residual added in the epilogue, and the GEGLU
+// kernel (interleaved weight from convert.cu's interleave_halves_b16, gate applied in the epilogue).
 #include "emu.h"
 #include "check.h"
 #include "gemm_mma.cu"
+#include "convert.cu"
 
 #include <string>
 
 using Kernel = void (*)(int, int, int, const float*, const void*, const float*, float*, long long, long long, long long,
-                        long long, int, Dims, Dims, Dims, int);
+                        long long, int, Dims, Dims, Dims, int, const float*);
 
 // The kernel for one variant, found by its name parts.
 static Kernel kernel(bool tile128, bool ak, bool bn, bool b16, bool bf16) {
@@ -39,6 +41,7 @@ struct Case {
     int act = 0;       // 1 = SiLU
     bool bias = false;
     int batch = 1;     // > 1: batchRank 1, A per batch, B broadcast (stride 0)
+    bool residual = false;
 };
 
 static void run(const Case& cs) {
@@ -56,6 +59,7 @@ static void run(const Case& cs) {
     std::vector<unsigned short> b16(b.size());
     for (size_t i = 0; i < b.size(); i++) b16[i] = cs.bf16 ? to_bf16(b[i]) : to_f16(b[i]);
     std::vector<float> c((size_t) batch * M * N, NAN);
+    auto res = random_floats(c.size(), 19);
     Dims shape{}, aBatch{}, bBatch{};
     shape.v[0] = batch;
     aBatch.v[0] = aSize;
@@ -64,7 +68,7 @@ static void run(const Case& cs) {
     emu_launch(kernel(cs.tile128, cs.ak, cs.bn, cs.b16, cs.bf16), dim3((N + bm - 1) / bm, (M + bm - 1) / bm, batch), dim3(256), 0,
                M, N, K, (const float*) a.data(), cs.b16 ? (const void*) b16.data() : (const void*) b.data(),
                cs.bias ? (const float*) bias.data() : (const float*) nullptr, c.data(), sam, sak, sbk, sbn, batch > 1 ? 1 : 0,
-               shape, aBatch, bBatch, cs.act);
+               shape, aBatch, bBatch, cs.act, cs.residual ? (const float*) res.data() : (const float*) nullptr);
     std::vector<double> want(c.size());
     for (int z = 0; z < batch; z++)
         for (int m = 0; m < M; m++)
@@ -73,14 +77,50 @@ static void run(const Case& cs) {
                 for (int k = 0; k < K; k++)
                     s += (double) round16(a[z * aSize + m * sam + k * sak], cs.bf16) * round16(b[k * sbk + n * sbn], cs.bf16);
                 if (cs.act == 1) s = s / (1.0 + std::exp(-s));
+                if (cs.residual) s += res[((size_t) z * M + m) * N + n];
                 want[((size_t) z * M + m) * N + n] = s;
             }
     char what[160];
-    std::snprintf(what, sizeof what, "gemm_mma_%d_%s_%s_%s_%s M %d N %d K %d%s%s%s%s", bm, cs.ak ? "ak" : "am",
+    std::snprintf(what, sizeof what, "gemm_mma_%d_%s_%s_%s_%s M %d N %d K %d%s%s%s%s%s", bm, cs.ak ? "ak" : "am",
                   cs.bn ? "bn" : "bk", cs.b16 ? "b16" : "bf32", cs.bf16 ? "bf16" : "f16", M, N, K,
                   cs.padA ? " padded A rows" : "", cs.bias ? " bias" : "", cs.act == 1 ? " silu" : "",
-                  batch > 1 ? " batch 2, B broadcast" : "");
+                  batch > 1 ? " batch 2, B broadcast" : "", cs.residual ? " residual" : "");
     check(what, c, want, 1e-5);
+}
+
+// linear + GEGLU: x [M, K], w [2F, K] (value rows then gate rows, as diffusers stores GEGLU.proj), bias [2F].
+static void geglu(int M, int F, int K, bool bf16, bool tile128) {
+    const int N = 2 * F;
+    auto x = random_floats((size_t) M * K, 23 + M);
+    auto w = random_floats((size_t) N * K, 29 + F);
+    auto bias = random_floats(N, 31);
+    std::vector<unsigned short> w16(w.size()), wi(w.size());
+    for (size_t i = 0; i < w.size(); i++) w16[i] = bf16 ? to_bf16(w[i]) : to_f16(w[i]);
+    emu_launch(interleave_halves_b16, dim3(4), dim3(256), 0, (long long) w16.size(), F, K, (const unsigned short*) w16.data(), wi.data());
+    std::vector<float> bi(N);
+    for (int j = 0; j < F; j++) {
+        bi[2 * j] = bias[j];
+        bi[2 * j + 1] = bias[F + j];
+    }
+    std::vector<float> out((size_t) M * F, NAN);
+    int bm = tile128 ? 128 : 64;
+    auto kernel = bf16 ? (tile128 ? gemm_geglu_mma_128_bf16 : gemm_geglu_mma_64_bf16) : (tile128 ? gemm_geglu_mma_128_f16 : gemm_geglu_mma_64_f16);
+    emu_launch(kernel, dim3((N + bm - 1) / bm, (M + bm - 1) / bm), dim3(256), 0, M, N, K, (const float*) x.data(),
+               (const unsigned short*) wi.data(), (const float*) bi.data(), out.data());
+    std::vector<double> want(out.size());
+    for (int m = 0; m < M; m++)
+        for (int j = 0; j < F; j++) {
+            double v = bias[j], g = bias[F + j];
+            for (int k = 0; k < K; k++) {
+                double xv = round16(x[(size_t) m * K + k], bf16);
+                v += xv * round16(w[(size_t) j * K + k], bf16);
+                g += xv * round16(w[(size_t) (F + j) * K + k], bf16);
+            }
+            want[(size_t) m * F + j] = v * 0.5 * g * (1.0 + std::erf(g / std::sqrt(2.0)));
+        }
+    char what[96];
+    std::snprintf(what, sizeof what, "gemm_geglu_mma_%d_%s M %d F %d K %d", bm, bf16 ? "bf16" : "f16", M, F, K);
+    check(what, out, want, 1e-5);
 }
 
 int main() {
@@ -108,5 +148,11 @@ int main() {
     // Batched with broadcast B.
     run({40, 70, 48, true, true, false, false, false, 0, 0, false, 2});
     run({72, 40, 36, false, false, true, true, true, 0, 1, true, 2});
+    // A residual added after bias (and after SiLU), single and batched.
+    run({70, 40, 48, true, false, true, false, false, 0, 0, true, 1, true});
+    run({72, 40, 36, true, true, false, true, true, 0, 1, true, 2, true});
+    // GEGLU with F not a multiple of the tile's half.
+    geglu(70, 36, 40, false, false);
+    geglu(130, 68, 48, true, true);
     return failures == 0 ? 0 : 1;
 }

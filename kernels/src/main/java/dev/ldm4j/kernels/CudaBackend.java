@@ -444,12 +444,82 @@ public final class CudaBackend implements Backend {
         long[] as = af.strides(), bs = bf.strides();
         int r = batch.length;
         gemm(m, n, k, af, bf, null, out, as[r], as[r + 1], bs[r], bs[r + 1], batch,
-                Arrays.copyOf(as, r), Arrays.copyOf(bs, r), Activation.NONE, (int) batches);
+                Arrays.copyOf(as, r), Arrays.copyOf(bs, r), Activation.NONE, (int) batches, null);
         return out;
     }
 
     @Override
     public Tensor linear(Tensor x, Tensor w, Tensor bias, Activation act) {
+        return linear(x, w, bias, act, null);
+    }
+
+    /** The residual is added in the product's epilogue (gemm.cu / gemm_mma.cu). */
+    @Override
+    public Tensor linearAdd(Tensor x, Tensor w, Tensor bias, Tensor residual) {
+        return linear(x, w, bias, Activation.NONE, residual);
+    }
+
+    /**
+     * In the FP16/BF16 modes GEGLU's gate is applied in the tensor-core product's epilogue
+     * (gemm_geglu_mma): the weight's halves are interleaved by rows once (a derived copy of its 16-bit
+     * storage, kept with it), so each accumulator pair is a value and its gate, and the [.., 2F]
+     * projection is never written. The fp32 mode composes linear and geglu.
+     */
+    @Override
+    public Tensor linearGeglu(Tensor x, Tensor w, Tensor bias) {
+        if (!tensorCores() || w.rank() != 2 || w.dim(0) % 2 != 0 || x.rank() < 1 || x.dim(-1) != w.dim(1)
+                || (bias != null && (bias.rank() != 1 || bias.dim(0) != w.dim(0)))) {
+            return Backend.super.linearGeglu(x, w, bias);
+        }
+        int n = w.dim(0), k = w.dim(1), f = n / 2;
+        Tensor w16 = operand16(w.isContiguous() ? w : contiguous(w));
+        Tensor wi = interleavedHalves(w16, f, k);
+        Tensor bi = bias == null ? null : interleavedBias(toDevice(bias), f);
+        Tensor xc = contiguous(x);
+        int[] outShape = x.shape();
+        outShape[outShape.length - 1] = f;
+        Tensor out = empty(outShape);
+        int rows = Math.toIntExact(x.numel() / Math.max(1, k));
+        if (out.numel() == 0) {
+            return out;
+        }
+        int tile = (long) ceilDiv(rows, 128) * ceilDiv(n, 128) >= cx.multiprocessors ? 128 : 64;
+        launch("gemm_mma", "gemm_geglu_mma_" + tile + "_" + dtypeLabel(precision.operandType()), ceilDiv(n, tile), ceilDiv(rows, tile),
+                THREADS, 0, rows, n, k, xc, wi, bi, out);
+        return out;
+    }
+
+    /** w16 [2F, K] (dense, 16-bit) with rows 2j + h = w16 row h F + j; made once per weight storage and kept with it. */
+    private Tensor interleavedHalves(Tensor w16, int f, int k) {
+        CudaStorage s = (CudaStorage) w16.storage();
+        boolean whole = w16.offset() == 0 && s.size() == w16.numel();
+        CudaStorage d = whole ? s.derived("geglu-interleaved") : null;
+        if (d == null) {
+            d = new CudaStorage(cx.allocator, w16.dtype(), w16.numel());
+            launch("convert", "interleave_halves_b16", gridFor(w16.numel()), 1, THREADS, 0, w16.numel(), f, k, w16, rawTensor(d));
+            if (whole) {
+                s.setDerived("geglu-interleaved", d);
+            }
+        }
+        return Tensor.of(d, w16.shape());
+    }
+
+    /** GEGLU's bias [2F] as F32 with its halves interleaved (2j value, 2j + 1 gate); made once per bias storage. */
+    private Tensor interleavedBias(Tensor bias, int f) {
+        CudaStorage s = (CudaStorage) bias.storage();
+        boolean whole = bias.offset() == 0 && s.size() == bias.numel() && bias.isContiguous();
+        CudaStorage d = whole ? s.derived("geglu-interleaved") : null;
+        if (d != null) {
+            return Tensor.of(d, bias.shape());
+        }
+        Tensor t = contiguous(f32(bias).reshape(2, f).transpose(0, 1)).reshape(2 * f);
+        if (whole) {
+            s.setDerived("geglu-interleaved", (CudaStorage) t.storage());
+        }
+        return t;
+    }
+
+    private Tensor linear(Tensor x, Tensor w, Tensor bias, Activation act, Tensor residual) {
         if (w.rank() != 2 || x.rank() < 1 || x.dim(-1) != w.dim(1)) {
             throw new IllegalArgumentException("linear: input " + Arrays.toString(x.shape()) + " does not match weight " + Arrays.toString(w.shape()) + " [N, K]");
         }
@@ -468,8 +538,20 @@ public final class CudaBackend implements Backend {
             return out;
         }
         long[] ws = wf.strides();
-        gemm(rows, n, k, xc, wf, bc, out, k, 1, ws[1], ws[0], new int[0], new long[0], new long[0], act, 1);
+        gemm(rows, n, k, xc, wf, bc, out, k, 1, ws[1], ws[0], new int[0], new long[0], new long[0], act, 1, residualFor(residual, out, "linear"));
         return out;
+    }
+
+    /** The residual of a fused add as a dense F32 tensor shaped like out (null stays null). */
+    private Tensor residualFor(Tensor residual, Tensor out, String op) {
+        if (residual == null) {
+            return null;
+        }
+        if (!Arrays.equals(residual.shape(), out.shape())) {
+            throw new IllegalArgumentException(op + " + add: residual " + Arrays.toString(residual.shape()) + " does not match the output "
+                    + Arrays.toString(out.shape()));
+        }
+        return contiguous(residual);
     }
 
     /**
@@ -477,7 +559,7 @@ public final class CudaBackend implements Backend {
      * type. In FP16/BF16 the gemm_mma kernels round F32 operands while staging them.
      */
     private void gemm(int m, int n, int k, Tensor a, Tensor b, Tensor bias, Tensor c, long sam, long sak, long sbk, long sbn,
-                      int[] batch, long[] aBatch, long[] bBatch, Activation act, int batches) {
+                      int[] batch, long[] aBatch, long[] bBatch, Activation act, int batches, Tensor residual) {
         long tiles128 = (long) ceilDiv(m, 128) * ceilDiv(n, 128) * batches;
         boolean big = tiles128 >= cx.multiprocessors;
         int tile = big ? 128 : 64;
@@ -488,11 +570,21 @@ public final class CudaBackend implements Backend {
             symbol = "gemm_mma_" + tile + order + (b.dtype() == DType.F32 ? "_bf32_" : "_b16_") + dtypeLabel(precision.operandType());
         }
         launch3(module, symbol, ceilDiv(n, tile), ceilDiv(m, tile), batches, THREADS, 0,
-                m, n, k, a, b, bias, c, sam, sak, sbk, sbn, batch.length, dims(batch), dims(aBatch), dims(bBatch), actCode(act));
+                m, n, k, a, b, bias, c, sam, sak, sbk, sbn, batch.length, dims(batch), dims(aBatch), dims(bBatch), actCode(act), residual);
     }
 
     @Override
     public Tensor conv2d(Tensor x, Tensor w, Tensor bias, int stride, int padTop, int padBottom, int padLeft, int padRight) {
+        return conv2d(x, w, bias, stride, padTop, padBottom, padLeft, padRight, null);
+    }
+
+    /** The residual is added in the convolution's epilogue (conv2d.cu / conv2d_mma.cu). */
+    @Override
+    public Tensor conv2dAdd(Tensor x, Tensor w, Tensor bias, int stride, int padTop, int padBottom, int padLeft, int padRight, Tensor residual) {
+        return conv2d(x, w, bias, stride, padTop, padBottom, padLeft, padRight, residual);
+    }
+
+    private Tensor conv2d(Tensor x, Tensor w, Tensor bias, int stride, int padTop, int padBottom, int padLeft, int padRight, Tensor residual) {
         if (x.rank() != 4 || w.rank() != 4 || x.dim(1) != w.dim(1)) {
             throw new IllegalArgumentException("conv2d: input " + Arrays.toString(x.shape()) + " [N, C, H, W] does not match weight "
                     + Arrays.toString(w.shape()) + " [O, C, kh, kw]");
@@ -522,7 +614,7 @@ public final class CudaBackend implements Backend {
         String module = tensorCores() ? "conv2d_mma" : "conv2d";
         String symbol = tensorCores() ? "conv2d_mma_" + tile + size + "_" + dtypeLabel(precision.operandType()) : "conv2d_" + tile + size + "_f32";
         launch3(module, symbol, Math.toIntExact(ceilDivL(p, tile)), ceilDiv(o, tile), 1, THREADS, 0,
-                xc, wc, bc, out, n, c, h, wd, o, kh, kw, stride, padTop, padLeft, oh, ow);
+                xc, wc, bc, out, n, c, h, wd, o, kh, kw, stride, padTop, padLeft, oh, ow, residualFor(residual, out, "conv2d"));
         return out;
     }
 

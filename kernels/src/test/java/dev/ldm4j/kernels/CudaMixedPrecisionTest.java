@@ -103,6 +103,11 @@ class CudaMixedPrecisionTest {
         close(p, "linear transposed weight", b -> b.linear(b.toDevice(x), b.toDevice(rand(4, 333, 45)).transpose(0, 1), null, Activation.NONE));
         close(p, "linear large tile", b -> b.linear(b.toDevice(rand(5, 2, 1030, 320)), b.toDevice(rand(6, 1290, 320)),
                 b.toDevice(rand(7, 1290)), Activation.SILU));
+        close(p, "linear + residual", b -> b.linearAdd(b.toDevice(x), b.toDevice(w), b.toDevice(bias), b.toDevice(rand(8, 2, 7, 45))));
+        // GEGLU's gate in the tensor-core epilogue (interleaved weight), both tiles, F16 weight as from a checkpoint.
+        close(p, "linear + geglu", b -> b.linearGeglu(b.toDevice(x), b.toDevice(rand(9, 90, 333)), b.toDevice(rand(10, 90))));
+        close(p, "linear + geglu large tile", b -> b.linearGeglu(b.toDevice(rand(11, 2, 1030, 320)), b.toDevice(halfPrecision(rand(12, 2560, 320), DType.F16)),
+                b.toDevice(rand(13, 2560))));
     }
 
     @ParameterizedTest
@@ -121,6 +126,8 @@ class CudaMixedPrecisionTest {
         close(p, "conv 1x1", b -> b.conv2d(b.toDevice(x), b.toDevice(rand(23, 9, 5, 1, 1)), null, 1, 0));
         close(p, "conv 2x4 stride 3", b -> b.conv2d(b.toDevice(x), b.toDevice(rand(24, 4, 5, 2, 4)), b.toDevice(rand(25, 4)), 3, 1, 0, 2, 1));
         close(p, "conv f16 weight", b -> b.conv2d(b.toDevice(x), b.toDevice(halfPrecision(rand(26, 7, 5, 3, 3), DType.F16)), null, 1, 1));
+        close(p, "conv + residual", b -> b.conv2dAdd(b.toDevice(x), b.toDevice(rand(31, 7, 5, 3, 3)), b.toDevice(rand(32, 7)), 1, 1, 1, 1, 1,
+                b.toDevice(rand(33, 2, 7, 13, 11))));
         close(p, "conv large tile", b -> b.conv2d(b.toDevice(rand(27, 2, 40, 64, 62)), b.toDevice(rand(28, 300, 40, 3, 3)),
                 b.toDevice(rand(29, 300)), 1, 1));
         close(p, "conv permuted weight", b -> b.conv2d(b.toDevice(x), b.toDevice(rand(30, 3, 3, 5, 7)).permute(3, 2, 0, 1), null, 1, 1));

@@ -142,6 +142,8 @@ class CudaOpsTest {
             same("linear " + dt, b -> b.linear(on(b, x), on(b, wh), on(b, bh), Activation.NONE));
         }
         same("linear large", b -> b.linear(on(b, rand(23, 2, 1030, 320)), on(b, rand(24, 1280, 320)), on(b, rand(25, 1280)), Activation.GELU));
+        same("linear + residual (fused epilogue)", b -> b.linearAdd(on(b, x), on(b, w), on(b, bias), on(b, rand(26, 2, 7, 45))));
+        same("linear + geglu (fp32: composed)", b -> b.linearGeglu(on(b, x), on(b, rand(27, 90, 333)), on(b, rand(28, 90))));
     }
 
     @Test
@@ -149,6 +151,8 @@ class CudaOpsTest {
         Tensor x = rand(30, 2, 5, 13, 11);
         same("conv 3x3 pad 1", b -> b.conv2d(on(b, x), on(b, rand(31, 7, 5, 3, 3)), on(b, rand(32, 7)), 1, 1));
         same("conv 1x1", b -> b.conv2d(on(b, x), on(b, rand(33, 9, 5, 1, 1)), on(b, rand(34, 9)), 1, 0));
+        same("conv 3x3 + residual (fused epilogue)", b -> b.conv2dAdd(on(b, x), on(b, rand(45, 7, 5, 3, 3)), on(b, rand(46, 7)), 1, 1, 1, 1, 1,
+                on(b, rand(47, 2, 7, 13, 11))));
         same("conv stride 2 pad (0,1,0,1)", b -> b.conv2d(on(b, x), on(b, rand(35, 6, 5, 3, 3)), on(b, rand(36, 6)), 2, 0, 1, 0, 1));
         same("conv 2x4 kernel stride 3", b -> b.conv2d(on(b, x), on(b, rand(43, 4, 5, 2, 4)), on(b, rand(44, 4)), 3, 1, 0, 2, 1));
         same("conv 1x1 large tile", b -> b.conv2d(on(b, rand(45, 2, 16, 64, 70)), on(b, rand(46, 260, 16, 1, 1)), on(b, rand(47, 260)), 1, 0));
