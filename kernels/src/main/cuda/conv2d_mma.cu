@@ -9,11 +9,12 @@
 template <int BM, int KH, int KW, class Op>
 __device__ __forceinline__ void conv2d_igemm_mma(const float* x, const unsigned short* w, const float* bias, float* out,
                                                  int n, int c, int h, int wd, int o, int kh, int kw, int stride,
-                                                 int padTop, int padLeft, int oh, int ow, const float* residual) {
+                                                 int padTop, int padLeft, int oh, int ow, const float* residual,
+                                                 long long rn, long long rc, long long rp) {
     int K = c * kh * kw, P = n * oh * ow;
     WeightRows16 la{w, K};
     Rounded<Patches<KH, KW>, Op> lb{{x, c, h, wd, kh, kw, stride, padTop, padLeft, oh, ow}};
-    ConvStore st{out, bias, o, oh * ow, residual};
+    ConvStore st{out, bias, o, oh * ow, residual, rn, rc, rp};
     mma_tile<BM, BM, 32, Op>(o, P, K, blockIdx.y * BM, blockIdx.x * BM, la, lb, st);
 }
 
@@ -21,9 +22,9 @@ __device__ __forceinline__ void conv2d_igemm_mma(const float* x, const unsigned 
     extern "C" __global__ void __launch_bounds__(256, BM == 64 ? 2 : 1) NAME(                                                  \
             const float* x, const unsigned short* w, const float* bias, float* out, int n, int c, int h,     \
             int wd, int o, int kh, int kw, int stride, int padTop, int padLeft, int oh, int ow,              \
-            const float* residual) {                                                                         \
+            const float* residual, long long rn, long long rc, long long rp) {                               \
         conv2d_igemm_mma<BM, KH, KW, OP>(x, w, bias, out, n, c, h, wd, o, kh, kw, stride, padTop, padLeft,  \
-                                         oh, ow, residual);                                                  \
+                                         oh, ow, residual, rn, rc, rp);                                      \
     }
 
 CONV2D_MMA(conv2d_mma_64_k1_f16, 64, 1, 1, OpF16)

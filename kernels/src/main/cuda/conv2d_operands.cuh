@@ -90,18 +90,21 @@ struct Patches {
     __device__ float load_tap(const Col& col, Tap t) const { return col.mask & t.bit ? x[col.base + t.off] : 0.0f; }
 };
 
-// out = conv + bias + residual; residual (or null) is NCHW like out.
+// out = conv + bias + residual; residual (or null) is read at n * rn + m * rc + (y * OW + x) * rp: NCHW like
+// out (rn = O*OH*OW, rc = OH*OW, rp = 1), or one value per image and channel broadcast over the positions
+// (a ResNet block's time embedding [N, O, 1, 1]: rn = O or 0, rc = 1, rp = 0).
 struct ConvStore {
     float* out;
     const float* bias;
     int o, ohw;
     const float* residual;
+    long long rn, rc, rp;
     static constexpr bool kPairs = false;
     __device__ float finish(int m, int p, float v) const {
         if (bias) v += bias[m];
         if (residual) {
             int n = p / ohw, rem = p - n * ohw;
-            v += residual[((long long) n * o + m) * ohw + rem];
+            v += residual[n * rn + m * rc + rem * rp];
         }
         return v;
     }

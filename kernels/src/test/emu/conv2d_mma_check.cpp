@@ -8,7 +8,7 @@
 #include "conv2d_mma.cu"
 
 using Kernel = void (*)(const float*, const unsigned short*, const float*, float*, int, int, int, int, int, int, int, int,
-                        int, int, int, int, const float*);
+                        int, int, int, int, const float*, long long, long long, long long);
 
 static Kernel kernel(int tile, int size, bool bf16) {  // size: 1 (1x1), 3 (3x3), 0 (any)
     static const struct {
@@ -28,7 +28,7 @@ static Kernel kernel(int tile, int size, bool bf16) {  // size: 1 (1x1), 3 (3x3)
 }
 
 static void run(int tile, bool bf16, int n, int c, int h, int w, int o, int kh, int kw, int stride, int padTop, int padBottom,
-                int padLeft, int padRight, bool bias, bool residual = false) {
+                int padLeft, int padRight, bool bias, int residual = 0) {  // residual: 0 none, 1 NCHW, 2 [N, O, 1, 1]
     int oh = (h + padTop + padBottom - kh) / stride + 1, ow = (w + padLeft + padRight - kw) / stride + 1;
     int size = kh == 1 && kw == 1 ? 1 : kh == 3 && kw == 3 ? 3 : 0;
     auto x = random_floats((size_t) n * c * h * w, 21 + c + h);
@@ -42,7 +42,8 @@ static void run(int tile, bool bf16, int n, int c, int h, int w, int o, int kh, 
     emu_launch(kernel(tile, size, bf16), dim3((unsigned) ((p + tile - 1) / tile), (o + tile - 1) / tile, 1), dim3(256), 0,
                (const float*) x.data(), (const unsigned short*) w16.data(), bias ? (const float*) b.data() : (const float*) nullptr,
                out.data(), n, c, h, w, o, kh, kw, stride, padTop, padLeft, oh, ow,
-               residual ? (const float*) res.data() : (const float*) nullptr);
+               residual ? (const float*) res.data() : (const float*) nullptr, residual == 1 ? (long long) o * oh * ow : (long long) o,
+               residual == 1 ? (long long) oh * ow : 1LL, residual == 1 ? 1LL : 0LL);
     std::vector<double> want(out.size());
     for (int ni = 0; ni < n; ni++)
         for (int oi = 0; oi < o; oi++)
@@ -58,12 +59,12 @@ static void run(int tile, bool bf16, int n, int c, int h, int w, int o, int kh, 
                                      round16(wt[(((size_t) oi * c + ci) * kh + r) * kw + q], bf16);
                             }
                     size_t at = (((size_t) ni * o + oi) * oh + y) * ow + xo;
-                    want[at] = residual ? s + res[at] : s;
+                    want[at] = residual == 1 ? s + res[at] : residual == 2 ? s + res[(size_t) ni * o + oi] : s;
                 }
     char what[200];
     std::snprintf(what, sizeof what, "conv2d_mma_%d_%s_%s x [%d,%d,%d,%d] w [%d,%d,%d,%d] stride %d pad (%d,%d,%d,%d)%s%s", tile,
                   size == 1 ? "k1" : size == 3 ? "k3" : "kn", bf16 ? "bf16" : "f16", n, c, h, w, o, c, kh, kw, stride, padTop,
-                  padBottom, padLeft, padRight, bias ? " bias" : "", residual ? " residual" : "");
+                  padBottom, padLeft, padRight, bias ? " bias" : "", residual == 1 ? " residual" : residual == 2 ? " + [N,O,1,1]" : "");
     check(what, out, want, 1e-5);
 }
 
@@ -77,8 +78,9 @@ int main() {
             run(tile, bf16, 2, 5, 11, 13, 12, 2, 4, 3, 1, 0, 2, 1, true);     // generic 2x4 stride 3, K = 40
             run(tile, bf16, 1, 3, 9, 9, 66, 2, 4, 3, 0, 1, 1, 2, false);      // generic, K = 24
             run(tile, bf16, 1, 32, 6, 6, 16, 3, 3, 1, 1, 1, 1, 1, true);      // K = 288: nine slices
-            run(tile, bf16, 2, 8, 9, 9, 20, 3, 3, 1, 1, 1, 1, 1, true, true); // ResNet conv2 + shortcut
-            run(tile, bf16, 2, 40, 7, 7, 24, 1, 1, 1, 0, 0, 0, 0, true, true); // proj_out 1x1 + residual
+            run(tile, bf16, 2, 8, 9, 9, 20, 3, 3, 1, 1, 1, 1, 1, true, 1);    // ResNet conv2 + shortcut
+            run(tile, bf16, 2, 40, 7, 7, 24, 1, 1, 1, 0, 0, 0, 0, true, 1);   // proj_out 1x1 + residual
+            run(tile, bf16, 2, 8, 9, 9, 20, 3, 3, 1, 1, 1, 1, 1, true, 2);    // ResNet conv1 + time embedding
         }
     return failures == 0 ? 0 : 1;
 }

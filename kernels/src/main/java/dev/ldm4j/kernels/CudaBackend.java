@@ -578,9 +578,22 @@ public final class CudaBackend implements Backend {
         return conv2d(x, w, bias, stride, padTop, padBottom, padLeft, padRight, null);
     }
 
-    /** The residual is added in the convolution's epilogue (conv2d.cu / conv2d_mma.cu). */
+    /**
+     * The residual is added in the convolution's epilogue (conv2d.cu / conv2d_mma.cu) when it is shaped
+     * like the output or is one value per image and channel ([N or 1, O, 1, 1], a ResNet block's time
+     * embedding); any other broadcast composes conv2d and add.
+     */
     @Override
     public Tensor conv2dAdd(Tensor x, Tensor w, Tensor bias, int stride, int padTop, int padBottom, int padLeft, int padRight, Tensor residual) {
+        int[] r = residual.shape();
+        boolean perChannel = r.length == 4 && r[2] == 1 && r[3] == 1 && x.rank() == 4 && w.rank() == 4 && r[1] == w.dim(0)
+                && (r[0] == x.dim(0) || r[0] == 1);
+        int oh = x.rank() == 4 && w.rank() == 4 && stride > 0 ? (x.dim(2) + padTop + padBottom - w.dim(2)) / stride + 1 : -1;
+        int ow = x.rank() == 4 && w.rank() == 4 && stride > 0 ? (x.dim(3) + padLeft + padRight - w.dim(3)) / stride + 1 : -1;
+        boolean full = Arrays.equals(r, new int[] {x.dim(0), w.dim(0), oh, ow});
+        if (!perChannel && !full) {
+            return Backend.super.conv2dAdd(x, w, bias, stride, padTop, padBottom, padLeft, padRight, residual);
+        }
         return conv2d(x, w, bias, stride, padTop, padBottom, padLeft, padRight, residual);
     }
 
@@ -606,6 +619,18 @@ public final class CudaBackend implements Backend {
         if (out.numel() == 0) {
             return out;
         }
+        // The residual's strides per image, channel and position: NCHW like out, or [N or 1, O, 1, 1].
+        Tensor rc = null;
+        long[] rs = {0, 0, 0};
+        if (residual != null) {
+            if (residual.dim(2) == 1 && residual.dim(3) == 1 && (oh != 1 || ow != 1)) {
+                rc = contiguous(residual);
+                rs = new long[] {residual.dim(0) == 1 ? 0 : o, 1, 0};
+            } else {
+                rc = residualFor(residual, out, "conv2d");
+                rs = new long[] {(long) o * oh * ow, (long) oh * ow, 1};
+            }
+        }
         long p = (long) n * oh * ow;
         long tiles128 = (long) ceilDiv(o, 128) * ceilDivL(p, 128);
         boolean big = tiles128 >= cx.multiprocessors;
@@ -614,7 +639,7 @@ public final class CudaBackend implements Backend {
         String module = tensorCores() ? "conv2d_mma" : "conv2d";
         String symbol = tensorCores() ? "conv2d_mma_" + tile + size + "_" + dtypeLabel(precision.operandType()) : "conv2d_" + tile + size + "_f32";
         launch3(module, symbol, Math.toIntExact(ceilDivL(p, tile)), ceilDiv(o, tile), 1, THREADS, 0,
-                xc, wc, bc, out, n, c, h, wd, o, kh, kw, stride, padTop, padLeft, oh, ow, residualFor(residual, out, "conv2d"));
+                xc, wc, bc, out, n, c, h, wd, o, kh, kw, stride, padTop, padLeft, oh, ow, rc, rs[0], rs[1], rs[2]);
         return out;
     }
 

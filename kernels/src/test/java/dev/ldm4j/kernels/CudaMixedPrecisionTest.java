@@ -128,6 +128,8 @@ class CudaMixedPrecisionTest {
         close(p, "conv f16 weight", b -> b.conv2d(b.toDevice(x), b.toDevice(halfPrecision(rand(26, 7, 5, 3, 3), DType.F16)), null, 1, 1));
         close(p, "conv + residual", b -> b.conv2dAdd(b.toDevice(x), b.toDevice(rand(31, 7, 5, 3, 3)), b.toDevice(rand(32, 7)), 1, 1, 1, 1, 1,
                 b.toDevice(rand(33, 2, 7, 13, 11))));
+        close(p, "conv + time embedding", b -> b.conv2dAdd(b.toDevice(x), b.toDevice(rand(34, 7, 5, 3, 3)), b.toDevice(rand(35, 7)), 1, 1, 1, 1, 1,
+                b.toDevice(rand(36, 2, 7, 1, 1))));
         close(p, "conv large tile", b -> b.conv2d(b.toDevice(rand(27, 2, 40, 64, 62)), b.toDevice(rand(28, 300, 40, 3, 3)),
                 b.toDevice(rand(29, 300)), 1, 1));
         close(p, "conv permuted weight", b -> b.conv2d(b.toDevice(x), b.toDevice(rand(30, 3, 3, 5, 7)).permute(3, 2, 0, 1), null, 1, 1));

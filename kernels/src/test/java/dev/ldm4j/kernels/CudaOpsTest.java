@@ -153,6 +153,10 @@ class CudaOpsTest {
         same("conv 1x1", b -> b.conv2d(on(b, x), on(b, rand(33, 9, 5, 1, 1)), on(b, rand(34, 9)), 1, 0));
         same("conv 3x3 + residual (fused epilogue)", b -> b.conv2dAdd(on(b, x), on(b, rand(45, 7, 5, 3, 3)), on(b, rand(46, 7)), 1, 1, 1, 1, 1,
                 on(b, rand(47, 2, 7, 13, 11))));
+        same("conv 3x3 + [N, O, 1, 1] (time embedding, fused)", b -> b.conv2dAdd(on(b, x), on(b, rand(48, 7, 5, 3, 3)), on(b, rand(49, 7)), 1, 1, 1, 1, 1,
+                on(b, rand(50, 2, 7, 1, 1))));
+        same("conv 3x3 + [1, O, 1, 1]", b -> b.conv2dAdd(on(b, x), on(b, rand(51, 7, 5, 3, 3)), null, 1, 1, 1, 1, 1, on(b, rand(52, 1, 7, 1, 1))));
+        same("conv 3x3 + [N, 1, H, W] (composed)", b -> b.conv2dAdd(on(b, x), on(b, rand(53, 7, 5, 3, 3)), null, 1, 1, 1, 1, 1, on(b, rand(54, 2, 1, 13, 11))));
         same("conv stride 2 pad (0,1,0,1)", b -> b.conv2d(on(b, x), on(b, rand(35, 6, 5, 3, 3)), on(b, rand(36, 6)), 2, 0, 1, 0, 1));
         same("conv 2x4 kernel stride 3", b -> b.conv2d(on(b, x), on(b, rand(43, 4, 5, 2, 4)), on(b, rand(44, 4)), 3, 1, 0, 2, 1));
         same("conv 1x1 large tile", b -> b.conv2d(on(b, rand(45, 2, 16, 64, 70)), on(b, rand(46, 260, 16, 1, 1)), on(b, rand(47, 260)), 1, 0));

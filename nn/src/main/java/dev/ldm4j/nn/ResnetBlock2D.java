@@ -40,10 +40,11 @@ public final class ResnetBlock2D {
     /** x [B, Cin, H, W], temb [B, T] (null without time embedding) -> [B, Cout, H, W]. */
     public Tensor forward(Tensor x, Tensor temb) {
         Tensor h = norm1.forwardSilu(x);                                     // [B, Cin, H, W]
-        h = conv1.forward(h);                                                // [B, Cout, H, W]
         if (timeEmbProj != null) {
             Tensor t = timeEmbProj.forward(backend.activation(temb, Activation.SILU)); // [B, Cout]
-            h = backend.add(h, t.reshape(t.dim(0), t.dim(1), 1, 1));         // [B, Cout, H, W]
+            h = conv1.forwardAdd(h, t.reshape(t.dim(0), t.dim(1), 1, 1));   // [B, Cout, H, W] = conv1(h) + t
+        } else {
+            h = conv1.forward(h);                                            // [B, Cout, H, W]
         }
         h = norm2.forwardSilu(h);                                            // [B, Cout, H, W]
         Tensor shortcut = convShortcut != null ? convShortcut.forward(x) : x; // [B, Cout, H, W]
