@@ -234,7 +234,7 @@ public final class CudaBackend implements Backend {
             CUgraphExec exec = new CUgraphExec();
             cuGraphInstantiate(exec, graph, 0);
             return new CudaRecording(this, cx, graph, exec, slots, out, pool);
-        } catch (RuntimeException e) {
+        } catch (RuntimeException | LinkageError e) {
             if (capturing) {
                 try {
                     cuStreamEndCapture(cx.stream, new CUgraph());
