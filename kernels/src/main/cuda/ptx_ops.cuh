@@ -26,13 +26,12 @@ __device__ __forceinline__ void ldmatrix_x4(unsigned (&r)[4], const void* row) {
 __device__ __forceinline__ void ldmatrix_x2(unsigned (&r)[2], const void* row) { emu::ldmatrix<2>(r, row, false); }
 __device__ __forceinline__ void ldmatrix_x4_trans(unsigned (&r)[4], const void* row) { emu::ldmatrix<4>(r, row, true); }
 __device__ __forceinline__ void ldmatrix_x2_trans(unsigned (&r)[2], const void* row) { emu::ldmatrix<2>(r, row, true); }
-__device__ __forceinline__ void cp_async16(void* dst, const void* src, int srcBytes) {
-    std::memcpy(dst, src, srcBytes);
-    std::memset(static_cast<char*>(dst) + srcBytes, 0, 16 - srcBytes);
-}
-__device__ __forceinline__ void cp_async_commit() {}
+__device__ __forceinline__ void cp_async16(void* dst, const void* src, int srcBytes) { emu::cp_async(dst, src, srcBytes); }
+__device__ __forceinline__ void cp_async_commit() { emu::cp_async_commit(); }
 template <int N>
-__device__ __forceinline__ void cp_async_wait() {}
+__device__ __forceinline__ void cp_async_wait() {
+    emu::cp_async_wait(N);
+}
 #define LDM4J_DYNAMIC_SHARED(T, name) T* name = static_cast<T*>(emu_dynamic_shared())
 #else
 __device__ __forceinline__ void mma_f16(float (&d)[4], const unsigned (&a)[4], const unsigned (&b)[2]) {

@@ -6,8 +6,10 @@
 // thread of the running block sees the same copy. The warp-wide operations (shuffles, mma.sync,
 // ldmatrix) are collective: each lane deposits its operands in its warp's exchange area, the warp meets
 // at a barrier, each lane computes its own result from all 32 deposits, and the warp meets again before
-// the area is reused. cp.async copies at once (its completion waits are no-ops), so a missing
-// cp.async.wait_group is NOT detected; neither are data races nor speed. mma products accumulate in
+// the area is reused. cp.async copies are held per thread and carried out only when a
+// cp.async.wait_group lets their group complete (all committed groups but the newest N, in order), so a
+// read of shared memory before the matching wait sees the old contents: a missing or misplaced wait
+// shows up as wrong numbers. Data races and speed are not modelled. mma products accumulate in
 // double before rounding to float, which differs from the hardware's fp32 accumulation only in the
 // last bits. The emulated instructions follow the PTX ISA's fragment tables (sections "Matrix
 // Fragments for mma.m16n8k16 with floating point type" and "ldmatrix").
@@ -182,6 +184,35 @@ inline void ldmatrix(unsigned (&r)[N], const void* row, bool trans) {
     for (int i = 0; i < N; i++) r[i] = out.v[i];
 }
 
+// cp.async: copies wait in the issuing thread's open group until committed, and run when a wait lets
+// their group complete.
+struct AsyncCopy {
+    void* dst;
+    const void* src;
+    int bytes;
+};
+inline thread_local std::vector<AsyncCopy> openGroup;
+inline thread_local std::vector<std::vector<AsyncCopy>> committedGroups;
+
+inline void cp_async(void* dst, const void* src, int bytes) { openGroup.push_back({dst, src, bytes}); }
+inline void cp_async_commit() {
+    committedGroups.push_back(std::move(openGroup));
+    openGroup.clear();
+}
+inline void cp_async_wait(int newest) {
+    while ((int) committedGroups.size() > newest) {
+        for (const AsyncCopy& c : committedGroups.front()) {
+            std::memcpy(c.dst, c.src, c.bytes);
+            std::memset(static_cast<char*>(c.dst) + c.bytes, 0, 16 - c.bytes);
+        }
+        committedGroups.erase(committedGroups.begin());
+    }
+}
+inline void cp_async_reset() {
+    openGroup.clear();
+    committedGroups.clear();
+}
+
 }  // namespace emu
 
 // Runs kernel(args...) over grid x block threads with `shared` bytes of dynamic shared memory.
@@ -210,6 +241,7 @@ inline void emu_launch(void (*kernel)(P...), dim3 grid, dim3 block, size_t share
                 for (int t = 0; t < threads; t++)
                     ts.emplace_back([&, t] {
                         threadIdx = {(unsigned) t, 0, 0};
+                        emu::cp_async_reset();
                         kernel(args...);
                     });
                 for (auto& t : ts) t.join();

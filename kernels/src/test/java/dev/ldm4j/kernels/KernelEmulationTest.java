@@ -1,7 +1,8 @@
 // Runs the kernel checks of src/test/emu: each *_check.cpp includes a kernel file of src/main/cuda,
 // compiled as C++ for the CPU emulator (emu.h), launches its kernels on small odd-sized inputs and
 // compares them with a float64 reference, exiting non-zero on a mismatch. This checks indexing,
-// tiling, masking and tensor-core fragment layouts without a GPU (not speed, not races). It needs g++
+// tiling, masking, tensor-core fragment layouts and cp.async wait placement without a GPU (not speed,
+// not data races). It needs g++
 // (C++20) and the CUDA toolkit's cuda_fp16.h (CUDA_HOME/include or /usr/local/cuda/include) and is
 // skipped where either is missing.
 package dev.ldm4j.kernels;
