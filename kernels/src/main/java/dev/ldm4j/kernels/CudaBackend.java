@@ -476,14 +476,12 @@ public final class CudaBackend implements Backend {
         Tensor wi = interleavedHalves(w16, f, k);
         Tensor bi = bias == null ? null : interleavedBias(toDevice(bias), f);
         Tensor xc = contiguous(x);
-        int[] outShape = x.shape();
-        outShape[outShape.length - 1] = f;
-        Tensor out = empty(outShape);
+        Tensor out = empty(withLastDim(x.shape(), f));
         int rows = Math.toIntExact(x.numel() / Math.max(1, k));
         if (out.numel() == 0) {
             return out;
         }
-        int tile = (long) ceilDiv(rows, 128) * ceilDiv(n, 128) >= cx.multiprocessors ? 128 : 64;
+        int tile = tileFor((long) ceilDiv(rows, 128) * ceilDiv(n, 128));
         launch("gemm_mma", "gemm_geglu_mma_" + tile + "_" + dtypeLabel(precision.operandType()), ceilDiv(n, tile), ceilDiv(rows, tile),
                 THREADS, 0, rows, n, k, xc, wi, bi, out);
         return out;
@@ -530,9 +528,7 @@ public final class CudaBackend implements Backend {
         Tensor xc = contiguous(x);
         Tensor wf = tensorCores() ? operand16(w) : f32(w);
         Tensor bc = bias == null ? null : contiguous(bias);
-        int[] outShape = x.shape();
-        outShape[outShape.length - 1] = n;
-        Tensor out = empty(outShape);
+        Tensor out = empty(withLastDim(x.shape(), n));
         int rows = Math.toIntExact(x.numel() / Math.max(1, k));
         if (out.numel() == 0) {
             return out;
@@ -540,6 +536,17 @@ public final class CudaBackend implements Backend {
         long[] ws = wf.strides();
         gemm(rows, n, k, xc, wf, bc, out, k, 1, ws[1], ws[0], new int[0], new long[0], new long[0], act, 1, residualFor(residual, out, "linear"));
         return out;
+    }
+
+    /** 128 tiles when a product has at least one per multiprocessor, else 64 tiles (more blocks). */
+    private int tileFor(long tiles128) {
+        return tiles128 >= cx.multiprocessors ? 128 : 64;
+    }
+
+    private static int[] withLastDim(int[] shape, int last) {
+        int[] s = shape.clone();
+        s[s.length - 1] = last;
+        return s;
     }
 
     /** The residual of a fused add as a dense F32 tensor shaped like out (null stays null). */
@@ -560,9 +567,7 @@ public final class CudaBackend implements Backend {
      */
     private void gemm(int m, int n, int k, Tensor a, Tensor b, Tensor bias, Tensor c, long sam, long sak, long sbk, long sbn,
                       int[] batch, long[] aBatch, long[] bBatch, Activation act, int batches, Tensor residual) {
-        long tiles128 = (long) ceilDiv(m, 128) * ceilDiv(n, 128) * batches;
-        boolean big = tiles128 >= cx.multiprocessors;
-        int tile = big ? 128 : 64;
+        int tile = tileFor((long) ceilDiv(m, 128) * ceilDiv(n, 128) * batches);
         String order = (sak == 1 ? "_ak" : "_am") + (sbn == 1 ? "_bn" : "_bk");
         String module = "gemm", symbol = "gemm_" + tile + order + "_f32";
         if (tensorCores()) {
@@ -632,9 +637,7 @@ public final class CudaBackend implements Backend {
             }
         }
         long p = (long) n * oh * ow;
-        long tiles128 = (long) ceilDiv(o, 128) * ceilDivL(p, 128);
-        boolean big = tiles128 >= cx.multiprocessors;
-        int tile = big ? 128 : 64;
+        int tile = tileFor((long) ceilDiv(o, 128) * ceilDivL(p, 128));
         String size = kh == 1 && kw == 1 ? "_k1" : kh == 3 && kw == 3 ? "_k3" : "_kn";
         String module = tensorCores() ? "conv2d_mma" : "conv2d";
         String symbol = tensorCores() ? "conv2d_mma_" + tile + size + "_" + dtypeLabel(precision.operandType()) : "conv2d_" + tile + size + "_f32";
