@@ -146,13 +146,18 @@ public final class CudaBackend implements Backend {
 
     @Override
     public Tensor toDevice(Tensor host) {
+        return toDevice(host, false);
+    }
+
+    /** toDevice; longLived sizes the block exactly (weights). */
+    private Tensor toDevice(Tensor host, boolean longLived) {
         cx.bind();
         if (host.device() == Device.CUDA) {
             return host;
         }
         long n = host.numel();
         if (host.isContiguous() && (host.storage() instanceof FloatStorage || host.storage() instanceof SegmentStorage)) {
-            CudaStorage s = new CudaStorage(cx.allocator, host.dtype(), n);
+            CudaStorage s = new CudaStorage(cx.allocator, host.dtype(), n, longLived);
             if (host.storage() instanceof FloatStorage fs) {
                 MemorySegment src = MemorySegment.ofArray(fs.data()).asSlice(host.offset() * 4, n * 4);
                 upload(src, s);
@@ -164,7 +169,7 @@ public final class CudaBackend implements Backend {
             return Tensor.of(s, host.shape());
         }
         float[] dense = host.toFloatArray();
-        CudaStorage s = new CudaStorage(cx.allocator, DType.F32, n);
+        CudaStorage s = new CudaStorage(cx.allocator, DType.F32, n, longLived);
         upload(MemorySegment.ofArray(dense), s);
         return Tensor.of(s, host.shape());
     }
@@ -183,14 +188,14 @@ public final class CudaBackend implements Backend {
                 && (have == DType.F32 || have == DType.F16 || have == DType.BF16) && host.isContiguous()
                 && (host.storage() instanceof FloatStorage || host.storage() instanceof SegmentStorage);
         if (!narrow) {
-            return toDevice(host);
+            return toDevice(host, true);
         }
         cx.bind();
         long n = host.numel(), b = have.byteSize();
         MemorySegment src = host.storage() instanceof FloatStorage fs
                 ? MemorySegment.ofArray(fs.data()).asSlice(host.offset() * 4, n * 4)
                 : ((SegmentStorage) host.storage()).segment().asSlice(host.offset() * b, n * b);
-        CudaStorage out = new CudaStorage(cx.allocator, want, n);
+        CudaStorage out = new CudaStorage(cx.allocator, want, n, true);
         CudaStorage scratch = cx.uploadScratch();
         MemorySegment staging = MemorySegment.ofBuffer(cx.staging);
         String fn = "convert_" + dtypeLabel(have) + "_" + dtypeLabel(want);
@@ -338,7 +343,7 @@ public final class CudaBackend implements Backend {
         CudaStorage s = (CudaStorage) d.storage();
         CudaStorage twin = s.twin(want);
         if (twin == null) {
-            twin = new CudaStorage(cx.allocator, want, s.size());
+            twin = new CudaStorage(cx.allocator, want, s.size(), true);
             String fn = "convert_" + dtypeLabel(d.dtype()) + "_" + dtypeLabel(want);
             launch("convert", fn, gridFor(s.size()), 1, THREADS, 0, s.size(), rawTensor(s), rawTensor(twin));
             s.setTwin(want, twin);
@@ -493,7 +498,7 @@ public final class CudaBackend implements Backend {
         boolean whole = w16.offset() == 0 && s.size() == w16.numel();
         CudaStorage d = whole ? s.derived("geglu-interleaved") : null;
         if (d == null) {
-            d = new CudaStorage(cx.allocator, w16.dtype(), w16.numel());
+            d = new CudaStorage(cx.allocator, w16.dtype(), w16.numel(), true);
             launch("convert", "interleave_halves_b16", gridFor(w16.numel()), 1, THREADS, 0, w16.numel(), f, k, w16, rawTensor(d));
             if (whole) {
                 s.setDerived("geglu-interleaved", d);

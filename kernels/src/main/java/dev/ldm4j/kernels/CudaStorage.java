@@ -21,9 +21,14 @@ public final class CudaStorage implements Storage {
     private final Map<String, CudaStorage> derived = new HashMap<>();
 
     CudaStorage(DeviceAllocator allocator, DType dtype, long size) {
+        this(allocator, dtype, size, false);
+    }
+
+    /** longLived: a weight or a copy of one, held for the model's life (allocated to size, not to a bucket). */
+    CudaStorage(DeviceAllocator allocator, DType dtype, long size, boolean longLived) {
         this.dtype = dtype;
         this.size = size;
-        this.block = allocator.allocate(Math.max(1, size) * dtype.byteSize(), this);
+        this.block = allocator.allocate(Math.max(1, size) * dtype.byteSize(), this, longLived);
     }
 
     @Override

@@ -1,6 +1,8 @@
 // A caching allocator for device memory: sizes are rounded up to a bucket (a power of two or 1.5 times
 // one, at least 512 bytes) and freed blocks wait on a per-bucket free list for the next request of that
-// bucket, so steady-state inference calls cuMemAlloc only while its working set grows.
+// bucket, so steady-state inference calls cuMemAlloc only while its working set grows. Long-lived blocks
+// (model weights and their twins) are asked for as exact: rounded to 512 bytes only, since the up to
+// 33% of a bucket would be held for the model's whole life.
 //
 // Blocks come back when the CudaStorage that owned them becomes unreachable (a Cleaner), which may be on
 // any thread; they are queued without a lock and moved to the free lists by the next allocation. Every
@@ -69,6 +71,11 @@ final class DeviceAllocator {
         this.softLimitBytes = softLimitBytes;
     }
 
+    /** The size of an exact (long-lived) request: bytes rounded up to a multiple of 512. */
+    static long exactSize(long bytes) {
+        return (Math.max(bytes, 1) + 511) / 512 * 512;
+    }
+
     /** The bucket a request of this many bytes is served from. */
     static long bucket(long bytes) {
         long b = Math.max(bytes, 512);
@@ -82,7 +89,12 @@ final class DeviceAllocator {
 
     /** A block of at least bytes bytes, returned to this allocator once owner becomes unreachable. */
     Block allocate(long bytes, Object owner) {
-        Block b = take(bytes);
+        return allocate(bytes, owner, false);
+    }
+
+    /** As allocate; exact sizes the block to bytes rounded up to 512 instead of to a bucket. */
+    Block allocate(long bytes, Object owner, boolean exact) {
+        Block b = take(exact ? exactSize(bytes) : bucket(bytes));
         CLEANER.register(owner, () -> {
             returned.add(b);
             returnedCount.incrementAndGet();
@@ -90,8 +102,7 @@ final class DeviceAllocator {
         return b;
     }
 
-    private Block take(long bytes) {
-        long size = bucket(bytes);
+    private Block take(long size) {
         Pool pool;
         synchronized (this) {
             pool = recording;
