@@ -52,6 +52,7 @@ final class DeviceAllocator {
     private static final Cleaner CLEANER = Cleaner.create();
     private static final long MIB = 1L << 20;
     private static final int COLLECT_AFTER_ALLOCATIONS = 2048;
+    private static final long RECORDING_COLLECT_BYTES = 256L << 20;
 
     private final Map<Long, ArrayDeque<Block>> free = new HashMap<>();
     private final ConcurrentLinkedQueue<Block> returned = new ConcurrentLinkedQueue<>();
@@ -141,9 +142,14 @@ final class DeviceAllocator {
         return b;
     }
 
-    /** While recording: a block of the pool's, else a new one for it (no trimming: it would synchronize). */
+    /**
+     * While recording: a block of the pool's, else a new one for it (no trimming: it would synchronize).
+     * Collections come every RECORDING_COLLECT_BYTES here, far more often than in eager work: a recording
+     * is made once, and its pool, held for the graph's life, is only as large as what was live plus what
+     * had died uncollected at the worst moment.
+     */
     private Block takeForRecording(Pool pool, long size) {
-        if (allocationsSinceCollect >= COLLECT_AFTER_ALLOCATIONS || bytesSinceCollect >= softLimitBytes / 16) {
+        if (allocationsSinceCollect >= COLLECT_AFTER_ALLOCATIONS || bytesSinceCollect >= Math.min(softLimitBytes / 16, RECORDING_COLLECT_BYTES)) {
             collectGarbage();
         }
         synchronized (this) {

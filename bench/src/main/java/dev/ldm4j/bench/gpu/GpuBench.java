@@ -394,6 +394,9 @@ public final class GpuBench {
         Tensor x = backend.toDevice(sample), c = backend.toDevice(ctx);
         Tensor tProj = unet.timeProjection(ts, x.dim(0));
         float[] want = backend.toHost(unet.forwardProjected(x, tProj, c)).toFloatArray();
+        System.gc();
+        backend.trimCache();
+        backend.resetPeakMemory();
         try (Recording r = backend.record(in -> unet.forwardProjected(in[0], in[1], c), x, tProj)) {
             float[] got = backend.toHost(r.run(x, tProj)).toFloatArray();
             double diff = maxAbs(got, want);
@@ -406,7 +409,7 @@ public final class GpuBench {
             }
             Arrays.sort(rms);
             add("model", "SD 1.5 U-Net step, 512x512, batch 2, " + p + ", one CUDA graph replay (max |replay - op by op| " + String.format("%.2g", diff) + ")",
-                    rms[2], "", String.format("%.2fx the op-by-op time", rms[2] / eagerMs));
+                    rms[2], String.format("peak %.2f GB held", backend.peakMemoryBytes() / 1e9), String.format("%.2fx the op-by-op time", rms[2] / eagerMs));
         } catch (RuntimeException e) {
             add("model", "SD 1.5 U-Net " + p + " CUDA graph FAILED: " + oneLine(e), Double.NaN, "", "");
         }
