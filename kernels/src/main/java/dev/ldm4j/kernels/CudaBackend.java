@@ -215,7 +215,8 @@ public final class CudaBackend implements Backend {
      * Records body as a CUDA graph (stream capture in relaxed mode on this backend's stream). The inputs
      * are first copied into input buffers of the recording's own; body runs on those while the stream is
      * captured (its kernels are recorded, not run), and everything it allocates comes from a pool that
-     * stays reserved for the graph (DeviceAllocator). Nothing runs until the first Recording.run. Throws
+     * stays reserved for the graph (DeviceAllocator); afterwards the shared cache is emptied, since replays
+     * allocate nothing. Nothing runs until the first Recording.run. Throws
      * with the driver's reason when capture fails (an op that synchronizes or copies to the host, for
      * example); body should have run once eagerly before, so that modules are loaded and weight twins made.
      */
@@ -238,6 +239,9 @@ public final class CudaBackend implements Backend {
             cuStreamEndCapture(cx.stream, graph);
             CUgraphExec exec = new CUgraphExec();
             cuGraphInstantiate(exec, graph, 0);
+            cx.allocator.endRecording();
+            // The blocks that died during recording (collections run there) are not needed by the replays.
+            cx.allocator.trim();
             return new CudaRecording(this, cx, graph, exec, slots, out, pool);
         } catch (RuntimeException | LinkageError e) {
             if (capturing) {
