@@ -174,11 +174,19 @@ public final class StableDiffusionPipeline implements AutoCloseable {
                     x = backend.concat(0, x, x);                                               // [2B, 4, h, w]
                 }
                 Tensor tProj = unet.timeProjection(new float[] {t}, x.dim(0));                 // [2B or B, C0]
-                Tensor out;                                                                    // [2B or B, 4, h, w]
+                Tensor out = null;                                                             // [2B or B, 4, h, w]
                 if (recording != null) {
-                    out = recording.run(x, tProj);
-                    replayed++;
-                } else {
+                    try {
+                        out = recording.run(x, tProj);
+                        replayed++;
+                    } catch (RuntimeException e) {
+                        recording.close();
+                        recording = null;
+                        recordingStatus = "step recording: replay failed at step " + (i - first + 1) + " (" + e.getMessage()
+                                + ") after " + replayed + " replays; the remaining steps ran op by op";
+                    }
+                }
+                if (out == null) {
                     out = unet.forwardProjected(x, tProj, prompt.context());
                     if (toRecord && i + 1 < timesteps.length) {
                         toRecord = false;

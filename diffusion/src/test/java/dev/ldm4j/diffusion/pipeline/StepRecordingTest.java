@@ -2,7 +2,8 @@
 // with CPU backends that stand in for a recording device: one whose recording replays honestly (the
 // image must equal the op-by-op image exactly, with the call replayed for every step after the first),
 // one whose replay is off by 0.1% (the pipeline must notice on its first replay, discard it and still
-// give the op-by-op image), and the plain CPU backend, which cannot record.
+// give the op-by-op image), one whose replay fails mid-run (the rest runs op by op), and the plain CPU
+// backend, which cannot record.
 package dev.ldm4j.diffusion.pipeline;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
@@ -29,6 +30,11 @@ class StepRecordingTest {
 
     /** The CPU backend, with record() answered by a recording that re-runs body on its inputs, scaled by outScale. */
     private static Backend recordingCpu(Backend cpu, float outScale, AtomicInteger replays) {
+        return recordingCpu(cpu, outScale, replays, Integer.MAX_VALUE);
+    }
+
+    /** As above; the replay numbered failAt (1-based) throws, as a device error would. */
+    private static Backend recordingCpu(Backend cpu, float outScale, AtomicInteger replays, int failAt) {
         return (Backend) Proxy.newProxyInstance(Backend.class.getClassLoader(), new Class<?>[] {Backend.class}, (proxy, method, args) -> {
             if (method.getName().equals("record")) {
                 @SuppressWarnings("unchecked")
@@ -36,7 +42,9 @@ class StepRecordingTest {
                 return new Recording() {
                     @Override
                     public Tensor run(Tensor... inputs) {
-                        replays.incrementAndGet();
+                        if (replays.incrementAndGet() == failAt) {
+                            throw new IllegalStateException("replay " + failAt + " failed");
+                        }
                         return cpu.scale(body.apply(inputs.clone()), outScale);
                     }
 
@@ -88,6 +96,18 @@ class StepRecordingTest {
         assertArrayEquals(plain, recorded, "image after the recording was discarded");
         assertEquals(1, replays.get(), "only the check replay ran");
         assertTrue(status[0].startsWith("step recording discarded"), status[0]);
+    }
+
+    @Test
+    void aReplayThatFailsMidRunHandsTheRemainingStepsToOpByOp() {
+        assumeTrue(SharedFixtures.available(), "shared fixtures not present");
+        Backend cpu = Backends.create("cpu");
+        String[] status = new String[1];
+        float[] plain = image(cpu, false, status);
+        AtomicInteger replays = new AtomicInteger();
+        float[] recorded = image(recordingCpu(cpu, 1.0f, replays, 3), true, status);
+        assertArrayEquals(plain, recorded, "image after a failed replay at step 3");
+        assertTrue(status[0].contains("replay failed at step 3"), status[0]);
     }
 
     @Test
