@@ -33,14 +33,3 @@ NARROW(convert_f32_f16, float, load_f32, round_f16)
 NARROW(convert_f32_bf16, float, load_f32, round_bf16)
 NARROW(convert_bf16_f16, unsigned short, load_bf16, round_f16)
 NARROW(convert_f16_bf16, unsigned short, load_f16, round_bf16)
-
-// GEGLU's projection weight [2F, K] (16-bit) with its two halves interleaved by rows: dst row 2j + h is
-// src row h F + j (h = 0 value, 1 gate), the layout GegluStore (gemm_operands.cuh) reads. n = 2 F K.
-extern "C" __global__ void interleave_halves_b16(long long n, int f, int k, const unsigned short* src, unsigned short* dst) {
-    for (long long i = blockIdx.x * (long long) blockDim.x + threadIdx.x; i < n; i += (long long) gridDim.x * blockDim.x) {
-        long long r = i / k;
-        int c = (int) (i - r * k);
-        long long j = r >> 1, h = r & 1;
-        dst[i] = src[(h * f + j) * k + c];
-    }
-}

@@ -46,13 +46,13 @@ __device__ __forceinline__ void gemm_batched_mma(int M, int N, int K, const floa
                                               batchShape, aBatch, bBatch, act, residual);                    \
     }
 
-// linear + GEGLU: x [M, K] (F32, rounded while staged) times the interleaved 16-bit weight [N, K]
-// (N = 2F, see GegluStore) -> out [M, F].
+// linear + GEGLU: x [M, K] (F32, rounded while staged) times the 16-bit weight w [N, K] as loaded (N = 2F,
+// read with its value and gate rows interleaved, GegluB16), bias interleaved [N] -> out [M, F].
 template <int BM, class Op>
 __device__ __forceinline__ void gemm_geglu_mma(int M, int N, int K, const float* a, const unsigned short* w,
                                                const float* bias, float* out) {
     Rounded<StridedA<true>, Op> la{{a, (long long) K, 1}};
-    StridedB16<false> lb{w, 1, (long long) K};
+    GegluB16 lb{w, (long long) K, N / 2};
     GegluStore st{out, bias, N / 2};
     mma_tile<BM, BM, 32, Op>(M, N, K, blockIdx.y * BM, blockIdx.x * BM, la, lb, st);
 }

@@ -54,6 +54,25 @@ struct StridedB16 {
     __device__ bool vecOk() const { return (NF ? sn == 1 && sk % 8 == 0 : sk == 1 && sn % 8 == 0) && aligned16(p); }
 };
 
+// GEGLU's projection weight w [2F, K] (16-bit, as loaded: value rows 0..F-1, then gate rows F..2F-1) read
+// as B [K, 2F] with its columns interleaved: column n is row (n % 2) F + n / 2 of w, so columns 2j and
+// 2j + 1 are feature j's value and gate (GegluStore). Each column is one row of w, contiguous in k.
+struct GegluB16 {
+    static constexpr bool nFast = false;
+    const unsigned short* p;
+    long long k;
+    int f;
+    using Col = long long;  // element offset of the column's row in w
+    __device__ Col col(int n) const { return (long long) ((n & 1) * f + (n >> 1)) * k; }
+    __device__ unsigned short load(Col c, int kk) const { return p[c + kk]; }
+    using Raw = unsigned short;
+    static __device__ __forceinline__ unsigned short to16(unsigned short x) { return x; }
+    static constexpr int vec = 8;
+    static constexpr bool taps = false;
+    __device__ const unsigned short* ptr(int n, int kk) const { return p + col(n) + kk; }
+    __device__ bool vecOk() const { return k % 8 == 0 && aligned16(p); }
+};
+
 // C = act(A B + bias) + residual: residual (or null) is dense like C, added after the activation, so that
 // linear + add in one op rounds exactly as the two ops would.
 struct BiasActStore {
@@ -71,10 +90,10 @@ struct BiasActStore {
     __device__ bool adjacent(int, int) const { return true; }
 };
 
-// GEGLU in the epilogue: B's columns are the projection's rows interleaved (2j = value j, 2j + 1 = gate
-// j, bias likewise), so each accumulator pair of columns (n, n + 1), n even, is one feature's value and
-// gate: out[m, n / 2] = (v + bias[n]) * gelu(g + bias[n + 1]), out [M, N / 2]. The [M, N] projection is
-// never written.
+// GEGLU in the epilogue: B's columns are the projection's rows interleaved (GegluB16: 2j = value j,
+// 2j + 1 = gate j; the bias is passed interleaved likewise), so each accumulator pair of columns (n, n + 1),
+// n even, is one feature's value and gate: out[m, n / 2] = (v + bias[n]) * gelu(g + bias[n + 1]), out
+// [M, N / 2]. The [M, N] projection is never written.
 struct GegluStore {
     float* out;
     const float* bias;  // interleaved, [N] (or null)

@@ -9,7 +9,11 @@
 // the area is reused. cp.async copies are held per thread and carried out only when a
 // cp.async.wait_group lets their group complete (all committed groups but the newest N, in order), so a
 // read of shared memory before the matching wait sees the old contents: a missing or misplaced wait
-// shows up as wrong numbers. Data races and speed are not modelled. mma products accumulate in
+// shows up as wrong numbers. Compiled with LDM4J_EMU_CP_ASYNC_IMMEDIATE, copies land at once instead
+// (the other extreme the hardware allows), which can expose a copy issued into a buffer other threads
+// are still reading (a missing barrier before a refill; a race, so not on every run); the tests run
+// every check both ways. Other data
+// races and speed are not modelled. mma products accumulate in
 // double before rounding to float, which differs from the hardware's fp32 accumulation only in the
 // last bits. The emulated instructions follow the PTX ISA's fragment tables (sections "Matrix
 // Fragments for mma.m16n8k16 with floating point type" and "ldmatrix").
@@ -194,7 +198,14 @@ struct AsyncCopy {
 inline thread_local std::vector<AsyncCopy> openGroup;
 inline thread_local std::vector<std::vector<AsyncCopy>> committedGroups;
 
-inline void cp_async(void* dst, const void* src, int bytes) { openGroup.push_back({dst, src, bytes}); }
+inline void cp_async(void* dst, const void* src, int bytes) {
+#ifdef LDM4J_EMU_CP_ASYNC_IMMEDIATE
+    std::memcpy(dst, src, bytes);
+    std::memset(static_cast<char*>(dst) + bytes, 0, 16 - bytes);
+#else
+    openGroup.push_back({dst, src, bytes});
+#endif
+}
 inline void cp_async_commit() {
     committedGroups.push_back(std::move(openGroup));
     openGroup.clear();

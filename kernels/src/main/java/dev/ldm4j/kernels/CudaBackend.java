@@ -11,6 +11,7 @@ import static jcuda.driver.JCudaDriver.cuEventDestroy;
 import static jcuda.driver.JCudaDriver.cuEventElapsedTime;
 import static jcuda.driver.JCudaDriver.cuEventRecord;
 import static jcuda.driver.JCudaDriver.cuEventSynchronize;
+import static jcuda.driver.JCudaDriver.cuGraphDestroy;
 import static jcuda.driver.JCudaDriver.cuGraphInstantiate;
 import static jcuda.driver.JCudaDriver.cuLaunchKernel;
 import static jcuda.driver.JCudaDriver.cuMemcpyDtoDAsync;
@@ -223,9 +224,12 @@ public final class CudaBackend implements Backend {
     @Override
     public Recording record(Function<Tensor[], Tensor> body, Tensor... inputs) {
         cx.bind();
+        cx.synchronize();
+        // Dead blocks of the eager work before (e.g. the step just run) go back to the device first: the
+        // recording's pool cannot use the shared cache, so it would otherwise hold a second working set.
+        cx.allocator.collectAndTrim();
         DeviceAllocator.Pool pool = cx.allocator.beginRecording();
-        boolean capturing = false;
-        CUgraph graph = new CUgraph();
+        boolean capturing = false, recorded = false;
         try {
             Tensor[] slots = new Tensor[inputs.length];
             for (int i = 0; i < inputs.length; i++) {
@@ -235,28 +239,40 @@ public final class CudaBackend implements Backend {
             cuStreamBeginCapture(cx.stream, CUstreamCaptureMode.CU_STREAM_CAPTURE_MODE_RELAXED);
             capturing = true;
             Tensor out = contiguous(body.apply(slots.clone()));
+            CUgraph graph = new CUgraph();
             capturing = false;
             cuStreamEndCapture(cx.stream, graph);
             CUgraphExec exec = new CUgraphExec();
-            cuGraphInstantiate(exec, graph, 0);
+            try {
+                cuGraphInstantiate(exec, graph, 0);
+            } catch (RuntimeException | LinkageError e) {
+                cuGraphDestroy(graph);
+                throw e;
+            }
             cx.allocator.endRecording();
             // The blocks that died during recording (collections run there) are not needed by the replays.
             cx.allocator.trim();
+            recorded = true;
             return new CudaRecording(this, cx, graph, exec, slots, out, pool);
         } catch (RuntimeException | LinkageError e) {
+            throw new IllegalStateException("CUDA graph recording failed: " + e.getMessage(), e);
+        } finally {
             if (capturing) {
+                // body failed (any Throwable) while the stream was capturing: end the capture so that later
+                // launches run again, and drop what was captured.
+                CUgraph partial = new CUgraph();
                 try {
-                    cuStreamEndCapture(cx.stream, new CUgraph());
+                    cuStreamEndCapture(cx.stream, partial);
+                    cuGraphDestroy(partial);
                 } catch (RuntimeException ignored) {
-                    // the capture is already invalid; ending it only restores the stream
+                    // the capture was invalidated; ending it has restored the stream, there is no graph
                 }
             }
             cx.allocator.endRecording();
-            cx.synchronize();
-            cx.allocator.closePool(pool);
-            throw new IllegalStateException("CUDA graph recording failed: " + e.getMessage(), e);
-        } finally {
-            cx.allocator.endRecording();
+            if (!recorded) {
+                cx.synchronize();
+                cx.allocator.closePool(pool);
+            }
         }
     }
 
@@ -412,7 +428,7 @@ public final class CudaBackend implements Backend {
         }
         if ((r == 2 || r == 3) && ss[r - 2] == 1 && ds[r - 1] == 1 && shape[r - 2] >= 8 && shape[r - 1] >= 8 && l.narrow()) {
             long batches = r == 3 ? shape[0] : 1;
-            if (batches <= 65535) {
+            if (batches <= 65535 && (shape[r - 2] + 31) / 32 <= 65535) {
                 int rowsR = (int) shape[r - 2], colsC = (int) shape[r - 1];
                 launch3("elementwise", "transpose_" + type, ceilDiv(colsC, 32), ceilDiv(rowsR, 32), (int) batches, THREADS, 0, rowsR, colsC,
                         r == 3 ? ss[0] : 0L, ss[r - 1], r == 3 ? ds[0] : 0L, ds[r - 2], src, dst);
@@ -470,9 +486,9 @@ public final class CudaBackend implements Backend {
 
     /**
      * In the FP16/BF16 modes GEGLU's gate is applied in the tensor-core product's epilogue
-     * (gemm_geglu_mma): the weight's halves are interleaved by rows once (a derived copy of its 16-bit
-     * storage, kept with it), so each accumulator pair is a value and its gate, and the [.., 2F]
-     * projection is never written. The fp32 mode composes linear and geglu.
+     * (gemm_geglu_mma): the kernel reads the weight's value and gate rows interleaved (no copy), so each
+     * accumulator pair is a value and its gate, and the [.., 2F] projection is never written. The fp32
+     * mode composes linear and geglu.
      */
     @Override
     public Tensor linearGeglu(Tensor x, Tensor w, Tensor bias) {
@@ -482,7 +498,6 @@ public final class CudaBackend implements Backend {
         }
         int n = w.dim(0), k = w.dim(1), f = n / 2;
         Tensor w16 = operand16(w.isContiguous() ? w : contiguous(w));
-        Tensor wi = interleavedHalves(w16, f, k);
         Tensor bi = bias == null ? null : interleavedBias(toDevice(bias), f);
         Tensor xc = contiguous(x);
         Tensor out = empty(withLastDim(x.shape(), f));
@@ -492,23 +507,8 @@ public final class CudaBackend implements Backend {
         }
         int tile = tileFor((long) ceilDiv(rows, 128) * ceilDiv(n, 128));
         launch("gemm_mma", "gemm_geglu_mma_" + tile + "_" + dtypeLabel(precision.operandType()), ceilDiv(n, tile), ceilDiv(rows, tile),
-                THREADS, 0, rows, n, k, xc, wi, bi, out);
+                THREADS, 0, rows, n, k, xc, w16, bi, out);
         return out;
-    }
-
-    /** w16 [2F, K] (dense, 16-bit) with rows 2j + h = w16 row h F + j; made once per weight storage and kept with it. */
-    private Tensor interleavedHalves(Tensor w16, int f, int k) {
-        CudaStorage s = (CudaStorage) w16.storage();
-        boolean whole = w16.offset() == 0 && s.size() == w16.numel();
-        CudaStorage d = whole ? s.derived("geglu-interleaved") : null;
-        if (d == null) {
-            d = new CudaStorage(cx.allocator, w16.dtype(), w16.numel(), true);
-            launch("convert", "interleave_halves_b16", gridFor(w16.numel()), 1, THREADS, 0, w16.numel(), f, k, w16, rawTensor(d));
-            if (whole) {
-                s.setDerived("geglu-interleaved", d);
-            }
-        }
-        return Tensor.of(d, w16.shape());
     }
 
     /** GEGLU's bias [2F] as F32 with its halves interleaved (2j value, 2j + 1 gate); made once per bias storage. */
@@ -600,11 +600,10 @@ public final class CudaBackend implements Backend {
     @Override
     public Tensor conv2dAdd(Tensor x, Tensor w, Tensor bias, int stride, int padTop, int padBottom, int padLeft, int padRight, Tensor residual) {
         int[] r = residual.shape();
-        boolean perChannel = r.length == 4 && r[2] == 1 && r[3] == 1 && x.rank() == 4 && w.rank() == 4 && r[1] == w.dim(0)
-                && (r[0] == x.dim(0) || r[0] == 1);
-        int oh = x.rank() == 4 && w.rank() == 4 && stride > 0 ? (x.dim(2) + padTop + padBottom - w.dim(2)) / stride + 1 : -1;
-        int ow = x.rank() == 4 && w.rank() == 4 && stride > 0 ? (x.dim(3) + padLeft + padRight - w.dim(3)) / stride + 1 : -1;
-        boolean full = Arrays.equals(r, new int[] {x.dim(0), w.dim(0), oh, ow});
+        boolean ranks = x.rank() == 4 && w.rank() == 4 && r.length == 4 && stride > 0;
+        boolean perChannel = ranks && r[2] == 1 && r[3] == 1 && r[1] == w.dim(0) && (r[0] == x.dim(0) || r[0] == 1);
+        boolean full = ranks && Arrays.equals(r, new int[] {x.dim(0), w.dim(0), (x.dim(2) + padTop + padBottom - w.dim(2)) / stride + 1,
+                (x.dim(3) + padLeft + padRight - w.dim(3)) / stride + 1});
         if (!perChannel && !full) {
             return Backend.super.conv2dAdd(x, w, bias, stride, padTop, padBottom, padLeft, padRight, residual);
         }
@@ -637,7 +636,7 @@ public final class CudaBackend implements Backend {
         Tensor rc = null;
         long[] rs = {0, 0, 0};
         if (residual != null) {
-            if (residual.dim(2) == 1 && residual.dim(3) == 1 && (oh != 1 || ow != 1)) {
+            if (residual.dim(2) == 1 && residual.dim(3) == 1) {
                 rc = contiguous(residual);
                 rs = new long[] {residual.dim(0) == 1 ? 0 : o, 1, 0};
             } else {

@@ -2,7 +2,7 @@
 // A storage can get twins of another dtype made on the device, once: an F32 twin of F16/BF16 weights
 // (kept in their file dtype) for the F32 kernels, and an F16/BF16 twin of weights for the tensor-core
 // kernels of the FP16/BF16 modes. A twin lives as long as its storage, and so do derived copies that
-// rearrange the contents for one kernel (GEGLU's interleaved weight and bias).
+// rearrange the contents for one kernel (GEGLU's interleaved bias).
 package dev.ldm4j.kernels;
 
 import dev.ldm4j.tensor.DType;

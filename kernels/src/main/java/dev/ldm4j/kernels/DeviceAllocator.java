@@ -293,6 +293,12 @@ final class DeviceAllocator {
         }
     }
 
+    /** Collects dead tensors' blocks, then frees every cached block (not while recording). */
+    void collectAndTrim() {
+        collectGarbage();
+        trim();
+    }
+
     /** Frees every cached block (live blocks stay with their tensors). */
     synchronized void trim() {
         drainReturned();

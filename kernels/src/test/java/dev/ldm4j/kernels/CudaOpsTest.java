@@ -156,6 +156,8 @@ class CudaOpsTest {
         same("conv 3x3 + [N, O, 1, 1] (time embedding, fused)", b -> b.conv2dAdd(on(b, x), on(b, rand(48, 7, 5, 3, 3)), on(b, rand(49, 7)), 1, 1, 1, 1, 1,
                 on(b, rand(50, 2, 7, 1, 1))));
         same("conv 3x3 + [1, O, 1, 1]", b -> b.conv2dAdd(on(b, x), on(b, rand(51, 7, 5, 3, 3)), null, 1, 1, 1, 1, 1, on(b, rand(52, 1, 7, 1, 1))));
+        same("conv to a 1x1 output + [1, O, 1, 1]", b -> b.conv2dAdd(on(b, rand(55, 2, 5, 3, 3)), on(b, rand(56, 7, 5, 3, 3)), null, 1, 0,
+                0, 0, 0, on(b, rand(57, 1, 7, 1, 1))));
         same("conv 3x3 + [N, 1, H, W] (composed)", b -> b.conv2dAdd(on(b, x), on(b, rand(53, 7, 5, 3, 3)), null, 1, 1, 1, 1, 1, on(b, rand(54, 2, 1, 13, 11))));
         same("conv stride 2 pad (0,1,0,1)", b -> b.conv2d(on(b, x), on(b, rand(35, 6, 5, 3, 3)), on(b, rand(36, 6)), 2, 0, 1, 0, 1));
         same("conv 2x4 kernel stride 3", b -> b.conv2d(on(b, x), on(b, rand(43, 4, 5, 2, 4)), on(b, rand(44, 4)), 3, 1, 0, 2, 1));

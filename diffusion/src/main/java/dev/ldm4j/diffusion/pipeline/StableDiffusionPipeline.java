@@ -180,10 +180,15 @@ public final class StableDiffusionPipeline implements AutoCloseable {
                         out = recording.run(x, tProj);
                         replayed++;
                     } catch (RuntimeException e) {
-                        recording.close();
-                        recording = null;
                         recordingStatus = "step recording: replay failed at step " + (i - first + 1) + " (" + e.getMessage()
                                 + ") after " + replayed + " replays; the remaining steps ran op by op";
+                        Recording failed = recording;
+                        recording = null;
+                        try {
+                            failed.close();
+                        } catch (RuntimeException closing) {
+                            e.addSuppressed(closing);
+                        }
                     }
                 }
                 if (out == null) {
