@@ -116,6 +116,14 @@ lins = [("linear 320->320 [8192 tok] (q/k/v/out)", 8192, 320, 320), ("linear 320
 for name, r, k, n in lins:
     xi, wi, bi = torch.randn(r, k, device="cuda", dtype=h), torch.randn(n, k, device="cuda", dtype=h), torch.randn(n, device="cuda", dtype=h)
     rows.append((name, med(lambda: F.linear(xi, wi, bi), reps=21)))
+xg, wg, bg = torch.randn(8192, 320, device="cuda", dtype=h), torch.randn(2560, 320, device="cuda", dtype=h), torch.randn(2560, device="cuda", dtype=h)
+def geglu():
+    a, g = F.linear(xg, wg, bg).chunk(2, dim=-1)
+    return a * F.gelu(g)
+rows.append(("linear 320->2560 + GEGLU [8192 tok]", med(geglu, reps=21)))
+xr, wr, br, rr = (torch.randn(8192, 1280, device="cuda", dtype=h), torch.randn(320, 1280, device="cuda", dtype=h),
+                  torch.randn(320, device="cuda", dtype=h), torch.randn(8192, 320, device="cuda", dtype=h))
+rows.append(("linear 1280->320 + residual [8192 tok]", med(lambda: F.linear(xr, wr, br) + rr, reps=21)))
 a16, b16 = torch.randn(4096, 4096, device="cuda", dtype=h), torch.randn(4096, 4096, device="cuda", dtype=h)
 rows.append(("matmul 4096^3", med(lambda: a16 @ b16, reps=21)))
 for name, b, l, lk, hd, d in [("self-attn 64x64: L 4096, D 40", 2, 4096, 4096, 8, 40), ("self-attn 32x32: L 1024, D 80", 2, 1024, 1024, 8, 80),

@@ -229,6 +229,12 @@ public final class GpuBench {
         // Linear layers of the 64x64 transformer blocks (tokens = 2 x 4096).
         linear("linear 320->320 [8192 tok] (q/k/v/out)", 8192, 320, 320, false);
         linear("linear 320->2560 [8192 tok] (GEGLU proj)", 8192, 320, 2560, false);
+        Tensor gx = rand(8192, 320), gw = randF16(2560, 320), gb = rand(2560);
+        flops("linear 320->2560 + GEGLU [8192 tok] fp16 (gate in the epilogue)", "linear 320->2560 + GEGLU [8192 tok]", 2.0 * 8192 * 320 * 2560,
+                () -> gpu16.linearGeglu(gx, gw, gb));
+        Tensor rx = rand(8192, 1280), rw = randF16(320, 1280), rb = rand(320), rr = rand(8192, 320);
+        flops("linear 1280->320 + residual [8192 tok] fp16 (add in the epilogue)", "linear 1280->320 + residual [8192 tok]", 2.0 * 8192 * 1280 * 320,
+                () -> gpu16.linearAdd(rx, rw, rb, rr));
         linear("linear 1280->320 [8192 tok] (ff out)", 8192, 1280, 320, false);
         linear("linear 1280->1280 [2048 tok] F16 weight (32x32 ff)", 2048, 1280, 1280, true);
         linear("linear 768->320 [154 tok] (cross k/v)", 154, 768, 320, false);
