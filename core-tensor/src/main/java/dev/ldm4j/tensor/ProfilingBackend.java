@@ -102,11 +102,18 @@ public final class ProfilingBackend implements Backend {
 
     @Override
     public Tensor conv2d(Tensor x, Tensor w, Tensor bias, int stride, int padTop, int padBottom, int padLeft, int padRight) {
+        return time(convName(w, stride), convFlops(x, w, stride, padTop, padBottom, padLeft, padRight),
+                () -> inner.conv2d(x, w, bias, stride, padTop, padBottom, padLeft, padRight));
+    }
+
+    private static String convName(Tensor w, int stride) {
+        return w.dim(2) == 1 && w.dim(3) == 1 ? "conv2d 1x1" : "conv2d " + w.dim(2) + "x" + w.dim(3) + (stride == 1 ? "" : " s" + stride);
+    }
+
+    private static long convFlops(Tensor x, Tensor w, int stride, int padTop, int padBottom, int padLeft, int padRight) {
         int oh = (x.dim(2) + padTop + padBottom - w.dim(2)) / stride + 1;
         int ow = (x.dim(3) + padLeft + padRight - w.dim(3)) / stride + 1;
-        long flops = 2L * x.dim(0) * oh * ow * w.numel();
-        String op = w.dim(2) == 1 && w.dim(3) == 1 ? "conv2d 1x1" : "conv2d " + w.dim(2) + "x" + w.dim(3) + (stride == 1 ? "" : " s" + stride);
-        return time(op, flops, () -> inner.conv2d(x, w, bias, stride, padTop, padBottom, padLeft, padRight));
+        return 2L * x.dim(0) * oh * ow * w.numel();
     }
 
     @Override
@@ -121,11 +128,8 @@ public final class ProfilingBackend implements Backend {
 
     @Override
     public Tensor conv2dAdd(Tensor x, Tensor w, Tensor bias, int stride, int padTop, int padBottom, int padLeft, int padRight, Tensor residual) {
-        int oh = (x.dim(2) + padTop + padBottom - w.dim(2)) / stride + 1;
-        int ow = (x.dim(3) + padLeft + padRight - w.dim(3)) / stride + 1;
-        long flops = 2L * x.dim(0) * oh * ow * w.numel();
-        String op = w.dim(2) == 1 && w.dim(3) == 1 ? "conv2d 1x1+add" : "conv2d " + w.dim(2) + "x" + w.dim(3) + (stride == 1 ? "" : " s" + stride) + "+add";
-        return time(op, flops, () -> inner.conv2dAdd(x, w, bias, stride, padTop, padBottom, padLeft, padRight, residual));
+        return time(convName(w, stride) + "+add", convFlops(x, w, stride, padTop, padBottom, padLeft, padRight),
+                () -> inner.conv2dAdd(x, w, bias, stride, padTop, padBottom, padLeft, padRight, residual));
     }
 
     @Override
