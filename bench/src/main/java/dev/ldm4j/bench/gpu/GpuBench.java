@@ -540,6 +540,8 @@ public final class GpuBench {
      * significant bits and bf16 8, so a denoising run moves each pixel by a fraction of one or a few
      * 8-bit steps; the bounds are about 4x (fp16) and 2.5x (bf16) the errors measured on this model
      * before attention moved to tensor cores (GPU-RESULTS.md run 4: 0.717 and 4.58 max, 0.055 and 0.52 mean).
+     * The same bounds are tested without a GPU on a CPU backend with rounded product operands
+     * (diffusion's HalfPrecisionToleranceTest; 2026-11-26: 0.545 and 4.61 max, 0.061 and 0.53 mean).
      */
     private static final double[] HALF_IMAGE_MAX = {3, 12}, HALF_IMAGE_MEAN = {0.25, 1.5};
 
