@@ -47,7 +47,7 @@ __device__ __forceinline__ void gemm_batched_mma(int M, int N, int K, const floa
     }
 
 // linear + GEGLU: x [M, K] (F32, rounded while staged) times the 16-bit weight w [N, K] as loaded (N = 2F,
-// read with its value and gate rows interleaved, GegluB16), bias interleaved [N] -> out [M, F].
+// read with its value and gate rows interleaved, GegluB16), bias [N] as loaded -> out [M, F].
 template <int BM, class Op>
 __device__ __forceinline__ void gemm_geglu_mma(int M, int N, int K, const float* a, const unsigned short* w,
                                                const float* bias, float* out) {

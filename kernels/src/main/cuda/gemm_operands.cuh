@@ -91,18 +91,18 @@ struct BiasActStore {
 };
 
 // GEGLU in the epilogue: B's columns are the projection's rows interleaved (GegluB16: 2j = value j,
-// 2j + 1 = gate j; the bias is passed interleaved likewise), so each accumulator pair of columns (n, n + 1),
-// n even, is one feature's value and gate: out[m, n / 2] = (v + bias[n]) * gelu(g + bias[n + 1]), out
-// [M, N / 2]. The [M, N] projection is never written.
+// 2j + 1 = gate j), so each accumulator pair of columns (n, n + 1), n even, is feature j = n / 2's value
+// and gate: out[m, j] = (v + bias[j]) * gelu(g + bias[F + j]), out [M, F], bias [2F] as loaded. The
+// [M, 2F] projection is never written.
 struct GegluStore {
     float* out;
-    const float* bias;  // interleaved, [N] (or null)
-    int f;              // N / 2
+    const float* bias;  // [2F] (or null): values' then gates'
+    int f;              // F = N / 2
     static constexpr bool kPairs = true;
     __device__ void pair(int m, int n, float v, float g) const {
         if (bias) {
-            v += bias[n];
-            g += bias[n + 1];
+            v += bias[n >> 1];
+            g += bias[f + (n >> 1)];
         }
         out[(long long) m * f + (n >> 1)] = v * gelu_exact(g);
     }

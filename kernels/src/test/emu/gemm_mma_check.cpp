@@ -95,16 +95,11 @@ static void geglu(int M, int F, int K, bool bf16, bool tile128) {
     auto bias = random_floats(N, 31);
     std::vector<unsigned short> w16(w.size());
     for (size_t i = 0; i < w.size(); i++) w16[i] = bf16 ? to_bf16(w[i]) : to_f16(w[i]);
-    std::vector<float> bi(N);
-    for (int j = 0; j < F; j++) {
-        bi[2 * j] = bias[j];
-        bi[2 * j + 1] = bias[F + j];
-    }
     std::vector<float> out((size_t) M * F, NAN);
     int bm = tile128 ? 128 : 64;
     auto kernel = bf16 ? (tile128 ? gemm_geglu_mma_128_bf16 : gemm_geglu_mma_64_bf16) : (tile128 ? gemm_geglu_mma_128_f16 : gemm_geglu_mma_64_f16);
     emu_launch(kernel, dim3((N + bm - 1) / bm, (M + bm - 1) / bm), dim3(256), 0, M, N, K, (const float*) x.data(),
-               (const unsigned short*) w16.data(), (const float*) bi.data(), out.data());
+               (const unsigned short*) w16.data(), (const float*) bias.data(), out.data());
     std::vector<double> want(out.size());
     for (int m = 0; m < M; m++)
         for (int j = 0; j < F; j++) {

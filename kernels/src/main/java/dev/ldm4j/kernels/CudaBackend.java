@@ -157,22 +157,28 @@ public final class CudaBackend implements Backend {
             return host;
         }
         long n = host.numel();
-        if (host.isContiguous() && (host.storage() instanceof FloatStorage || host.storage() instanceof SegmentStorage)) {
+        if (denseOnHost(host)) {
             CudaStorage s = new CudaStorage(cx.allocator, host.dtype(), n, longLived);
-            if (host.storage() instanceof FloatStorage fs) {
-                MemorySegment src = MemorySegment.ofArray(fs.data()).asSlice(host.offset() * 4, n * 4);
-                upload(src, s);
-            } else {
-                SegmentStorage ss = (SegmentStorage) host.storage();
-                long b = host.dtype().byteSize();
-                upload(ss.segment().asSlice(host.offset() * b, n * b), s);
-            }
+            upload(hostBytes(host), s);
             return Tensor.of(s, host.shape());
         }
         float[] dense = host.toFloatArray();
         CudaStorage s = new CudaStorage(cx.allocator, DType.F32, n, longLived);
         upload(MemorySegment.ofArray(dense), s);
         return Tensor.of(s, host.shape());
+    }
+
+    /** A contiguous host tensor whose bytes can be uploaded as they are (heap floats or a memory segment). */
+    private static boolean denseOnHost(Tensor host) {
+        return host.isContiguous() && (host.storage() instanceof FloatStorage || host.storage() instanceof SegmentStorage);
+    }
+
+    /** The bytes of a denseOnHost tensor. */
+    private static MemorySegment hostBytes(Tensor host) {
+        long n = host.numel(), b = host.dtype().byteSize();
+        return host.storage() instanceof FloatStorage fs
+                ? MemorySegment.ofArray(fs.data()).asSlice(host.offset() * 4, n * 4)
+                : ((SegmentStorage) host.storage()).segment().asSlice(host.offset() * b, n * b);
     }
 
     /**
@@ -186,16 +192,13 @@ public final class CudaBackend implements Backend {
         DType want = precision.operandType();
         DType have = host.dtype();
         boolean narrow = tensorCores() && host.device() != Device.CUDA && host.rank() >= 2 && have != want
-                && (have == DType.F32 || have == DType.F16 || have == DType.BF16) && host.isContiguous()
-                && (host.storage() instanceof FloatStorage || host.storage() instanceof SegmentStorage);
+                && (have == DType.F32 || have == DType.F16 || have == DType.BF16) && denseOnHost(host);
         if (!narrow) {
             return toDevice(host, true);
         }
         cx.bind();
         long n = host.numel(), b = have.byteSize();
-        MemorySegment src = host.storage() instanceof FloatStorage fs
-                ? MemorySegment.ofArray(fs.data()).asSlice(host.offset() * 4, n * 4)
-                : ((SegmentStorage) host.storage()).segment().asSlice(host.offset() * b, n * b);
+        MemorySegment src = hostBytes(host);
         CudaStorage out = new CudaStorage(cx.allocator, want, n, true);
         CudaStorage scratch = cx.uploadScratch();
         MemorySegment staging = MemorySegment.ofBuffer(cx.staging);
@@ -498,7 +501,7 @@ public final class CudaBackend implements Backend {
         }
         int n = w.dim(0), k = w.dim(1), f = n / 2;
         Tensor w16 = operand16(w.isContiguous() ? w : contiguous(w));
-        Tensor bi = bias == null ? null : interleavedBias(toDevice(bias), f);
+        Tensor bc = bias == null ? null : contiguous(bias);
         Tensor xc = contiguous(x);
         Tensor out = empty(withLastDim(x.shape(), f));
         int rows = Math.toIntExact(x.numel() / Math.max(1, k));
@@ -507,23 +510,8 @@ public final class CudaBackend implements Backend {
         }
         int tile = tileFor((long) ceilDiv(rows, 128) * ceilDiv(n, 128));
         launch("gemm_mma", "gemm_geglu_mma_" + tile + "_" + dtypeLabel(precision.operandType()), ceilDiv(n, tile), ceilDiv(rows, tile),
-                THREADS, 0, rows, n, k, xc, w16, bi, out);
+                THREADS, 0, rows, n, k, xc, w16, bc, out);
         return out;
-    }
-
-    /** GEGLU's bias [2F] as F32 with its halves interleaved (2j value, 2j + 1 gate); made once per bias storage. */
-    private Tensor interleavedBias(Tensor bias, int f) {
-        CudaStorage s = (CudaStorage) bias.storage();
-        boolean whole = bias.offset() == 0 && s.size() == bias.numel() && bias.isContiguous();
-        CudaStorage d = whole ? s.derived("geglu-interleaved") : null;
-        if (d != null) {
-            return Tensor.of(d, bias.shape());
-        }
-        Tensor t = contiguous(f32(bias).reshape(2, f).transpose(0, 1)).reshape(2 * f);
-        if (whole) {
-            s.setDerived("geglu-interleaved", (CudaStorage) t.storage());
-        }
-        return t;
     }
 
     private Tensor linear(Tensor x, Tensor w, Tensor bias, Activation act, Tensor residual) {

@@ -1,16 +1,13 @@
 // Device storage: a block of GPU memory from the caching allocator holding size elements of one dtype.
 // A storage can get twins of another dtype made on the device, once: an F32 twin of F16/BF16 weights
 // (kept in their file dtype) for the F32 kernels, and an F16/BF16 twin of weights for the tensor-core
-// kernels of the FP16/BF16 modes. A twin lives as long as its storage, and so do derived copies that
-// rearrange the contents for one kernel (GEGLU's interleaved bias).
+// kernels of the FP16/BF16 modes. A twin lives as long as its storage.
 package dev.ldm4j.kernels;
 
 import dev.ldm4j.tensor.DType;
 import dev.ldm4j.tensor.Device;
 import dev.ldm4j.tensor.Storage;
 import java.util.EnumMap;
-import java.util.HashMap;
-import java.util.Map;
 import jcuda.driver.CUdeviceptr;
 
 public final class CudaStorage implements Storage {
@@ -18,7 +15,6 @@ public final class CudaStorage implements Storage {
     private final DType dtype;
     private final long size;
     private final EnumMap<DType, CudaStorage> twins = new EnumMap<>(DType.class);
-    private final Map<String, CudaStorage> derived = new HashMap<>();
 
     CudaStorage(DeviceAllocator allocator, DType dtype, long size) {
         this(allocator, dtype, size, false);
@@ -63,15 +59,6 @@ public final class CudaStorage implements Storage {
 
     synchronized void setTwin(DType dtype, CudaStorage twin) {
         twins.put(dtype, twin);
-    }
-
-    /** A copy of this storage rearranged for one use (e.g. "geglu-interleaved"), if made before; null otherwise. */
-    synchronized CudaStorage derived(String kind) {
-        return derived.get(kind);
-    }
-
-    synchronized void setDerived(String kind, CudaStorage copy) {
-        derived.put(kind, copy);
     }
 
     long bytes() {
