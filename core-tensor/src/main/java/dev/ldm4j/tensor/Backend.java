@@ -146,6 +146,15 @@ public interface Backend extends AutoCloseable {
     /** Mean over one dimension, which is kept with size 1. */
     Tensor mean(Tensor x, int dim);
 
+    /**
+     * Frees the memory of t's storage now, for reuse by later ops: t and every view of its storage must
+     * not be used again. For results of this backend's ops only (never weights or a caller's inputs);
+     * releasing a storage twice does nothing. A no-op where the collector manages memory (the CPU).
+     * Model code rarely calls this directly: TensorScope calls it for the intermediates of a block.
+     */
+    default void release(Tensor t) {
+    }
+
     /** Frees device resources; a no-op on the CPU. */
     @Override
     default void close() {

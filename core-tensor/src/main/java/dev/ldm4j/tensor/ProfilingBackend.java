@@ -220,6 +220,11 @@ public final class ProfilingBackend implements Backend {
     }
 
     @Override
+    public void release(Tensor t) {
+        inner.release(t);
+    }
+
+    @Override
     public void close() {
         inner.close();
     }

@@ -202,4 +202,9 @@ final class ProfilingBackend implements Backend {
     public Tensor mean(Tensor x, int dim) {
         return timed("mean", () -> gpu.mean(x, dim));
     }
+
+    @Override
+    public void release(Tensor t) {
+        gpu.release(t);
+    }
 }
