@@ -9,6 +9,7 @@ package dev.ldm4j.nn;
 
 import dev.ldm4j.tensor.Backend;
 import dev.ldm4j.tensor.Tensor;
+import dev.ldm4j.tensor.TensorScope;
 
 public final class Attention {
     private final Backend backend;
@@ -51,15 +52,19 @@ public final class Attention {
      * attention -> [B, Lq, queryDim].
      */
     public Tensor forward(Tensor x, Tensor context) {
-        return toOut.forward(attend(x, context));               // [B, Lq, queryDim]
+        try (TensorScope scope = TensorScope.open()) {
+            return scope.keep(toOut.forward(attend(x, context)));                 // [B, Lq, queryDim]
+        }
     }
 
     /** forward(x, context) + residual ([B, Lq, queryDim]), the add fused into the output projection where the backend can. */
     public Tensor forwardAdd(Tensor x, Tensor context, Tensor residual) {
-        return toOut.forwardAdd(attend(x, context), residual);  // [B, Lq, queryDim]
+        try (TensorScope scope = TensorScope.open()) {
+            return scope.keep(toOut.forwardAdd(attend(x, context), residual));    // [B, Lq, queryDim]
+        }
     }
 
-    /** The attention heads before to_out: [B, Lq, H*D]. */
+    /** The attention heads before to_out: [B, Lq, H*D] (q, k and v are freed by the caller's scope). */
     private Tensor attend(Tensor x, Tensor context) {
         Tensor kv = context == null ? x : context;
         Tensor q = toQ.forward(x);                                  // [B, Lq, H*D]
@@ -74,10 +79,13 @@ public final class Attention {
      */
     public Tensor forwardSpatial(Tensor x) {
         int b = x.dim(0), c = x.dim(1), h = x.dim(2), w = x.dim(3);
-        Tensor n = groupNorm != null ? groupNorm.forward(x) : x;                       // [B, C, H, W]
-        Tensor tokens = n.reshape(b, c, h * w).transpose(1, 2);                        // [B, HW, C] (view)
-        Tensor out = forward(tokens, null);                                            // [B, HW, C]
-        Tensor map = backend.contiguous(out.transpose(1, 2)).reshape(b, c, h, w);      // [B, C, H, W]
-        return backend.add(map, x);
+        try (TensorScope scope = TensorScope.open()) {
+            Tensor n = groupNorm != null ? groupNorm.forward(x) : x;                   // [B, C, H, W]
+            Tensor tokens = n.reshape(b, c, h * w).transpose(1, 2);                    // [B, HW, C] (view)
+            Tensor out = forward(tokens, null);                                        // [B, HW, C]
+            scope.release(n);
+            Tensor map = backend.contiguous(out.transpose(1, 2)).reshape(b, c, h, w);  // [B, C, H, W]
+            return scope.keep(backend.add(map, x));
+        }
     }
 }

@@ -4,6 +4,7 @@
 package dev.ldm4j.nn;
 
 import dev.ldm4j.tensor.Tensor;
+import dev.ldm4j.tensor.TensorScope;
 
 public final class FeedForward {
     private final GEGLU geglu;
@@ -21,13 +22,17 @@ public final class FeedForward {
 
     /** [B, L, D] -> [B, L, D]. */
     public Tensor forward(Tensor x) {
-        Tensor h = geglu.forward(x);  // [B, L, 4D]
-        return out.forward(h);        // [B, L, D]
+        try (TensorScope scope = TensorScope.open()) {
+            Tensor h = geglu.forward(x);          // [B, L, 4D]
+            return scope.keep(out.forward(h));    // [B, L, D]
+        }
     }
 
     /** forward(x) + residual ([B, L, D]), the add fused into the output projection where the backend can. */
     public Tensor forwardAdd(Tensor x, Tensor residual) {
-        Tensor h = geglu.forward(x);          // [B, L, 4D]
-        return out.forwardAdd(h, residual);   // [B, L, D]
+        try (TensorScope scope = TensorScope.open()) {
+            Tensor h = geglu.forward(x);                      // [B, L, 4D]
+            return scope.keep(out.forwardAdd(h, residual));   // [B, L, D]
+        }
     }
 }

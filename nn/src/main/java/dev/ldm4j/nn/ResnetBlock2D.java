@@ -9,6 +9,7 @@ package dev.ldm4j.nn;
 import dev.ldm4j.tensor.Activation;
 import dev.ldm4j.tensor.Backend;
 import dev.ldm4j.tensor.Tensor;
+import dev.ldm4j.tensor.TensorScope;
 
 public final class ResnetBlock2D {
     private final Backend backend;
@@ -39,16 +40,21 @@ public final class ResnetBlock2D {
 
     /** x [B, Cin, H, W], temb [B, T] (null without time embedding) -> [B, Cout, H, W]. */
     public Tensor forward(Tensor x, Tensor temb) {
-        Tensor h = norm1.forwardSilu(x);                                     // [B, Cin, H, W]
-        if (timeEmbProj != null) {
-            Tensor t = timeEmbProj.forward(backend.activation(temb, Activation.SILU)); // [B, Cout]
-            h = conv1.forwardAdd(h, t.reshape(t.dim(0), t.dim(1), 1, 1));   // [B, Cout, H, W] = conv1(h) + t
-        } else {
-            h = conv1.forward(h);                                            // [B, Cout, H, W]
+        try (TensorScope scope = TensorScope.open()) {
+            Tensor n = norm1.forwardSilu(x);                                     // [B, Cin, H, W]
+            Tensor h;
+            if (timeEmbProj != null) {
+                Tensor t = timeEmbProj.forward(backend.activation(temb, Activation.SILU)); // [B, Cout]
+                h = conv1.forwardAdd(n, t.reshape(t.dim(0), t.dim(1), 1, 1));   // [B, Cout, H, W] = conv1(n) + t
+            } else {
+                h = conv1.forward(n);                                            // [B, Cout, H, W]
+            }
+            scope.release(n);
+            n = norm2.forwardSilu(h);                                            // [B, Cout, H, W]
+            scope.release(h);
+            Tensor shortcut = convShortcut != null ? convShortcut.forward(x) : x; // [B, Cout, H, W]
+            Tensor out = conv2.forwardAdd(n, shortcut);                          // [B, Cout, H, W] = conv2(n) + shortcut
+            return scope.keep(outputScaleFactor == 1f ? out : backend.scale(out, 1f / outputScaleFactor));
         }
-        h = norm2.forwardSilu(h);                                            // [B, Cout, H, W]
-        Tensor shortcut = convShortcut != null ? convShortcut.forward(x) : x; // [B, Cout, H, W]
-        Tensor out = conv2.forwardAdd(h, shortcut);                          // [B, Cout, H, W] = conv2(h) + shortcut
-        return outputScaleFactor == 1f ? out : backend.scale(out, 1f / outputScaleFactor);
     }
 }

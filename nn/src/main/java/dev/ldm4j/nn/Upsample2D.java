@@ -3,6 +3,7 @@ package dev.ldm4j.nn;
 
 import dev.ldm4j.tensor.Backend;
 import dev.ldm4j.tensor.Tensor;
+import dev.ldm4j.tensor.TensorScope;
 
 public final class Upsample2D {
     private final Backend backend;
@@ -15,7 +16,9 @@ public final class Upsample2D {
 
     /** [B, C, H, W] -> [B, C, 2H, 2W]. */
     public Tensor forward(Tensor x) {
-        Tensor up = backend.upsampleNearest2x(x);  // [B, C, 2H, 2W]
-        return conv.forward(up);                   // [B, C, 2H, 2W]
+        try (TensorScope scope = TensorScope.open()) {
+            Tensor up = backend.upsampleNearest2x(x);  // [B, C, 2H, 2W]
+            return scope.keep(conv.forward(up));       // [B, C, 2H, 2W]
+        }
     }
 }

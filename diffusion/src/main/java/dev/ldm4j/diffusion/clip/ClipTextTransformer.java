@@ -11,6 +11,7 @@ import dev.ldm4j.nn.Params;
 import dev.ldm4j.tensor.Activation;
 import dev.ldm4j.tensor.Backend;
 import dev.ldm4j.tensor.Tensor;
+import dev.ldm4j.tensor.TensorScope;
 
 import java.util.ArrayList;
 import java.util.List;
@@ -148,12 +149,14 @@ public final class ClipTextTransformer {
         }
 
         Tensor forward(Tensor x) {
-            Tensor h = layerNorm1.forward(x);                                      // [B, L, D]
-            Tensor a = backend.attention(qProj.forward(h), kProj.forward(h), vProj.forward(h),
-                    heads, scale, true);                                           // [B, L, D], causal
-            x = backend.add(x, outProj.forward(a));                                // [B, L, D]
-            h = fc1.forward(layerNorm2.forward(x), act);                           // [B, L, I]
-            return backend.add(x, fc2.forward(h));                                 // [B, L, D]
+            try (TensorScope scope = TensorScope.open()) {
+                Tensor h = layerNorm1.forward(x);                                      // [B, L, D]
+                Tensor a = backend.attention(qProj.forward(h), kProj.forward(h), vProj.forward(h),
+                        heads, scale, true);                                           // [B, L, D], causal
+                x = backend.add(x, outProj.forward(a));                                // [B, L, D]
+                h = fc1.forward(layerNorm2.forward(x), act);                           // [B, L, I]
+                return scope.keep(backend.add(x, fc2.forward(h)));                     // [B, L, D]
+            }
         }
     }
 }

@@ -9,6 +9,7 @@ import dev.ldm4j.nn.FeedForward;
 import dev.ldm4j.nn.LayerNorm;
 import dev.ldm4j.nn.Params;
 import dev.ldm4j.tensor.Tensor;
+import dev.ldm4j.tensor.TensorScope;
 
 public final class BasicTransformerBlock {
     private static final float NORM_EPS = 1e-5f;
@@ -31,8 +32,16 @@ public final class BasicTransformerBlock {
 
     /** x [B, HW, D], context [B, 77, Cctx] -> [B, HW, D]. */
     public Tensor forward(Tensor x, Tensor context) {
-        x = attn1.forwardAdd(norm1.forward(x), null, x);      // [B, HW, D] = attn1(norm1(x)) + x
-        x = attn2.forwardAdd(norm2.forward(x), context, x);   // [B, HW, D] = attn2(norm2(x), ctx) + x
-        return ff.forwardAdd(norm3.forward(x), x);            // [B, HW, D] = ff(norm3(x)) + x
+        try (TensorScope scope = TensorScope.open()) {
+            Tensor n = norm1.forward(x);                          // [B, HW, D]
+            Tensor h1 = attn1.forwardAdd(n, null, x);             // [B, HW, D] = attn1(norm1(x)) + x
+            scope.release(n);
+            n = norm2.forward(h1);                                // [B, HW, D]
+            Tensor h2 = attn2.forwardAdd(n, context, h1);         // [B, HW, D] = attn2(norm2(h1), ctx) + h1
+            scope.release(n);
+            scope.release(h1);
+            n = norm3.forward(h2);                                // [B, HW, D]
+            return scope.keep(ff.forwardAdd(n, h2));              // [B, HW, D] = ff(norm3(h2)) + h2
+        }
     }
 }

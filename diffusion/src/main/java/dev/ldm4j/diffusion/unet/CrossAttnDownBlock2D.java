@@ -6,6 +6,7 @@ import dev.ldm4j.nn.Downsample2D;
 import dev.ldm4j.nn.Params;
 import dev.ldm4j.nn.ResnetBlock2D;
 import dev.ldm4j.tensor.Tensor;
+import dev.ldm4j.tensor.TensorScope;
 
 import java.util.ArrayList;
 import java.util.Deque;
@@ -30,15 +31,18 @@ public final class CrossAttnDownBlock2D implements DownBlock {
 
     @Override
     public Tensor forward(Tensor h, Tensor temb, Tensor context, Deque<Tensor> skips) {
-        for (int j = 0; j < resnets.size(); j++) {
-            h = resnets.get(j).forward(h, temb);       // [B, Cout, H, W]
-            h = attentions.get(j).forward(h, context); // [B, Cout, H, W]
-            skips.push(h);
+        try (TensorScope scope = TensorScope.open()) {
+            for (int j = 0; j < resnets.size(); j++) {
+                Tensor r = resnets.get(j).forward(h, temb);    // [B, Cout, H, W]
+                h = attentions.get(j).forward(r, context);     // [B, Cout, H, W]
+                scope.release(r);
+                skips.push(scope.keep(h));
+            }
+            if (downsampler != null) {
+                h = downsampler.forward(h);                    // [B, Cout, H/2, W/2]
+                skips.push(scope.keep(h));
+            }
+            return h;
         }
-        if (downsampler != null) {
-            h = downsampler.forward(h);                // [B, Cout, H/2, W/2]
-            skips.push(h);
-        }
-        return h;
     }
 }

@@ -7,6 +7,7 @@ import dev.ldm4j.nn.ResnetBlock2D;
 import dev.ldm4j.nn.Upsample2D;
 import dev.ldm4j.tensor.Backend;
 import dev.ldm4j.tensor.Tensor;
+import dev.ldm4j.tensor.TensorScope;
 
 import java.util.ArrayList;
 import java.util.Deque;
@@ -37,14 +38,21 @@ public final class CrossAttnUpBlock2D implements UpBlock {
 
     @Override
     public Tensor forward(Tensor h, Tensor temb, Tensor context, Deque<Tensor> skips) {
-        for (int j = 0; j < resnets.size(); j++) {
-            h = backend.concat(1, h, skips.pop());       // [B, C + Cskip, H, W]
-            h = resnets.get(j).forward(h, temb);         // [B, Cout, H, W]
-            h = attentions.get(j).forward(h, context);   // [B, Cout, H, W]
+        try (TensorScope scope = TensorScope.open()) {
+            for (int j = 0; j < resnets.size(); j++) {
+                Tensor cat = backend.concat(1, h, skips.pop());   // [B, C + Cskip, H, W]
+                scope.release(h);
+                Tensor r = resnets.get(j).forward(cat, temb);     // [B, Cout, H, W]
+                scope.release(cat);
+                h = attentions.get(j).forward(r, context);        // [B, Cout, H, W]
+                scope.release(r);
+            }
+            if (upsampler != null) {
+                Tensor up = upsampler.forward(h);                 // [B, Cout, 2H, 2W]
+                scope.release(h);
+                h = up;
+            }
+            return scope.keep(h);
         }
-        if (upsampler != null) {
-            h = upsampler.forward(h);                    // [B, Cout, 2H, 2W]
-        }
-        return h;
     }
 }

@@ -6,6 +6,7 @@ import dev.ldm4j.nn.Linear;
 import dev.ldm4j.nn.Params;
 import dev.ldm4j.tensor.Activation;
 import dev.ldm4j.tensor.Tensor;
+import dev.ldm4j.tensor.TensorScope;
 
 public final class TimestepEmbedding {
     private final Linear linear1;
@@ -18,7 +19,9 @@ public final class TimestepEmbedding {
 
     /** [B, C0] -> [B, 4 C0]. */
     public Tensor forward(Tensor sinusoid) {
-        Tensor h = linear1.forward(sinusoid, Activation.SILU);  // [B, 4 C0]
-        return linear2.forward(h);                              // [B, 4 C0]
+        try (TensorScope scope = TensorScope.open()) {
+            Tensor h = linear1.forward(sinusoid, Activation.SILU);  // [B, 4 C0]
+            return scope.keep(linear2.forward(h));                  // [B, 4 C0]
+        }
     }
 }

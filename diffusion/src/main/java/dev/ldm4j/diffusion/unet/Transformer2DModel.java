@@ -10,6 +10,7 @@ import dev.ldm4j.nn.Linear;
 import dev.ldm4j.nn.Params;
 import dev.ldm4j.tensor.Backend;
 import dev.ldm4j.tensor.Tensor;
+import dev.ldm4j.tensor.TensorScope;
 
 import java.util.ArrayList;
 import java.util.List;
@@ -53,23 +54,35 @@ public final class Transformer2DModel {
     /** x [B, C, H, W], context [B, 77, Cctx] -> [B, C, H, W]. */
     public Tensor forward(Tensor x, Tensor context) {
         int b = x.dim(0), c = x.dim(1), h = x.dim(2), w = x.dim(3);
-        Tensor t = norm.forward(x);                                                  // [B, C, H, W]
-        if (useLinearProjection) {
-            t = backend.contiguous(t.reshape(b, c, h * w).transpose(1, 2));          // [B, HW, C]
-            t = projInLinear.forward(t);                                             // [B, HW, inner]
-        } else {
-            t = projInConv.forward(t);                                               // [B, inner, H, W]
-            t = backend.contiguous(t.reshape(b, inner, h * w).transpose(1, 2));      // [B, HW, inner]
+        try (TensorScope scope = TensorScope.open()) {
+            Tensor n = norm.forward(x);                                                  // [B, C, H, W]
+            Tensor t;
+            if (useLinearProjection) {
+                Tensor tokens = backend.contiguous(n.reshape(b, c, h * w).transpose(1, 2)); // [B, HW, C]
+                scope.release(n, tokens);
+                t = projInLinear.forward(tokens);                                        // [B, HW, inner]
+                scope.release(tokens);
+            } else {
+                Tensor map = projInConv.forward(n);                                      // [B, inner, H, W]
+                scope.release(n);
+                t = backend.contiguous(map.reshape(b, inner, h * w).transpose(1, 2));    // [B, HW, inner]
+                scope.release(map, t);
+            }
+            for (BasicTransformerBlock block : transformerBlocks) {
+                Tensor next = block.forward(t, context);                                 // [B, HW, inner]
+                scope.release(t);
+                t = next;
+            }
+            if (useLinearProjection) {
+                Tensor tokens = projOutLinear.forward(t);                                // [B, HW, C]
+                scope.release(t);
+                Tensor map = backend.contiguous(tokens.transpose(1, 2)).reshape(b, c, h, w); // [B, C, H, W]
+                scope.release(tokens, map);
+                return scope.keep(backend.add(map, x));                                  // [B, C, H, W]
+            }
+            Tensor map = backend.contiguous(t.transpose(1, 2)).reshape(b, inner, h, w);  // [B, inner, H, W]
+            scope.release(t, map);
+            return scope.keep(projOutConv.forwardAdd(map, x));                           // [B, C, H, W] = proj_out(map) + x
         }
-        for (BasicTransformerBlock block : transformerBlocks) {
-            t = block.forward(t, context);                                           // [B, HW, inner]
-        }
-        if (useLinearProjection) {
-            t = projOutLinear.forward(t);                                            // [B, HW, C]
-            t = backend.contiguous(t.transpose(1, 2)).reshape(b, c, h, w);           // [B, C, H, W]
-            return backend.add(t, x);                                                // [B, C, H, W]
-        }
-        t = backend.contiguous(t.transpose(1, 2)).reshape(b, inner, h, w);           // [B, inner, H, W]
-        return projOutConv.forwardAdd(t, x);                                         // [B, C, H, W] = proj_out(t) + x
     }
 }

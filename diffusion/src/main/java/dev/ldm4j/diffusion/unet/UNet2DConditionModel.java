@@ -12,6 +12,7 @@ import dev.ldm4j.nn.GroupNorm;
 import dev.ldm4j.nn.Params;
 import dev.ldm4j.tensor.Backend;
 import dev.ldm4j.tensor.Tensor;
+import dev.ldm4j.tensor.TensorScope;
 
 import java.util.ArrayDeque;
 import java.util.ArrayList;
@@ -79,7 +80,9 @@ public final class UNet2DConditionModel {
      */
     public Tensor forward(Tensor sample, float[] timesteps, Tensor context) {
         checkInputs(sample, timesteps, context);
-        return forwardProjected(sample, timeProjection(timesteps, sample.dim(0)), context);
+        try (TensorScope scope = TensorScope.open()) {
+            return scope.keep(forwardProjected(sample, timeProjection(timesteps, sample.dim(0)), context));
+        }
     }
 
     /** diffusers' time_proj: the sinusoidal embedding of the timesteps, [B, C0] (one timestep for all rows, or one per row). */
@@ -91,22 +94,28 @@ public final class UNet2DConditionModel {
     /**
      * The model after time_proj: sample [B, in, h, w], tProj [B, C0] from timeProjection, context
      * [B, L, D] -> [B, out, h, w]. Everything here is device work on device tensors, so a backend can
-     * record it once and replay it each step (Backend.record).
+     * record it once and replay it each step (Backend.record). Every intermediate is freed on return
+     * (TensorScope): the skip tensors when the call ends, the others as soon as they are consumed.
      */
     public Tensor forwardProjected(Tensor sample, Tensor tProj, Tensor context) {
-        Tensor temb = timeEmbedding.forward(tProj);                    // [B, 4 C0]
-        Tensor h = convIn.forward(sample);                             // [B, C0, h, w]
-        Deque<Tensor> skips = new ArrayDeque<>();
-        skips.push(h);
-        for (DownBlock block : downBlocks) {
-            h = block.forward(h, temb, context, skips);                // [B, Ci, h/2^i, w/2^i] ...
+        try (TensorScope scope = TensorScope.open()) {
+            Tensor temb = timeEmbedding.forward(tProj);                    // [B, 4 C0]
+            Tensor h = convIn.forward(sample);                             // [B, C0, h, w]
+            Deque<Tensor> skips = new ArrayDeque<>();
+            skips.push(h);
+            for (DownBlock block : downBlocks) {
+                h = block.forward(h, temb, context, skips);                // [B, Ci, h/2^i, w/2^i] ... (on the skip stack)
+            }
+            Tensor m = midBlock.forward(h, temb, context);                 // [B, Clast, h/8, w/8]
+            for (UpBlock block : upBlocks) {
+                Tensor next = block.forward(m, temb, context, skips);      // ... back up to [B, C0, h, w]
+                scope.release(m, next);
+                m = next;
+            }
+            Tensor n = convNormOut.forwardSilu(m);                         // [B, C0, h, w]
+            scope.release(m);
+            return scope.keep(convOut.forward(n));                         // [B, out, h, w]
         }
-        h = midBlock.forward(h, temb, context);                        // [B, Clast, h/8, w/8]
-        for (UpBlock block : upBlocks) {
-            h = block.forward(h, temb, context, skips);                // ... back up to [B, C0, h, w]
-        }
-        h = convNormOut.forwardSilu(h);                                // [B, C0, h, w]
-        return convOut.forward(h);                                     // [B, out, h, w]
     }
 
     private void checkInputs(Tensor sample, float[] timesteps, Tensor context) {

@@ -5,6 +5,7 @@ package dev.ldm4j.diffusion.unet;
 import dev.ldm4j.nn.Params;
 import dev.ldm4j.nn.ResnetBlock2D;
 import dev.ldm4j.tensor.Tensor;
+import dev.ldm4j.tensor.TensorScope;
 
 import java.util.ArrayList;
 import java.util.List;
@@ -27,11 +28,15 @@ public final class UNetMidBlock2DCrossAttn {
 
     /** [B, C, H, W] -> [B, C, H, W]. */
     public Tensor forward(Tensor h, Tensor temb, Tensor context) {
-        h = resnets.get(0).forward(h, temb);
-        for (int i = 0; i < attentions.size(); i++) {
-            h = attentions.get(i).forward(h, context);
-            h = resnets.get(i + 1).forward(h, temb);
+        try (TensorScope scope = TensorScope.open()) {
+            h = resnets.get(0).forward(h, temb);
+            for (int i = 0; i < attentions.size(); i++) {
+                Tensor a = attentions.get(i).forward(h, context);
+                scope.release(h);
+                h = resnets.get(i + 1).forward(a, temb);
+                scope.release(a);
+            }
+            return scope.keep(h);
         }
-        return h;
     }
 }

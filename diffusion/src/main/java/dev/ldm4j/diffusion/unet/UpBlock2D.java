@@ -7,6 +7,7 @@ import dev.ldm4j.nn.ResnetBlock2D;
 import dev.ldm4j.nn.Upsample2D;
 import dev.ldm4j.tensor.Backend;
 import dev.ldm4j.tensor.Tensor;
+import dev.ldm4j.tensor.TensorScope;
 
 import java.util.ArrayList;
 import java.util.Deque;
@@ -37,13 +38,19 @@ public final class UpBlock2D implements UpBlock {
 
     @Override
     public Tensor forward(Tensor h, Tensor temb, Tensor context, Deque<Tensor> skips) {
-        for (ResnetBlock2D resnet : resnets) {
-            h = backend.concat(1, h, skips.pop());  // [B, C + Cskip, H, W]
-            h = resnet.forward(h, temb);            // [B, Cout, H, W]
+        try (TensorScope scope = TensorScope.open()) {
+            for (ResnetBlock2D resnet : resnets) {
+                Tensor cat = backend.concat(1, h, skips.pop());  // [B, C + Cskip, H, W]
+                scope.release(h);
+                h = resnet.forward(cat, temb);                   // [B, Cout, H, W]
+                scope.release(cat);
+            }
+            if (upsampler != null) {
+                Tensor up = upsampler.forward(h);                // [B, Cout, 2H, 2W]
+                scope.release(h);
+                h = up;
+            }
+            return scope.keep(h);
         }
-        if (upsampler != null) {
-            h = upsampler.forward(h);               // [B, Cout, 2H, 2W]
-        }
-        return h;
     }
 }

@@ -8,6 +8,7 @@ import dev.ldm4j.nn.Conv2d;
 import dev.ldm4j.nn.Params;
 import dev.ldm4j.tensor.Backend;
 import dev.ldm4j.tensor.Tensor;
+import dev.ldm4j.tensor.TensorScope;
 
 import java.util.Arrays;
 
@@ -43,13 +44,17 @@ public final class AutoencoderKL {
                     + m + ", got " + Arrays.toString(image.shape()));
         }
         int latent = config.latentChannels();
-        Tensor moments = encoder.forward(image);                                    // [B, 2 latent, h, w]
-        if (quantConv != null) {
-            moments = quantConv.forward(moments);                                   // [B, 2 latent, h, w]
+        try (TensorScope scope = TensorScope.open()) {
+            Tensor moments = encoder.forward(image);                                    // [B, 2 latent, h, w]
+            if (quantConv != null) {
+                Tensor q = quantConv.forward(moments);                                  // [B, 2 latent, h, w]
+                scope.release(moments);
+                moments = q;
+            }
+            Tensor mean = scope.keep(backend.contiguous(moments.slice(1, 0, latent)));  // [B, latent, h, w]
+            Tensor logvar = scope.keep(backend.clamp(moments.slice(1, latent, 2 * latent), -30f, 20f)); // [B, latent, h, w]
+            return new DiagonalGaussianDistribution(mean, logvar);
         }
-        Tensor mean = backend.contiguous(moments.slice(1, 0, latent));              // [B, latent, h, w]
-        Tensor logvar = backend.clamp(moments.slice(1, latent, 2 * latent), -30f, 20f); // [B, latent, h, w]
-        return new DiagonalGaussianDistribution(mean, logvar);
     }
 
     /** z [B, latent, h, w] (unscaled) -> image [B, 3, 8h, 8w], roughly in [-1, 1]. */
@@ -57,7 +62,9 @@ public final class AutoencoderKL {
         if (z.rank() != 4 || z.dim(1) != config.latentChannels()) {
             throw new IllegalArgumentException("vae: latent must be [B, " + config.latentChannels() + ", h, w], got " + Arrays.toString(z.shape()));
         }
-        Tensor h = postQuantConv != null ? postQuantConv.forward(z) : z;  // [B, latent, h, w]
-        return decoder.forward(h);                                         // [B, 3, 8h, 8w]
+        try (TensorScope scope = TensorScope.open()) {
+            Tensor h = postQuantConv != null ? postQuantConv.forward(z) : z;  // [B, latent, h, w]
+            return scope.keep(decoder.forward(h));                             // [B, 3, 8h, 8w]
+        }
     }
 }

@@ -7,6 +7,7 @@ import dev.ldm4j.nn.Conv2d;
 import dev.ldm4j.nn.GroupNorm;
 import dev.ldm4j.nn.Params;
 import dev.ldm4j.tensor.Tensor;
+import dev.ldm4j.tensor.TensorScope;
 
 import java.util.ArrayList;
 import java.util.List;
@@ -37,12 +38,18 @@ public final class Decoder {
 
     /** z [B, latent, h, w] -> image [B, 3, 8h, 8w]. */
     public Tensor forward(Tensor z) {
-        Tensor h = convIn.forward(z);        // [B, Clast, h, w]
-        h = midBlock.forward(h);             // [B, Clast, h, w]
-        for (UpDecoderBlock2D block : upBlocks) {
-            h = block.forward(h);            // ... [B, Ci, h*2^i, w*2^i]
+        try (TensorScope scope = TensorScope.open()) {
+            Tensor in = convIn.forward(z);           // [B, Clast, h, w]
+            Tensor h = midBlock.forward(in);         // [B, Clast, h, w]
+            scope.release(in);
+            for (UpDecoderBlock2D block : upBlocks) {
+                Tensor next = block.forward(h);      // ... [B, Ci, h*2^i, w*2^i]
+                scope.release(h, next);
+                h = next;
+            }
+            Tensor n = convNormOut.forwardSilu(h);   // [B, C0, 8h, 8w]
+            scope.release(h);
+            return scope.keep(convOut.forward(n));   // [B, 3, 8h, 8w]
         }
-        h = convNormOut.forwardSilu(h);      // [B, C0, 8h, 8w]
-        return convOut.forward(h);           // [B, 3, 8h, 8w]
     }
 }

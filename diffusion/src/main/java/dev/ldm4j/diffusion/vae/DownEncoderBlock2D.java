@@ -6,6 +6,7 @@ import dev.ldm4j.nn.Downsample2D;
 import dev.ldm4j.nn.Params;
 import dev.ldm4j.nn.ResnetBlock2D;
 import dev.ldm4j.tensor.Tensor;
+import dev.ldm4j.tensor.TensorScope;
 
 import java.util.ArrayList;
 import java.util.List;
@@ -23,9 +24,18 @@ public final class DownEncoderBlock2D {
 
     /** [B, Cin, H, W] -> [B, Cout, H/2, W/2] (or [B, Cout, H, W] without downsampler). */
     public Tensor forward(Tensor h) {
-        for (ResnetBlock2D r : resnets) {
-            h = r.forward(h, null);
+        try (TensorScope scope = TensorScope.open()) {
+            for (ResnetBlock2D r : resnets) {
+                Tensor next = r.forward(h, null);
+                scope.release(h);
+                h = next;
+            }
+            if (downsampler != null) {
+                Tensor resized = downsampler.forward(h);
+                scope.release(h);
+                h = resized;
+            }
+            return scope.keep(h);
         }
-        return downsampler != null ? downsampler.forward(h) : h;
     }
 }

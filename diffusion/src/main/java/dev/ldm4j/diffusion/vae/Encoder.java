@@ -7,6 +7,7 @@ import dev.ldm4j.nn.Conv2d;
 import dev.ldm4j.nn.GroupNorm;
 import dev.ldm4j.nn.Params;
 import dev.ldm4j.tensor.Tensor;
+import dev.ldm4j.tensor.TensorScope;
 
 import java.util.ArrayList;
 import java.util.List;
@@ -38,12 +39,18 @@ public final class Encoder {
 
     /** image [B, 3, H, W] -> moments [B, 2 * latent, H/8, W/8]. */
     public Tensor forward(Tensor x) {
-        Tensor h = convIn.forward(x);        // [B, C0, H, W]
-        for (DownEncoderBlock2D block : downBlocks) {
-            h = block.forward(h);            // [B, Ci, H/2^i, W/2^i] ...
+        try (TensorScope scope = TensorScope.open()) {
+            Tensor h = convIn.forward(x);            // [B, C0, H, W]
+            for (DownEncoderBlock2D block : downBlocks) {
+                Tensor next = block.forward(h);      // [B, Ci, H/2^i, W/2^i] ...
+                scope.release(h, next);
+                h = next;
+            }
+            Tensor m = midBlock.forward(h);          // [B, Clast, H/8, W/8]
+            scope.release(h);
+            Tensor n = convNormOut.forwardSilu(m);   // [B, Clast, H/8, W/8]
+            scope.release(m);
+            return scope.keep(convOut.forward(n));   // [B, 2 * latent, H/8, W/8]
         }
-        h = midBlock.forward(h);             // [B, Clast, H/8, W/8]
-        h = convNormOut.forwardSilu(h);      // [B, Clast, H/8, W/8]
-        return convOut.forward(h);           // [B, 2 * latent, H/8, W/8]
     }
 }

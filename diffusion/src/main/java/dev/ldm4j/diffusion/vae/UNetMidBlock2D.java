@@ -6,6 +6,7 @@ import dev.ldm4j.nn.Attention;
 import dev.ldm4j.nn.Params;
 import dev.ldm4j.nn.ResnetBlock2D;
 import dev.ldm4j.tensor.Tensor;
+import dev.ldm4j.tensor.TensorScope;
 
 public final class UNetMidBlock2D {
     private final ResnetBlock2D resnet0;
@@ -20,10 +21,14 @@ public final class UNetMidBlock2D {
 
     /** [B, C, H, W] -> [B, C, H, W]. */
     public Tensor forward(Tensor h) {
-        h = resnet0.forward(h, null);
-        if (attention != null) {
-            h = attention.forwardSpatial(h);
+        try (TensorScope scope = TensorScope.open()) {
+            h = resnet0.forward(h, null);
+            if (attention != null) {
+                Tensor a = attention.forwardSpatial(h);
+                scope.release(h);
+                h = a;
+            }
+            return scope.keep(resnet1.forward(h, null));
         }
-        return resnet1.forward(h, null);
     }
 }

@@ -6,6 +6,7 @@ import dev.ldm4j.nn.Params;
 import dev.ldm4j.nn.ResnetBlock2D;
 import dev.ldm4j.nn.Upsample2D;
 import dev.ldm4j.tensor.Tensor;
+import dev.ldm4j.tensor.TensorScope;
 
 import java.util.ArrayList;
 import java.util.List;
@@ -23,9 +24,18 @@ public final class UpDecoderBlock2D {
 
     /** [B, Cin, H, W] -> [B, Cout, 2H, 2W] (or [B, Cout, H, W] without upsampler). */
     public Tensor forward(Tensor h) {
-        for (ResnetBlock2D r : resnets) {
-            h = r.forward(h, null);
+        try (TensorScope scope = TensorScope.open()) {
+            for (ResnetBlock2D r : resnets) {
+                Tensor next = r.forward(h, null);
+                scope.release(h);
+                h = next;
+            }
+            if (upsampler != null) {
+                Tensor resized = upsampler.forward(h);
+                scope.release(h);
+                h = resized;
+            }
+            return scope.keep(h);
         }
-        return upsampler != null ? upsampler.forward(h) : h;
     }
 }

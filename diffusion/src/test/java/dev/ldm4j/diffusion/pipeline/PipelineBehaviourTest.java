@@ -8,6 +8,7 @@ import dev.ldm4j.diffusion.random.TorchGenerator;
 import dev.ldm4j.diffusion.schedulers.Schedulers;
 import dev.ldm4j.tensor.Backend;
 import dev.ldm4j.tensor.Backends;
+import dev.ldm4j.tensor.ReleaseCheckingBackend;
 import dev.ldm4j.tensor.SharedFixtures;
 import dev.ldm4j.weights.SafetensorsFile;
 import org.junit.jupiter.api.AfterAll;
@@ -62,6 +63,20 @@ class PipelineBehaviourTest {
             ReplayNoise noise = new ReplayNoise().add(f.tensor("ddim.6.cfg7.5.latents0").toFloatArray(), 1, 4, 16, 16);
             GenerationResult r = single.generate(req, Schedulers.create("ddim", config, false), noise, StepListener.NONE);
             PipelineConformanceTest.assertImageClose(f.tensor("ddim.6.cfg7.5.image").toFloatArray(), r.images().get(0), "single file ddim");
+        }
+    }
+
+    @Test
+    void theBlocksReleasingTheirIntermediatesChangeNoResult() {
+        GenerationRequest req = small("a lighthouse at dusk").withNegativePrompt("fog").withSeed(11);
+        ReleaseCheckingBackend checked = new ReleaseCheckingBackend(backend);
+        try (StableDiffusionPipeline released = StableDiffusionPipeline.load(dir, null, null, checked)) {
+            GenerationResult a = released.generate(req, StepListener.NONE);
+            GenerationResult b = folder.generate(req, StepListener.NONE);
+            assertArrayEquals(b.latents(), a.latents());
+            assertArrayEquals(b.images().get(0).data(), a.images().get(0).data());
+            assertTrue(checked.peakBytes() * 4 < checked.madeBytes(),
+                    "peak of live results " + checked.peakBytes() + " bytes, made " + checked.madeBytes());
         }
     }
 

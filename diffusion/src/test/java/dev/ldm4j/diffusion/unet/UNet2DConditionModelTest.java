@@ -8,6 +8,7 @@ import dev.ldm4j.diffusion.Goldens;
 import dev.ldm4j.nn.Params;
 import dev.ldm4j.tensor.Backend;
 import dev.ldm4j.tensor.Backends;
+import dev.ldm4j.tensor.ReleaseCheckingBackend;
 import dev.ldm4j.tensor.SharedFixtures;
 import dev.ldm4j.tensor.Tensor;
 import dev.ldm4j.weights.Json;
@@ -64,6 +65,34 @@ class UNet2DConditionModelTest {
             assertArrayEquals(new int[] {1, 4, 16, 24}, wide.shape());
             double errWide = Goldens.relativeError(backend, wide, Goldens.dense(golden, "unet.out_wide"));
             assertTrue(errWide <= TOLERANCE, name + " unet.out_wide relative error " + errWide);
+        }
+    }
+
+    /**
+     * The memory discipline the GPU relies on, checked on the CPU: run through ReleaseCheckingBackend,
+     * every intermediate is released by the time the call returns (only the output stays live), none is
+     * read after its release (the result equals the plain run's bit for bit; a released array reads NaN),
+     * and memory is reused along the way (the peak of live results is well under what the call made).
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"sd1-tiny", "sd2-tiny"})
+    void releasesEveryIntermediateAndUsesNoneAfterRelease(String name) {
+        Path dir = model(name);
+        try (Backend cpu = Backends.create("cpu");
+             WeightSource weights = SafetensorsFile.open(dir.resolve("unet/diffusion_pytorch_model.safetensors"));
+             WeightSource golden = SafetensorsFile.open(dir.resolve("golden.safetensors"))) {
+            ReleaseCheckingBackend checked = new ReleaseCheckingBackend(cpu);
+            UNet2DConditionModel plain = new UNet2DConditionModel(Params.root(weights, cpu), config(dir));
+            UNet2DConditionModel unet = new UNet2DConditionModel(Params.root(weights, checked), config(dir));
+            Tensor sample = Goldens.dense(golden, "unet.sample");
+            Tensor context = Goldens.dense(golden, "unet.context");
+            float[] timesteps = {981, 1};
+
+            Tensor out = unet.forward(sample, timesteps, context);
+            assertArrayEquals(plain.forward(sample, timesteps, context).toFloatArray(), out.toFloatArray());
+            assertEquals(out.numel() * 4, checked.liveBytes(), "only the output is live after the call");
+            assertTrue(checked.peakBytes() * 4 < checked.madeBytes(),
+                    "peak of live results " + checked.peakBytes() + " bytes, made " + checked.madeBytes());
         }
     }
 

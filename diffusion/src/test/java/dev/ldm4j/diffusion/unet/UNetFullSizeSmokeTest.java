@@ -1,14 +1,17 @@
 // Opt-in (-Dldm4j.heavy=true) full-size check: a Stable Diffusion 1.5 U-Net built from UNetConfig.sd15()
 // over random F16 weights with the shapes of the published checkpoint (sd15-diffusers.header.json),
 // held off-heap like a memory-mapped file, runs one classifier-free-guided step at 512x512 (a batch of
-// two 64x64 latents) within the test JVM's heap (-Xmx4g from the parent pom), and prints the time and
-// the peak heap. The weights are random, so only shape and finiteness are asserted; the numbers are
-// checked on the tiny models in UNet2DConditionModelTest.
+// two 64x64 latents) within the test JVM's heap (-Xmx4g from the parent pom), and prints the time, the
+// peak heap and the activation working set: through ReleaseCheckingBackend, the most bytes of op results
+// live at once (what a GPU must hold besides the weights, in fp32) against all the step makes. The
+// weights are random, so only shape, finiteness and that only the output stays live are asserted; the
+// numbers are checked on the tiny models in UNet2DConditionModelTest.
 package dev.ldm4j.diffusion.unet;
 
 import dev.ldm4j.nn.Params;
 import dev.ldm4j.tensor.Backend;
 import dev.ldm4j.tensor.Backends;
+import dev.ldm4j.tensor.ReleaseCheckingBackend;
 import dev.ldm4j.tensor.DType;
 import dev.ldm4j.tensor.SegmentStorage;
 import dev.ldm4j.tensor.SharedFixtures;
@@ -47,7 +50,8 @@ class UNetFullSizeSmokeTest {
         Map<String, Object> header = Json.parseObject(SharedFixtures.conformance().resolve("sd15-diffusers.header.json"));
         Map<String, Object> unetHeader = (Map<String, Object>) header.get("unet");
         try (Arena arena = Arena.ofShared();
-             Backend backend = Backends.create("cpu")) {
+             Backend cpu = Backends.create("cpu")) {
+            ReleaseCheckingBackend backend = new ReleaseCheckingBackend(cpu);
             RandomF16Source weights = new RandomF16Source(unetHeader, arena);
             long t0 = System.nanoTime();
             Params p = Params.root(weights, backend);
@@ -58,6 +62,8 @@ class UNetFullSizeSmokeTest {
             Tensor latents = backend.toDevice(randomF32(1, 2, 4, 64, 64));
             Tensor context = backend.toDevice(randomF32(2, 2, 77, 768));
             resetPeaks();
+            backend.resetPeak();
+            long live = backend.liveBytes();
             long t2 = System.nanoTime();
             Tensor out = unet.forward(latents, new float[] {999, 999}, context);
             long t3 = System.nanoTime();
@@ -65,10 +71,12 @@ class UNetFullSizeSmokeTest {
             for (float v : backend.toHost(out).toFloatArray()) {
                 assertTrue(Float.isFinite(v), "non-finite output");
             }
+            assertEquals(live + out.numel() * 4, backend.liveBytes(), "only the output stays live");
             System.out.printf("SD 1.5 U-Net, random F16 weights (%.2f GB off-heap): build %.1f s, one guided 512x512 step "
-                            + "(batch 2, 64x64 latents) %.1f s on %s, peak heap during the step %.0f MB of %d MB max%n",
+                            + "(batch 2, 64x64 latents) %.1f s on %s, peak heap during the step %.0f MB of %d MB max; "
+                            + "op results live at once at most %.0f MB of %.0f MB made%n",
                     weights.bytes / 1e9, (t1 - t0) / 1e9, (t3 - t2) / 1e9, backend.name(), peakHeap() / 1e6,
-                    Runtime.getRuntime().maxMemory() >> 20);
+                    Runtime.getRuntime().maxMemory() >> 20, (backend.peakBytes() - live) / 1e6, backend.madeBytes() / 1e6);
         }
     }
 

@@ -7,6 +7,7 @@ import dev.ldm4j.diffusion.Goldens;
 import dev.ldm4j.nn.Params;
 import dev.ldm4j.tensor.Backend;
 import dev.ldm4j.tensor.Backends;
+import dev.ldm4j.tensor.ReleaseCheckingBackend;
 import dev.ldm4j.tensor.SharedFixtures;
 import dev.ldm4j.tensor.Tensor;
 import dev.ldm4j.weights.Json;
@@ -63,6 +64,37 @@ class AutoencoderKLTest {
             assertTrue(errWide <= TOLERANCE, name + " vae.decoded_wide relative error " + errWide);
         }
     }
+    /** As the U-Net's: through ReleaseCheckingBackend, decode and encode leave only their results live and read nothing released. */
+    @ParameterizedTest
+    @ValueSource(strings = {"sd1-tiny", "sd2-tiny"})
+    void releasesEveryIntermediateAndUsesNoneAfterRelease(String name) {
+        Path dir = model(name);
+        try (Backend cpu = Backends.create("cpu");
+             WeightSource weights = SafetensorsFile.open(dir.resolve("vae/diffusion_pytorch_model.safetensors"));
+             WeightSource golden = SafetensorsFile.open(dir.resolve("golden.safetensors"))) {
+            ReleaseCheckingBackend checked = new ReleaseCheckingBackend(cpu);
+            VaeConfig config = VaeConfig.fromJson(Json.parseObject(dir.resolve("vae/config.json")));
+            AutoencoderKL plain = new AutoencoderKL(Params.root(weights, cpu), config);
+            AutoencoderKL vae = new AutoencoderKL(Params.root(weights, checked), config);
+
+            Tensor z = Goldens.dense(golden, "vae.z");
+            Tensor decoded = vae.decode(z);
+            assertArrayEquals(plain.decode(z).toFloatArray(), decoded.toFloatArray());
+            assertEquals(decoded.numel() * 4, checked.liveBytes(), "only the decoded image is live after decode");
+            assertTrue(checked.peakBytes() * 4 < checked.madeBytes(),
+                    "peak of live results " + checked.peakBytes() + " bytes, made " + checked.madeBytes());
+
+            Tensor image = Goldens.dense(golden, "vae.image");
+            long before = checked.liveBytes();
+            DiagonalGaussianDistribution posterior = vae.encode(image);
+            DiagonalGaussianDistribution reference = plain.encode(image);
+            assertArrayEquals(reference.mean().toFloatArray(), posterior.mean().toFloatArray());
+            assertArrayEquals(reference.logvar().toFloatArray(), posterior.logvar().toFloatArray());
+            assertTrue(checked.liveBytes() - before <= 4L * (2 * posterior.mean().numel() + posterior.logvar().numel()),
+                    "encode keeps only the moments, the mean and the log-variance: " + (checked.liveBytes() - before) + " bytes live");
+        }
+    }
+
 
     @Test
     void missingTensorFailsNamingTheKey() {
