@@ -28,6 +28,7 @@ import dev.ldm4j.tensor.FloatStorage;
 import dev.ldm4j.tensor.Recording;
 import dev.ldm4j.tensor.SegmentStorage;
 import dev.ldm4j.tensor.Tensor;
+import dev.ldm4j.tensor.TensorScope;
 import java.lang.foreign.MemorySegment;
 import java.lang.ref.Reference;
 import java.util.Arrays;
@@ -139,10 +140,27 @@ public final class CudaBackend implements Backend {
 
     // ---------------------------------------------------------------- memory and copies
 
-    /** A new dense F32 device tensor (contents undefined). */
+    /** A new dense F32 device tensor (contents undefined), reported to the open TensorScope, if any. */
     public Tensor empty(int... shape) {
         long n = Tensor.numel(shape);
-        return Tensor.of(new CudaStorage(cx.allocator, DType.F32, n), shape);
+        Tensor t = Tensor.of(new CudaStorage(cx.allocator, DType.F32, n), shape);
+        TensorScope.made(this, t);
+        return t;
+    }
+
+    /**
+     * Gives t's block back to the allocator now, for the next op of the same size to reuse (stream order
+     * makes that safe: ops already launched that read it run first). Later use of t throws.
+     */
+    @Override
+    public void release(Tensor t) {
+        if (!(t.storage() instanceof CudaStorage s)) {
+            throw new IllegalArgumentException("release of a tensor " + Arrays.toString(t.shape()) + " that is not on the GPU");
+        }
+        if (s.longLived()) {
+            throw new IllegalArgumentException("release of a model weight " + Arrays.toString(t.shape()) + "; only op results can be released");
+        }
+        s.release();
     }
 
     @Override
@@ -157,15 +175,19 @@ public final class CudaBackend implements Backend {
             return host;
         }
         long n = host.numel();
+        CudaStorage s;
         if (denseOnHost(host)) {
-            CudaStorage s = new CudaStorage(cx.allocator, host.dtype(), n, longLived);
+            s = new CudaStorage(cx.allocator, host.dtype(), n, longLived);
             upload(hostBytes(host), s);
-            return Tensor.of(s, host.shape());
+        } else {
+            s = new CudaStorage(cx.allocator, DType.F32, n, longLived);
+            upload(MemorySegment.ofArray(host.toFloatArray()), s);
         }
-        float[] dense = host.toFloatArray();
-        CudaStorage s = new CudaStorage(cx.allocator, DType.F32, n, longLived);
-        upload(MemorySegment.ofArray(dense), s);
-        return Tensor.of(s, host.shape());
+        Tensor t = Tensor.of(s, host.shape());
+        if (!longLived) {
+            TensorScope.made(this, t);
+        }
+        return t;
     }
 
     /** A contiguous host tensor whose bytes can be uploaded as they are (heap floats or a memory segment). */
@@ -233,6 +255,8 @@ public final class CudaBackend implements Backend {
         cx.allocator.collectAndTrim();
         DeviceAllocator.Pool pool = cx.allocator.beginRecording();
         boolean capturing = false, recorded = false;
+        // The input buffers and the output belong to the recording, not to the caller's TensorScope.
+        TensorScope.Suspension scopes = TensorScope.suspend();
         try {
             Tensor[] slots = new Tensor[inputs.length];
             for (int i = 0; i < inputs.length; i++) {
@@ -276,6 +300,7 @@ public final class CudaBackend implements Backend {
                 cx.synchronize();
                 cx.allocator.closePool(pool);
             }
+            scopes.close();
         }
     }
 
@@ -756,9 +781,9 @@ public final class CudaBackend implements Backend {
         CudaStorage pq = packForAttention(q, heads, d, type), pk = packForAttention(k, heads, d, type), pv = packForAttention(v, heads, d, type);
         launch3("attention_mma", fn, ceilDiv(lq, bq), b * heads, 1, 32 * warps, smem, rawTensor(pq), rawTensor(pk), rawTensor(pv), out,
                 lq, lk, heads, (float) (scale / Math.log(2.0)), causal ? 1 : 0);
-        Reference.reachabilityFence(pq);
-        Reference.reachabilityFence(pk);
-        Reference.reachabilityFence(pv);
+        pq.release();
+        pk.release();
+        pv.release();
         return true;
     }
 
@@ -791,8 +816,15 @@ public final class CudaBackend implements Backend {
             for (int r0 = 0; r0 < lq; r0 += ATTENTION_CHUNK) {
                 int r1 = Math.min(lq, r0 + ATTENTION_CHUNK);
                 Tensor qh = q.slice(2, h * d, (h + 1) * d).slice(1, r0, r1);  // [B, rows, D]
-                Tensor p = softmax(scale(matmul(qh, kt), scale));             // [B, rows, Lk]
-                copyStrided(matmul(p, vh), out.slice(2, h * d, (h + 1) * d).slice(1, r0, r1));
+                Tensor s = matmul(qh, kt);                                    // [B, rows, Lk]
+                Tensor ss = scale(s, scale);
+                release(s);
+                Tensor p = softmax(ss);                                       // [B, rows, Lk]
+                release(ss);
+                Tensor o = matmul(p, vh);                                     // [B, rows, D]
+                release(p);
+                copyStrided(o, out.slice(2, h * d, (h + 1) * d).slice(1, r0, r1));
+                release(o);
             }
         }
         return out;

@@ -2,18 +2,25 @@
 // A storage can get twins of another dtype made on the device, once: an F32 twin of F16/BF16 weights
 // (kept in their file dtype) for the F32 kernels, and an F16/BF16 twin of weights for the tensor-core
 // kernels of the FP16/BF16 modes. A twin lives as long as its storage.
+// An activation's block goes back to the allocator when the storage is released (Backend.release) or
+// becomes unreachable; a released storage refuses to hand out its address, so a use after release fails
+// with a message instead of reading memory that a later op may have reused.
 package dev.ldm4j.kernels;
 
 import dev.ldm4j.tensor.DType;
 import dev.ldm4j.tensor.Device;
 import dev.ldm4j.tensor.Storage;
+import java.lang.ref.Cleaner;
 import java.util.EnumMap;
 import jcuda.driver.CUdeviceptr;
 
 public final class CudaStorage implements Storage {
     private final DeviceAllocator.Block block;
+    private final Cleaner.Cleanable giveBack;
+    private final boolean longLived;
     private final DType dtype;
     private final long size;
+    private volatile boolean released;
     private final EnumMap<DType, CudaStorage> twins = new EnumMap<>(DType.class);
 
     CudaStorage(DeviceAllocator allocator, DType dtype, long size) {
@@ -24,7 +31,21 @@ public final class CudaStorage implements Storage {
     CudaStorage(DeviceAllocator allocator, DType dtype, long size, boolean longLived) {
         this.dtype = dtype;
         this.size = size;
-        this.block = allocator.allocate(Math.max(1, size) * dtype.byteSize(), this, longLived);
+        this.longLived = longLived;
+        DeviceAllocator.Allocation a = allocator.allocate(Math.max(1, size) * dtype.byteSize(), this, longLived);
+        this.block = a.block();
+        this.giveBack = a.giveBack();
+    }
+
+    /** A weight or a copy of one, held for the model's life. */
+    boolean longLived() {
+        return longLived;
+    }
+
+    /** Gives the block back to the allocator now (once); every later use of this storage throws. */
+    void release() {
+        released = true;
+        giveBack.clean();
     }
 
     @Override
@@ -49,6 +70,9 @@ public final class CudaStorage implements Storage {
 
     /** Device address of element i. */
     CUdeviceptr pointer(long element) {
+        if (released) {
+            throw new IllegalStateException("a GPU tensor was used after Backend.release freed its memory");
+        }
         return block.ptr().withByteOffset(element * dtype.byteSize());
     }
 

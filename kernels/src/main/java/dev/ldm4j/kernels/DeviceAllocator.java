@@ -4,13 +4,15 @@
 // (model weights and their twins) are asked for as exact: rounded to 512 bytes only, since the up to
 // 33% of a bucket would be held for the model's whole life.
 //
-// Blocks come back when the CudaStorage that owned them becomes unreachable (a Cleaner), which may be on
-// any thread; they are queued without a lock and moved to the free lists by the next allocation. Every
-// kernel runs on the backend's one stream, so a block reused by a later op is written only after the
-// earlier ops that read it have run.
+// Blocks come back when the CudaStorage that owned them is released (Backend.release, which TensorScope
+// calls for a block's intermediates), or else when it becomes unreachable (a Cleaner), which may be on
+// any thread; either way they are queued without a lock and moved to the free lists by the next
+// allocation. Every kernel runs on the backend's one stream, so a block reused by a later op is written
+// only after the earlier ops that read it have run.
 //
 // Java's collector does not see device memory: a tensor object is a few hundred bytes of heap however
-// large its block, so dead tensors could pile up on the device for a long time. So on a cache miss, once
+// large its block, so dead tensors that nobody released could pile up on the device for a long time
+// (model code releases its intermediates; what remains is small per-step work). So on a cache miss, once
 // COLLECT_AFTER_ALLOCATIONS allocations or a sixteenth of the memory budget have been handed out since
 // the last collection, the allocator asks for a collection (System.gc()) and waits briefly for the
 // Cleaner to return the blocks of dead tensors before it calls cuMemAlloc. Above the budget (90% of
@@ -88,19 +90,21 @@ final class DeviceAllocator {
         return b <= mid ? mid : p << 1;
     }
 
-    /** A block of at least bytes bytes, returned to this allocator once owner becomes unreachable. */
-    Block allocate(long bytes, Object owner) {
-        return allocate(bytes, owner, false);
+    /** A block, and the handle that gives it back: cleaned early by a release, else when its owner is unreachable. */
+    record Allocation(Block block, Cleaner.Cleanable giveBack) {
     }
 
-    /** As allocate; exact sizes the block to bytes rounded up to 512 instead of to a bucket. */
-    Block allocate(long bytes, Object owner, boolean exact) {
+    /**
+     * A block of at least bytes bytes (exact: rounded up to 512 bytes only, else to a bucket), which comes
+     * back to this allocator once: when the allocation's giveBack is cleaned, or else when owner becomes
+     * unreachable.
+     */
+    Allocation allocate(long bytes, Object owner, boolean exact) {
         Block b = take(exact ? exactSize(bytes) : bucket(bytes));
-        CLEANER.register(owner, () -> {
+        return new Allocation(b, CLEANER.register(owner, () -> {
             returned.add(b);
             returnedCount.incrementAndGet();
-        });
-        return b;
+        }));
     }
 
     private Block take(long size) {

@@ -4,6 +4,7 @@
 package dev.ldm4j.kernels;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -14,6 +15,7 @@ import dev.ldm4j.tensor.DType;
 import dev.ldm4j.tensor.Device;
 import dev.ldm4j.tensor.SegmentStorage;
 import dev.ldm4j.tensor.Tensor;
+import dev.ldm4j.tensor.TensorScope;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
@@ -272,5 +274,62 @@ class CudaOpsTest {
         assertArrayEquals(rand(120, 64, 64).toFloatArray(), gpu.toHost(x).toFloatArray());
         System.out.println(ops + " scale ops made " + fresh + " cuMemAlloc calls; " + c.memoryStats());
         assertTrue(fresh < ops / 2, ops + " ops made " + fresh + " device allocations; the cache should serve most of them");
+    }
+
+    @Test
+    void aReleasedBlockServesTheNextOpAndItsTensorRefusesUse() {
+        Tensor x = gpu.toDevice(rand(121, 257, 33));
+        Tensor a = gpu.scale(x, 2f);
+        String address = ((CudaStorage) a.storage()).pointer(0).toString();
+        gpu.release(a);
+        gpu.release(a);
+        Tensor b = gpu.scale(x, 3f);
+        assertEquals(address, ((CudaStorage) b.storage()).pointer(0).toString(), "the free list hands back the block just released");
+        same("after release", bk -> bk.scale(on(bk, rand(121, 257, 33)), 3f));
+        var e = assertThrows(IllegalStateException.class, () -> gpu.add(a, x));
+        assertTrue(e.getMessage().contains("after Backend.release"), e.getMessage());
+        Tensor weight = gpu.toDeviceWeight(rand(122, 16, 8));
+        assertThrows(IllegalArgumentException.class, () -> gpu.release(weight));
+        assertThrows(IllegalArgumentException.class, () -> gpu.release(rand(123, 4)));
+    }
+
+    @Test
+    void aScopeGivesBackEveryBlockMadeInsideItExceptTheKeptOne() {
+        CudaBackend c = (CudaBackend) gpu;
+        Tensor x = gpu.toDevice(rand(124, 2, 8, 48, 48));
+        long allocations = 0;
+        float[] last = null;
+        for (int round = 0; round < 20; round++) {
+            if (round == 1) {
+                allocations = c.deviceAllocationCount();
+            }
+            Tensor result;
+            try (TensorScope scope = TensorScope.open()) {
+                Tensor h = gpu.groupNorm(x, 4, null, null, 1e-5f, true);
+                Tensor g = gpu.conv2d(h, gpu.toDevice(rand(125, 8, 8, 3, 3)), null, 1, 1);
+                result = scope.keep(gpu.add(g, x));
+            }
+            assertTrue(result.storage() instanceof CudaStorage s && !isReleased(s), "the kept result survives its scope");
+            last = gpu.toHost(result).toFloatArray();
+            gpu.release(result);
+        }
+        assertEquals(allocations, c.deviceAllocationCount(), "each round reuses the blocks the one before gave back");
+        Tensor xh = rand(124, 2, 8, 48, 48);
+        float[] want = cpu.add(cpu.conv2d(cpu.groupNorm(xh, 4, null, null, 1e-5f, true), rand(125, 8, 8, 3, 3), null, 1, 1), xh).toFloatArray();
+        double maxErr = 0, maxRef = 0;
+        for (int i = 0; i < want.length; i++) {
+            maxRef = Math.max(maxRef, Math.abs(want[i]));
+            maxErr = Math.max(maxErr, Float.isNaN(last[i]) ? Double.POSITIVE_INFINITY : Math.abs(want[i] - last[i]));
+        }
+        assertTrue(maxErr <= TOL * maxRef, "the last round's kept result: relative error " + maxErr / maxRef);
+    }
+
+    private static boolean isReleased(CudaStorage s) {
+        try {
+            s.pointer(0);
+            return false;
+        } catch (IllegalStateException e) {
+            return true;
+        }
     }
 }
