@@ -90,7 +90,7 @@ final class CudaContext {
         cuStreamCreate(stream, 0);
         long[] freeBytes = new long[1], total = new long[1];
         cuMemGetInfo(freeBytes, total);
-        allocator = new DeviceAllocator((long) (freeBytes[0] * 0.9));
+        allocator = new DeviceAllocator((long) (freeBytes[0] * 0.9), DeviceAllocator.CUDA);
         stagingPointer = new Pointer();
         cuMemAllocHost(stagingPointer, STAGING_BYTES);
         staging = stagingPointer.getByteBuffer(0, STAGING_BYTES).order(ByteOrder.LITTLE_ENDIAN);

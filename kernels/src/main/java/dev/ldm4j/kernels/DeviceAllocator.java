@@ -41,6 +41,35 @@ import jcuda.driver.CUresult;
 import jcuda.CudaException;
 
 final class DeviceAllocator {
+    /** Where blocks come from: cuMemAlloc and cuMemFree on the GPU (CUDA), a stand-in in the allocator's tests. */
+    interface DeviceMemory {
+        /** A new allocation of bytes bytes, or null when the device has no room for it. */
+        CUdeviceptr allocate(long bytes);
+
+        void free(CUdeviceptr p);
+    }
+
+    static final DeviceMemory CUDA = new DeviceMemory() {
+        @Override
+        public CUdeviceptr allocate(long bytes) {
+            CUdeviceptr p = new CUdeviceptr();
+            try {
+                cuMemAlloc(p, bytes);
+            } catch (CudaException e) {
+                if (e.getMessage() != null && e.getMessage().contains(CUresult.stringFor(CUresult.CUDA_ERROR_OUT_OF_MEMORY))) {
+                    return null;
+                }
+                throw e;
+            }
+            return p;
+        }
+
+        @Override
+        public void free(CUdeviceptr p) {
+            cuMemFree(p);
+        }
+    };
+
     /** A device allocation of bucketBytes bytes; pool is null for the shared cache. */
     record Block(CUdeviceptr ptr, long bucketBytes, Pool pool) {
     }
@@ -60,6 +89,7 @@ final class DeviceAllocator {
     private final ConcurrentLinkedQueue<Block> returned = new ConcurrentLinkedQueue<>();
     private final AtomicLong returnedCount = new AtomicLong();
     private final long softLimitBytes;
+    private final DeviceMemory memory;
     private long liveBytes;
     private long cachedBytes;
     private long peakBytes;
@@ -70,8 +100,9 @@ final class DeviceAllocator {
     private Pool recording;
     private final ArrayDeque<Block> freeAfterRecording = new ArrayDeque<>();
 
-    DeviceAllocator(long softLimitBytes) {
+    DeviceAllocator(long softLimitBytes, DeviceMemory memory) {
         this.softLimitBytes = softLimitBytes;
+        this.memory = memory;
     }
 
     /** The size of an exact (long-lived) request: bytes rounded up to a multiple of 512. */
@@ -212,7 +243,7 @@ final class DeviceAllocator {
             freeAfterRecording.push(b);
             return;
         }
-        cuMemFree(b.ptr());
+        memory.free(b.ptr());
         liveBytes -= b.bucketBytes();
     }
 
@@ -232,14 +263,9 @@ final class DeviceAllocator {
     }
 
     private Block tryDeviceAlloc(long size, Pool pool) {
-        CUdeviceptr p = new CUdeviceptr();
-        try {
-            cuMemAlloc(p, size);
-        } catch (CudaException e) {
-            if (e.getMessage() != null && e.getMessage().contains(CUresult.stringFor(CUresult.CUDA_ERROR_OUT_OF_MEMORY))) {
-                return null;
-            }
-            throw e;
+        CUdeviceptr p = memory.allocate(size);
+        if (p == null) {
+            return null;
         }
         synchronized (this) {
             liveBytes += size;
@@ -291,7 +317,7 @@ final class DeviceAllocator {
         for (long size : sizes) {
             ArrayDeque<Block> q = free.get(size);
             while (!q.isEmpty() && liveBytes + cachedBytes > target) {
-                cuMemFree(q.pop().ptr());
+                memory.free(q.pop().ptr());
                 cachedBytes -= size;
             }
         }
@@ -316,6 +342,18 @@ final class DeviceAllocator {
 
     synchronized long peakBytes() {
         return peakBytes;
+    }
+
+    /** Bytes in blocks handed out and not yet back (after taking in those given back). */
+    synchronized long liveBytes() {
+        drainReturned();
+        return liveBytes;
+    }
+
+    /** Bytes in free blocks kept for reuse. */
+    synchronized long cachedBytes() {
+        drainReturned();
+        return cachedBytes;
     }
 
     /** Number of cuMemAlloc calls so far. */
