@@ -280,7 +280,7 @@ public final class CudaBackend implements Backend {
             // The blocks that died during recording (collections run there) are not needed by the replays.
             cx.allocator.trim();
             recorded = true;
-            return new CudaRecording(this, cx, graph, exec, slots, out, pool);
+            return new CudaRecording(this, cx, graph, exec, slots, out, pool, body);
         } catch (RuntimeException | LinkageError e) {
             throw new IllegalStateException("CUDA graph recording failed: " + e.getMessage(), e);
         } finally {

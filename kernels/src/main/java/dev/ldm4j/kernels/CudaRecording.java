@@ -11,6 +11,7 @@ import static jcuda.driver.JCudaDriver.cuGraphLaunch;
 
 import dev.ldm4j.tensor.Recording;
 import dev.ldm4j.tensor.Tensor;
+import java.lang.ref.Reference;
 import java.util.Arrays;
 import jcuda.driver.CUgraph;
 import jcuda.driver.CUgraphExec;
@@ -23,9 +24,14 @@ final class CudaRecording implements Recording {
     private final Tensor[] slots;
     private final Tensor output;
     private final DeviceAllocator.Pool pool;
+    // The recorded body: it holds what the graph reads besides its inputs (the model's weights, a text
+    // context captured by the lambda), so none of those blocks can be collected and reused while the
+    // graph may still be replayed.
+    private final Object body;
     private boolean closed;
 
-    CudaRecording(CudaBackend backend, CudaContext cx, CUgraph graph, CUgraphExec exec, Tensor[] slots, Tensor output, DeviceAllocator.Pool pool) {
+    CudaRecording(CudaBackend backend, CudaContext cx, CUgraph graph, CUgraphExec exec, Tensor[] slots, Tensor output, DeviceAllocator.Pool pool,
+                  Object body) {
         this.backend = backend;
         this.cx = cx;
         this.graph = graph;
@@ -33,6 +39,7 @@ final class CudaRecording implements Recording {
         this.slots = slots;
         this.output = output;
         this.pool = pool;
+        this.body = body;
     }
 
     @Override
@@ -54,6 +61,7 @@ final class CudaRecording implements Recording {
             backend.copyInto(inputs[i], slots[i]);
         }
         cuGraphLaunch(exec, cx.stream);
+        Reference.reachabilityFence(body);
         return output;
     }
 
