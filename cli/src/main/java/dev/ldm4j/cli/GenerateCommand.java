@@ -167,7 +167,7 @@ public final class GenerateCommand implements Callable<Integer> {
             warnIfTruncated(pipe.tokenizer().encode(negativePrompt), "negative prompt", err);
             GenerationResult result = pipe.generate(request, scheduler(pipe), noise(s), new Progress(err));
             for (int i = 0; i < outputs.size(); i++) {
-                Images.writePng(result.images().get(i), outputs.get(i), overwrite);
+                PngFiles.write(result.images().get(i), outputs.get(i), overwrite);
                 err.println("ldm4j: wrote " + outputs.get(i));
             }
             if (saveLatents != null) {

@@ -1,4 +1,5 @@
-// PNG and JPEG in and out of the pipeline's RgbImage (float [H, W, 3] in [0, 1]).
+// PNG and JPEG into the pipeline's RgbImage (float [H, W, 3] in [0, 1]), through ImageIO (the desktop
+// module); writing is PngFiles's, which needs only java.base.
 package dev.ldm4j.cli;
 
 import dev.ldm4j.diffusion.pipeline.RgbImage;
@@ -6,10 +7,8 @@ import dev.ldm4j.diffusion.pipeline.RgbImage;
 import javax.imageio.ImageIO;
 import java.awt.image.BufferedImage;
 import java.io.IOException;
-import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 
 final class Images {
     private Images() {
@@ -52,43 +51,5 @@ final class Images {
             }
         }
         return new RgbImage(w, h, data);
-    }
-
-    /** Writes the image as an 8-bit RGB PNG (diffusers' rounding); never replaces a file unless overwrite. */
-    static void writePng(RgbImage image, Path file, boolean overwrite) {
-        byte[] rgb = image.toRgb8();
-        BufferedImage img = new BufferedImage(image.width(), image.height(), BufferedImage.TYPE_INT_RGB);
-        for (int y = 0; y < image.height(); y++) {
-            for (int x = 0; x < image.width(); x++) {
-                int at = (y * image.width() + x) * 3;
-                img.setRGB(x, y, (rgb[at] & 0xff) << 16 | (rgb[at + 1] & 0xff) << 8 | (rgb[at + 2] & 0xff));
-            }
-        }
-        Path dir = file.toAbsolutePath().getParent();
-        Path tmp = null;
-        try {
-            tmp = Files.createTempFile(dir, "." + file.getFileName(), ".tmp");
-            if (!ImageIO.write(img, "png", tmp.toFile())) {
-                throw new Main.UserError("no PNG writer in this Java runtime");
-            }
-            if (overwrite) {
-                Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING);
-            } else {
-                Files.move(tmp, file);
-            }
-            tmp = null;
-        } catch (FileAlreadyExistsException e) {
-            throw new Main.UserError(file + " exists; pass --overwrite to replace it");
-        } catch (IOException e) {
-            throw new Main.UserError("cannot write " + file + ": " + e.getMessage());
-        } finally {
-            if (tmp != null) {
-                try {
-                    Files.deleteIfExists(tmp);
-                } catch (IOException ignored) {
-                    // the error that brought us here is the one to report
-                }
-            }
-        }
     }
 }

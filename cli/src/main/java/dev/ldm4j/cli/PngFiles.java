@@ -1,0 +1,49 @@
+// Writing the pipeline's images as PNG files: 8-bit RGB with diffusers' rounding (RgbImage.toRgb8),
+// written to a temporary file beside the target and moved into place, never over an existing file
+// unless asked.
+package dev.ldm4j.cli;
+
+import dev.ldm4j.diffusion.pipeline.RgbImage;
+
+import java.io.BufferedOutputStream;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.nio.file.FileAlreadyExistsException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+
+final class PngFiles {
+    private PngFiles() {
+    }
+
+    /** Writes the image as an 8-bit RGB PNG; never replaces a file unless overwrite. */
+    static void write(RgbImage image, Path file, boolean overwrite) {
+        Path dir = file.toAbsolutePath().getParent();
+        Path tmp = null;
+        try {
+            tmp = Files.createTempFile(dir, "." + file.getFileName(), ".tmp");
+            try (OutputStream out = new BufferedOutputStream(Files.newOutputStream(tmp))) {
+                PngWriter.write(image.toRgb8(), image.width(), image.height(), out);
+            }
+            if (overwrite) {
+                Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING);
+            } else {
+                Files.move(tmp, file);
+            }
+            tmp = null;
+        } catch (FileAlreadyExistsException e) {
+            throw new Main.UserError(file + " exists; pass --overwrite to replace it");
+        } catch (IOException e) {
+            throw new Main.UserError("cannot write " + file + ": " + e.getMessage());
+        } finally {
+            if (tmp != null) {
+                try {
+                    Files.deleteIfExists(tmp);
+                } catch (IOException ignored) {
+                    // the error that brought us here is the one to report
+                }
+            }
+        }
+    }
+}
