@@ -30,7 +30,10 @@ public interface Backend extends AutoCloseable {
      * this device cannot record (the default). body must only call ops of this backend on device
      * tensors (no host transfers) and must not depend on values that change between runs other than
      * through the inputs. A device that can record but fails to (for example an op that synchronizes)
-     * throws, and the caller runs body directly instead.
+     * throws, and the caller runs body directly instead. Every tensor the body reads besides its inputs
+     * (weights, a context captured by the body) must stay unreleased while the recording lives: a replay
+     * reads their memory without any check. TensorScope is suspended while recording, so the recording's
+     * buffers belong to no scope of the caller.
      */
     default Recording record(java.util.function.Function<Tensor[], Tensor> body, Tensor... inputs) {
         return null;

@@ -73,7 +73,13 @@ public final class TensorScope implements AutoCloseable {
     public static Suspension suspend() {
         TensorScope saved = CURRENT.get();
         CURRENT.remove();
-        return () -> CURRENT.set(saved);
+        boolean[] resumed = {false};
+        return () -> {
+            if (!resumed[0]) {
+                resumed[0] = true;
+                CURRENT.set(saved);
+            }
+        };
     }
 
     /** Marks t's storage (shared by all its views) as surviving this scope; returns t. */
@@ -90,7 +96,7 @@ public final class TensorScope implements AutoCloseable {
      */
     public void release(Tensor t, Tensor... stillUsed) {
         Storage st = t.storage();
-        if (kept.contains(st)) {
+        if (closed || kept.contains(st)) {
             return;
         }
         for (Tensor u : stillUsed) {
@@ -118,12 +124,23 @@ public final class TensorScope implements AutoCloseable {
         }
         closed = true;
         CURRENT.set(parent);
+        RuntimeException first = null;
         for (Made m : made) {
             if (!kept.contains(m.tensor().storage())) {
-                m.owner().release(m.tensor());
+                try {
+                    m.owner().release(m.tensor());
+                } catch (RuntimeException e) {
+                    if (first == null) {
+                        first = e;
+                    }
+                }
             } else if (parent != null) {
                 parent.made.add(m);
             }
+        }
+        made.clear();
+        if (first != null) {
+            throw first;
         }
     }
 }

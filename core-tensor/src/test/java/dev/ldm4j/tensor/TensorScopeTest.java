@@ -128,4 +128,32 @@ class TensorScopeTest {
         inner.close();
         outer.close();
     }
+
+    @Test
+    void aFailedReleaseStillReleasesTheRestThenReportsIt() {
+        java.util.List<Tensor> released = new java.util.ArrayList<>();
+        Tensor bad = input();
+        Backend owner = (Backend) java.lang.reflect.Proxy.newProxyInstance(Backend.class.getClassLoader(), new Class<?>[] {Backend.class},
+                (proxy, method, args) -> {
+                    if (method.getName().equals("release")) {
+                        if (args[0] == bad) {
+                            throw new IllegalStateException("cannot release");
+                        }
+                        released.add((Tensor) args[0]);
+                        return null;
+                    }
+                    throw new UnsupportedOperationException(method.getName());
+                });
+        Tensor first = input();
+        Tensor last = input();
+        TensorScope s = TensorScope.open();
+        TensorScope.made(owner, first);
+        TensorScope.made(owner, bad);
+        TensorScope.made(owner, last);
+        var e = assertThrows(IllegalStateException.class, s::close);
+        assertEquals("cannot release", e.getMessage());
+        assertEquals(java.util.List.of(first, last), released);
+        s.close();
+        assertEquals(java.util.List.of(first, last), released, "closing again releases nothing twice");
+    }
 }
