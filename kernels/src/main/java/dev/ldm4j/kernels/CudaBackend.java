@@ -163,6 +163,17 @@ public final class CudaBackend implements Backend {
         s.release();
     }
 
+    /**
+     * Releases made, a temporary an op derived from its argument from (a dense or device copy), once the
+     * op's kernels are launched: stream order lets the next op reuse it. Nothing happens when made is from
+     * itself or a view of its storage, or a weight's twin.
+     */
+    private static void releaseDerived(Tensor made, Tensor from) {
+        if (made != null && from != null && made.storage() != from.storage() && made.storage() instanceof CudaStorage s && !s.longLived()) {
+            s.release();
+        }
+    }
+
     @Override
     public Tensor toDevice(Tensor host) {
         return toDevice(host, false);
@@ -295,12 +306,12 @@ public final class CudaBackend implements Backend {
                     // the capture was invalidated; ending it has restored the stream, there is no graph
                 }
             }
+            scopes.close();
             cx.allocator.endRecording();
             if (!recorded) {
                 cx.synchronize();
                 cx.allocator.closePool(pool);
             }
-            scopes.close();
         }
     }
 
@@ -389,6 +400,7 @@ public final class CudaBackend implements Backend {
     /** The view d (shape, strides, offset) over its storage's twin of dtype want, made on first use. */
     private Tensor twinView(Tensor d, DType want) {
         CudaStorage s = (CudaStorage) d.storage();
+        s.checkLive();
         CudaStorage twin = s.twin(want);
         if (twin == null) {
             twin = new CudaStorage(cx.allocator, want, s.size(), true);
@@ -522,7 +534,10 @@ public final class CudaBackend implements Backend {
     public Tensor linearGeglu(Tensor x, Tensor w, Tensor bias) {
         if (!tensorCores() || w.rank() != 2 || w.dim(0) % 2 != 0 || x.rank() < 1 || x.dim(-1) != w.dim(1)
                 || (bias != null && (bias.rank() != 1 || bias.dim(0) != w.dim(0)))) {
-            return Backend.super.linearGeglu(x, w, bias);
+            Tensor h = linear(x, w, bias, Activation.NONE);                     // [..., 2F]
+            Tensor out = geglu(h);
+            release(h);
+            return out;
         }
         int n = w.dim(0), k = w.dim(1), f = n / 2;
         Tensor w16 = operand16(w.isContiguous() ? w : contiguous(w));
@@ -536,6 +551,8 @@ public final class CudaBackend implements Backend {
         int tile = tileFor((long) ceilDiv(rows, 128) * ceilDiv(n, 128));
         launch("gemm_mma", "gemm_geglu_mma_" + tile + "_" + dtypeLabel(precision.operandType()), ceilDiv(n, tile), ceilDiv(rows, tile),
                 THREADS, 0, rows, n, k, xc, w16, bc, out);
+        releaseDerived(xc, x);
+        releaseDerived(bc, bias);
         return out;
     }
 
@@ -556,7 +573,11 @@ public final class CudaBackend implements Backend {
             return out;
         }
         long[] ws = wf.strides();
-        gemm(rows, n, k, xc, wf, bc, out, k, 1, ws[1], ws[0], new int[0], new long[0], new long[0], act, 1, residualFor(residual, out, "linear"));
+        Tensor rc = residualFor(residual, out, "linear");
+        gemm(rows, n, k, xc, wf, bc, out, k, 1, ws[1], ws[0], new int[0], new long[0], new long[0], act, 1, rc);
+        releaseDerived(xc, x);
+        releaseDerived(bc, bias);
+        releaseDerived(rc, residual);
         return out;
     }
 
@@ -618,7 +639,10 @@ public final class CudaBackend implements Backend {
         boolean full = ranks && Arrays.equals(r, new int[] {x.dim(0), w.dim(0), (x.dim(2) + padTop + padBottom - w.dim(2)) / stride + 1,
                 (x.dim(3) + padLeft + padRight - w.dim(3)) / stride + 1});
         if (!perChannel && !full) {
-            return Backend.super.conv2dAdd(x, w, bias, stride, padTop, padBottom, padLeft, padRight, residual);
+            Tensor y = conv2d(x, w, bias, stride, padTop, padBottom, padLeft, padRight);
+            Tensor out = add(y, residual);
+            release(y);
+            return out;
         }
         return conv2d(x, w, bias, stride, padTop, padBottom, padLeft, padRight, residual);
     }
@@ -664,6 +688,9 @@ public final class CudaBackend implements Backend {
         String symbol = tensorCores() ? "conv2d_mma_" + tile + size + "_" + dtypeLabel(precision.operandType()) : "conv2d_" + tile + size + "_f32";
         launch3(module, symbol, Math.toIntExact(ceilDivL(p, tile)), ceilDiv(o, tile), 1, THREADS, 0,
                 xc, wc, bc, out, n, c, h, wd, o, kh, kw, stride, padTop, padLeft, oh, ow, rc, rs[0], rs[1], rs[2]);
+        releaseDerived(xc, x);
+        releaseDerived(bc, bias);
+        releaseDerived(rc, residual);
         return out;
     }
 
@@ -696,6 +723,9 @@ public final class CudaBackend implements Backend {
         launch("norm", "group_norm_combine_f32", ceilDiv(groupsTotal, 128), 1, 128, 0, partial, stats, groupsTotal, splits, eps);
         launch("norm", "group_norm_apply_f32", gridFor(out.numel()), 1, THREADS, 0, xc, stats, g, b, out, out.numel(), c, s, groups,
                 silu ? 1 : 0);
+        release(partial);
+        release(stats);
+        releaseDerived(xc, x);
         return out;
     }
 
@@ -711,6 +741,7 @@ public final class CudaBackend implements Backend {
         if (rows > 0 && d > 0) {
             launch("norm", "layer_norm_f32", rows, 1, THREADS, 0, xc, g, b, out, d, eps);
         }
+        releaseDerived(xc, x);
         return out;
     }
 
@@ -723,6 +754,7 @@ public final class CudaBackend implements Backend {
         if (rows > 0 && d > 0) {
             launch("norm", "softmax_f32", rows, 1, THREADS, 0, xc, out, d);
         }
+        releaseDerived(xc, x);
         return out;
     }
 
@@ -744,17 +776,18 @@ public final class CudaBackend implements Backend {
             return out;
         }
         if (d > 256) {
-            return attentionByQueryChunks(qv, kv, vv, heads, d, scale, causal, out);
+            attentionByQueryChunks(qv, kv, vv, heads, d, scale, causal, out);
+        } else if (!(tensorCores() && attentionOnTensorCores(qv, kv, vv, heads, d, scale, causal, out))) {
+            String fn = d <= 64 ? "attention_d64_f32" : d <= 128 ? "attention_d128_f32" : "attention_d256_f32";
+            int smem = (64 * (d + 1) + 2 * 32 * (d + 1) + 64 * 33) * 4;
+            cx.ensureSharedMemory("attention", fn, smem);
+            long[] qs = qv.strides(), ks = kv.strides(), vs = vv.strides();
+            launch3("attention", fn, ceilDiv(lq, 64), b * heads, 1, THREADS, smem, qv, kv, vv, out, lq, lk, heads, d,
+                    qs[1], qs[0], ks[1], ks[0], vs[1], vs[0], scale, causal ? 1 : 0);
         }
-        if (tensorCores() && attentionOnTensorCores(qv, kv, vv, heads, d, scale, causal, out)) {
-            return out;
-        }
-        String fn = d <= 64 ? "attention_d64_f32" : d <= 128 ? "attention_d128_f32" : "attention_d256_f32";
-        int smem = (64 * (d + 1) + 2 * 32 * (d + 1) + 64 * 33) * 4;
-        cx.ensureSharedMemory("attention", fn, smem);
-        long[] qs = qv.strides(), ks = kv.strides(), vs = vv.strides();
-        launch3("attention", fn, ceilDiv(lq, 64), b * heads, 1, THREADS, smem, qv, kv, vv, out, lq, lk, heads, d,
-                qs[1], qs[0], ks[1], ks[0], vs[1], vs[0], scale, causal ? 1 : 0);
+        releaseDerived(qv, q);
+        releaseDerived(kv, k);
+        releaseDerived(vv, v);
         return out;
     }
 
@@ -860,6 +893,7 @@ public final class CudaBackend implements Backend {
         if (n > 0) {
             launch("elementwise", "unary_f32", gridFor(n), 1, THREADS, 0, n, xc, out, op, act, s, lo, hi);
         }
+        releaseDerived(xc, x);
         return out;
     }
 
@@ -877,6 +911,7 @@ public final class CudaBackend implements Backend {
         if (out.numel() > 0) {
             launch("elementwise", "geglu_f32", gridFor(out.numel()), 1, THREADS, 0, rows, two / 2, xc, out);
         }
+        releaseDerived(xc, x);
         return out;
     }
 
@@ -930,6 +965,7 @@ public final class CudaBackend implements Backend {
         if (out.numel() > 0) {
             launch("elementwise", "upsample_nearest2x_f32", gridFor(out.numel()), 1, THREADS, 0, (long) x.dim(0) * x.dim(1), h, w, xc, out);
         }
+        releaseDerived(xc, x);
         return out;
     }
 
@@ -1047,6 +1083,7 @@ public final class CudaBackend implements Backend {
             float mul = mean ? 1.0f / len : 1.0f;
             launch("elementwise", "reduce_sum_f32", gridFor(out.numel()), 1, THREADS, 0, outer, len, inner, xc, out, mul);
         }
+        releaseDerived(xc, x);
         return out;
     }
 

@@ -42,10 +42,25 @@ public final class CudaStorage implements Storage {
         return longLived;
     }
 
-    /** Gives the block back to the allocator now (once); every later use of this storage throws. */
+    /** Gives the block (and any twin's) back to the allocator now (once); every later use of this storage throws. */
     void release() {
         released = true;
         giveBack.clean();
+        CudaStorage[] made;
+        synchronized (this) {
+            made = twins.values().toArray(new CudaStorage[0]);
+            twins.clear();
+        }
+        for (CudaStorage twin : made) {
+            twin.release();
+        }
+    }
+
+    /** Throws when this storage was released. */
+    void checkLive() {
+        if (released) {
+            throw new IllegalStateException("a GPU tensor was used after Backend.release freed its memory");
+        }
     }
 
     @Override
@@ -70,9 +85,7 @@ public final class CudaStorage implements Storage {
 
     /** Device address of element i. */
     CUdeviceptr pointer(long element) {
-        if (released) {
-            throw new IllegalStateException("a GPU tensor was used after Backend.release freed its memory");
-        }
+        checkLive();
         return block.ptr().withByteOffset(element * dtype.byteSize());
     }
 
