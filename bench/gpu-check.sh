@@ -36,7 +36,8 @@ bundle() {
   rm -rf "$tmp"
   ./mvnw -q -B dependency:copy -Dartifact=org.junit.platform:junit-platform-console-standalone:1.11.4 \
     -DoutputDirectory="$(cd "$dir" && pwd)"
-  [[ -f "$dir/jre.tar.xz" ]] || ../shared/tools/device-jre.sh "$dir"
+  # A runtime beside the bundle (gpu-session.sh shares one between this and gpu-e2e.sh) is used instead.
+  [[ -f "$dir/jre.tar.xz" || -f "$dir/../jre.tar.xz" ]] || ../shared/tools/device-jre.sh "$dir"
   mkdir -p "$dir/conformance"
   cp ../shared/conformance/sd15-diffusers.header.json "$dir/conformance/"
   # The tiny SD 1.x model (for the U-Net/VAE goldens and the seeded pipelines); the replay runs stay home.
@@ -53,7 +54,9 @@ run() {
   exec > >(tee "$out/gpu-check.log") 2>&1
   echo "== gpu-check $(date -u +%Y-%m-%dT%H:%M:%SZ)"
   nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.sm,clocks.max.sm --format=csv,noheader || echo "nvidia-smi failed"
-  tar xJf "$dir/jre.tar.xz" -C /tmp
+  local jre="$dir/jre.tar.xz"
+  [[ -f "$jre" ]] || jre="$dir/../jre.tar.xz"
+  tar xJf "$jre" -C /tmp
   local java=/tmp/jre/bin/java
   local flags=(--add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED -Xss4m)
   local cp

@@ -35,7 +35,8 @@ bundle() {
   cp -r ../shared/conformance/sd1-tiny "$dir/"
   chmod -R u+w "$dir/sd1-tiny"
   rm -f "$dir"/sd1-tiny/*/*.safetensors "$dir"/sd1-tiny/*.safetensors
-  [[ -f "$dir/jre.tar.xz" ]] || ../shared/tools/device-jre.sh "$dir" java.desktop
+  # A runtime beside the bundle (gpu-session.sh shares one between this and gpu-check.sh) is used instead.
+  [[ -f "$dir/jre.tar.xz" || -f "$dir/../jre.tar.xz" ]] || ../shared/tools/device-jre.sh "$dir"
   cp bench/gpu-e2e.sh "$dir/"
   du -sh --apparent-size "$dir"
 }
@@ -45,7 +46,9 @@ run() {
   mkdir -p "$out"
   exec > >(tee "$out/e2e.log") 2>&1
   nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader
-  tar xJf "$dir/jre.tar.xz" -C /tmp
+  local jre="$dir/jre.tar.xz"
+  [[ -f "$jre" ]] || jre="$dir/../jre.tar.xz"
+  tar xJf "$jre" -C /tmp
   local j=(/tmp/jre/bin/java --add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED -Xmx24g -Xss4m -jar "$dir/app/ldm4j.jar")
   local t0=$SECONDS
   "${j[@]}" random-weights --header "$dir/sd15-original-fp16.header.json" --output /tmp/sd15.safetensors --overwrite || exit 1
@@ -65,8 +68,11 @@ run() {
     --width 512 --height 512 --scheduler euler_a --seed 42 --overwrite \
     --output "$out/sd15-cuda-fp16-graph.png" 2>&1 | grep -v '^step [0-9]*/20 '
   echo "== tiny seeded run (euler_a, 5 steps, cfg 7.5, 128x128) on cuda and cpu"
+  # The single file with the folder's configs; under gpu-session.sh, gpu-check's copy of the tiny folder.
+  local tiny=(--model "$dir/sd1-tiny.safetensors" --config "$dir/sd1-tiny")
+  [[ -f "$dir/sd1-tiny.safetensors" ]] || tiny=(--model "$dir/../check/conformance/sd1-tiny")
   for dev in "cuda --dtype fp32" "cuda --dtype fp16" "cpu"; do
-    "${j[@]}" generate --device $dev --model "$dir/sd1-tiny.safetensors" --config "$dir/sd1-tiny" \
+    "${j[@]}" generate --device $dev "${tiny[@]}" \
       --prompt "a red apple on a wooden table" --negative-prompt blurry --steps 5 --guidance 7.5 --width 128 --height 128 \
       --scheduler euler_a --seed 1234 --noise-dtype float64 --overwrite --output "$out/tiny-$(echo "$dev" | tr -d ' -').png" 2>&1 | tail -1
   done
