@@ -186,7 +186,7 @@ public final class GenerateCommand implements Callable<Integer> {
                     seconds(t.textEncodingNanos()),
                     init == null ? "" : String.format(Locale.ROOT, "image encoding %.1f s, ", seconds(t.imageEncodingNanos())),
                     seconds(t.totalStepNanos()), n, n == 0 ? 0 : seconds(t.totalStepNanos()) / n, seconds(t.decodingNanos()),
-                    seconds(t.totalNanos()), Memory.peakSummary());
+                    seconds(t.totalNanos()), Memory.peakSummary(backend.peakDeviceMemoryBytes()));
             if (backend instanceof ProfilingBackend p) {
                 err.print(p.report());
                 err.flush();

@@ -39,9 +39,10 @@ final class Memory {
         return sum;
     }
 
-    static String peakSummary() {
+    /** Peak RSS and heap, and the device's peak (weights, activations and allocator cache) when deviceBytes >= 0. */
+    static String peakSummary(long deviceBytes) {
         long rss = peakRssBytes();
-        return String.format(Locale.ROOT, "peak RSS %s, peak heap %.2f GB", rss < 0 ? "n/a" : String.format(Locale.ROOT, "%.2f GB", rss / 1e9),
-                peakHeapBytes() / 1e9);
+        return String.format(Locale.ROOT, "peak RSS %s, peak heap %.2f GB%s", rss < 0 ? "n/a" : String.format(Locale.ROOT, "%.2f GB", rss / 1e9),
+                peakHeapBytes() / 1e9, deviceBytes < 0 ? "" : String.format(Locale.ROOT, ", peak GPU memory %.2f GB", deviceBytes / 1e9));
     }
 }

@@ -158,6 +158,14 @@ public interface Backend extends AutoCloseable {
     default void release(Tensor t) {
     }
 
+    /**
+     * The most device memory this backend's allocator has held at once (weights, live activations and
+     * cached free blocks) since it started, in bytes; -1 where the JVM manages the memory (the CPU).
+     */
+    default long peakDeviceMemoryBytes() {
+        return -1;
+    }
+
     /** Frees device resources; a no-op on the CPU. */
     @Override
     default void close() {

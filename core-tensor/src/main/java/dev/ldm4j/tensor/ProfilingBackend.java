@@ -220,6 +220,11 @@ public final class ProfilingBackend implements Backend {
     }
 
     @Override
+    public long peakDeviceMemoryBytes() {
+        return inner.peakDeviceMemoryBytes();
+    }
+
+    @Override
     public void release(Tensor t) {
         inner.release(t);
     }

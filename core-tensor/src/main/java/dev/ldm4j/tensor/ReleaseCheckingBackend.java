@@ -90,6 +90,11 @@ public final class ReleaseCheckingBackend implements Backend {
     }
 
     @Override
+    public long peakDeviceMemoryBytes() {
+        return inner.peakDeviceMemoryBytes();
+    }
+
+    @Override
     public void release(Tensor t) {
         Storage s = t.storage();
         synchronized (this) {

@@ -204,6 +204,11 @@ final class ProfilingBackend implements Backend {
     }
 
     @Override
+    public long peakDeviceMemoryBytes() {
+        return gpu.peakDeviceMemoryBytes();
+    }
+
+    @Override
     public void release(Tensor t) {
         gpu.release(t);
     }
