@@ -67,6 +67,10 @@ run() {
     --prompt "a photo of an astronaut riding a horse on mars" --negative-prompt "blurry" --steps 20 --guidance 7.5 \
     --width 512 --height 512 --scheduler euler_a --seed 42 --overwrite \
     --output "$out/sd15-cuda-fp16-graph.png" 2>&1 | grep -v '^step [0-9]*/20 '
+  echo "== full-size SD 1.5 on cuda, fp16 with the VAE in fp32 (--vae-dtype fp32)"
+  "${j[@]}" generate --device cuda --dtype fp16 --vae-dtype fp32 --model /tmp/sd15.safetensors --tokenizer "$dir/clip" \
+    --prompt "a photo of an astronaut riding a horse on mars" --negative-prompt "blurry" --steps 20 --guidance 7.5 \
+    --width 512 --height 512 --scheduler euler_a --seed 42 --overwrite --output /tmp/sd15-cuda-fp16-vae32.png 2>&1 | grep -v '^step [0-9]*/20 '
   echo "== tiny seeded run (euler_a, 5 steps, cfg 7.5, 128x128) on cuda and cpu"
   # The single file with the folder's configs; under gpu-session.sh, gpu-check's copy of the tiny folder.
   local tiny=(--model "$dir/sd1-tiny.safetensors" --config "$dir/sd1-tiny")

@@ -115,6 +115,11 @@ public final class GenerateCommand implements Callable<Integer> {
                     "tensor cores with fp32 accumulation, everything else stays fp32 (default: fp32, or $LDM4J_CUDA_DTYPE)."})
     String dtype;
 
+    @Option(names = "--vae-dtype", paramLabel = "fp32|fp16|bf16",
+            description = {"With --device cuda: precision of the VAE's matrix products (default: as --dtype). fp32 or bf16 keep",
+                    "the decoder's largest activations clear of fp16's range (65504), as SD users do with fp16 U-Nets."})
+    String vaeDtype;
+
     @Option(names = "--cuda-graph",
             description = {"With --device cuda: record the first step's U-Net call as a CUDA graph and replay it for the later",
                     "steps (one launch per step). The first replay is checked against the op-by-op step; on any failure or",
@@ -155,8 +160,11 @@ public final class GenerateCommand implements Callable<Integer> {
         long loadStart = System.nanoTime();
         Map<String, String> backendOptions = dtype == null || device.equals("cpu") ? Map.of() : Map.of("dtype", dtype);
         Backend created = Backends.create(device, backendOptions);
+        Backend vaeCreated = vaeDtype == null ? null : Backends.create(device, Map.of("dtype", vaeDtype));
         try (Backend backend = profile ? new ProfilingBackend(created) : created;
-             StableDiffusionPipeline pipe = StableDiffusionPipeline.load(model, config, tokenizer, prediction, backend)) {
+             Backend vaeOwn = vaeCreated == null ? null : profile ? new ProfilingBackend(vaeCreated) : vaeCreated;
+             StableDiffusionPipeline pipe = StableDiffusionPipeline.load(model, config, tokenizer, prediction, backend,
+                     vaeOwn == null ? backend : vaeOwn)) {
             err.printf(Locale.ROOT, "ldm4j: loaded %s (%s, %s) on %s in %.1f s; seed %d%n", model, pipe.spec().family(), pipe.spec().layout(),
                     backend.name(), seconds(System.nanoTime() - loadStart), s);
             if (backend.device() == dev.ldm4j.tensor.Device.CPU) {
@@ -189,6 +197,10 @@ public final class GenerateCommand implements Callable<Integer> {
                     seconds(t.totalNanos()), Memory.peakSummary(backend.peakDeviceMemoryBytes()));
             if (backend instanceof ProfilingBackend p) {
                 err.print(p.report());
+                if (vaeOwn instanceof ProfilingBackend v) {
+                    err.println("VAE (--vae-dtype " + vaeDtype + "):");
+                    err.print(v.report());
+                }
                 err.flush();
             }
         }
@@ -300,6 +312,12 @@ public final class GenerateCommand implements Callable<Integer> {
         }
         if (dtype != null && !dtype.equals("fp32") && !device.equals("cuda")) {
             throw new Main.UserError("--dtype " + dtype + " needs --device cuda; the CPU backend computes in fp32");
+        }
+        if (vaeDtype != null && !List.of("fp32", "fp16", "bf16").contains(vaeDtype)) {
+            throw new Main.UserError("--vae-dtype must be fp32, fp16 or bf16, got '" + vaeDtype + "'");
+        }
+        if (vaeDtype != null && !device.equals("cuda")) {
+            throw new Main.UserError("--vae-dtype needs --device cuda; the CPU backend computes in fp32");
         }
         if (!generator.equals("cpu") && !generator.equals("cuda")) {
             throw new Main.UserError("--generator must be cpu or cuda, got '" + generator + "'");

@@ -147,6 +147,8 @@ class GenerateCommandTest {
         String model = dir.toString();
         assertOneLineError(run("generate", "--model", model, "--prompt", "x", "--dtype", "fp16"), "--device cuda");
         assertOneLineError(run("generate", "--model", model, "--prompt", "x", "--dtype", "fp8"), "--dtype");
+        assertOneLineError(run("generate", "--model", model, "--prompt", "x", "--vae-dtype", "fp32"), "--vae-dtype needs --device cuda");
+        assertOneLineError(run("generate", "--model", model, "--prompt", "x", "--device", "cuda", "--vae-dtype", "half"), "--vae-dtype must be");
         assertOneLineError(run("generate", "--model", model, "--prompt", "x", "--generator", "cuda", "--noise-dtype", "float64"), "float32");
         assertOneLineError(run("generate", "--model", model, "--prompt", "x", "--karras"), "--scheduler");
         assertOneLineError(run("generate", "--model", model, "--prompt", "x", "--cuda-graph"), "--device cuda");

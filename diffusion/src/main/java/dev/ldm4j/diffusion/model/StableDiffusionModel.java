@@ -1,5 +1,6 @@
-// A loaded Stable Diffusion model on one backend: text encoder, U-Net, VAE, and the tokenizer when
-// the model (or its --config folder) has one. Loading is strict: a missing or mis-shaped tensor fails
+// A loaded Stable Diffusion model: text encoder, U-Net, VAE, and the tokenizer when the model (or its
+// --config folder) has one, all on one backend, or the VAE on a backend of its own (generate
+// --vae-dtype: the same GPU with another precision for the VAE's products). Loading is strict: a missing or mis-shaped tensor fails
 // naming its key, and so do tensors no model used (known non-weights such as the DDPM schedule
 // buffers or OpenCLIP's unused last block are set aside by the key mapping and listed in ignored()).
 package dev.ldm4j.diffusion.model;
@@ -20,24 +21,37 @@ public final class StableDiffusionModel implements AutoCloseable {
     private final ClipTextTransformer textEncoder;
     private final UNet2DConditionModel unet;
     private final AutoencoderKL vae;
+    private final Backend vaeBackend;
     private final ClipTokenizer tokenizer;
 
     private StableDiffusionModel(StableDiffusionModelSpec spec, ClipTextTransformer textEncoder, UNet2DConditionModel unet,
-                                 AutoencoderKL vae, ClipTokenizer tokenizer) {
+                                 AutoencoderKL vae, Backend vaeBackend, ClipTokenizer tokenizer) {
         this.spec = spec;
         this.textEncoder = textEncoder;
         this.unet = unet;
         this.vae = vae;
+        this.vaeBackend = vaeBackend;
         this.tokenizer = tokenizer;
     }
 
     /** Builds the three models on the backend (weights move to its device); closes nothing of spec on failure. */
     public static StableDiffusionModel load(StableDiffusionModelSpec spec, Backend backend) {
+        return load(spec, backend, backend);
+    }
+
+    /**
+     * As load(spec, backend), with the VAE on vaeBackend, a backend of the same device (its tensors are
+     * passed between the two).
+     */
+    public static StableDiffusionModel load(StableDiffusionModelSpec spec, Backend backend, Backend vaeBackend) {
+        if (vaeBackend.device() != backend.device()) {
+            throw new IllegalArgumentException("the VAE's backend (" + vaeBackend.name() + ") must be on the device of the other models (" + backend.name() + ")");
+        }
         Params textP = Params.root(spec.textEncoderWeights(), backend);
         ClipTextTransformer text = new ClipTextTransformer(textP, spec.textEncoder());
         Params unetP = Params.root(spec.unetWeights(), backend);
         UNet2DConditionModel unet = new UNet2DConditionModel(unetP, spec.unet());
-        Params vaeP = Params.root(spec.vaeWeights(), backend);
+        Params vaeP = Params.root(spec.vaeWeights(), vaeBackend);
         AutoencoderKL vae = new AutoencoderKL(vaeP, spec.vae());
         List<String> unused = new ArrayList<>();
         unused.addAll(unusedWeights("text_encoder", textP));
@@ -49,7 +63,7 @@ public final class StableDiffusionModel implements AutoCloseable {
         }
         ClipTokenizer tokenizer = spec.tokenizer() == null ? null
                 : ClipTokenizer.load(spec.tokenizer(), spec.family() == ModelFamily.SD2 ? "!" : ClipTokenizer.EOS_TOKEN);
-        return new StableDiffusionModel(spec, text, unet, vae, tokenizer);
+        return new StableDiffusionModel(spec, text, unet, vae, vaeBackend, tokenizer);
     }
 
     /**
@@ -81,6 +95,11 @@ public final class StableDiffusionModel implements AutoCloseable {
 
     public AutoencoderKL vae() {
         return vae;
+    }
+
+    /** The backend the VAE was loaded on (the other models' unless load was given another). */
+    public Backend vaeBackend() {
+        return vaeBackend;
     }
 
     /** The model's tokenizer, or null when neither the model nor its --config folder has one. */

@@ -39,6 +39,7 @@ public final class StableDiffusionPipeline implements AutoCloseable {
     private final LayerNorm textFinalLayerNorm; // for clip skip: final_layer_norm on an earlier layer
     private final UNet2DConditionModel unet;
     private final AutoencoderKL vae;
+    private final Backend vaeBackend;
     private boolean recordSteps;
     private String recordingStatus;
 
@@ -56,6 +57,7 @@ public final class StableDiffusionPipeline implements AutoCloseable {
                 spec.textEncoder().hiddenSize(), (float) spec.textEncoder().layerNormEps());
         this.unet = model.unet();
         this.vae = model.vae();
+        this.vaeBackend = model.vaeBackend();
     }
 
     /**
@@ -70,10 +72,15 @@ public final class StableDiffusionPipeline implements AutoCloseable {
 
     /** Like load(model, configDir, prediction, backend), with the tokenizer taken from tokenizer when it is not null. */
     public static StableDiffusionPipeline load(Path model, Path configDir, Path tokenizer, String prediction, Backend backend) {
+        return load(model, configDir, tokenizer, prediction, backend, backend);
+    }
+
+    /** Like load(model, configDir, tokenizer, prediction, backend), with the VAE on vaeBackend (same device, e.g. another precision). */
+    public static StableDiffusionPipeline load(Path model, Path configDir, Path tokenizer, String prediction, Backend backend, Backend vaeBackend) {
         StableDiffusionModelSpec found = ModelDiscovery.discover(model, configDir, prediction);
         StableDiffusionModelSpec spec = tokenizer == null ? found : found.withTokenizer(tokenizer);
         try {
-            return new StableDiffusionPipeline(StableDiffusionModel.load(spec, backend), backend);
+            return new StableDiffusionPipeline(StableDiffusionModel.load(spec, backend, vaeBackend), backend);
         } catch (RuntimeException e) {
             spec.close();
             throw e;
@@ -334,10 +341,10 @@ public final class StableDiffusionPipeline implements AutoCloseable {
                 }
             }
         }
-        DiagonalGaussianDistribution posterior = vae.encode(backend.toDevice(Tensor.of(chw, 1, 3, h, w))); // [1, 4, h/8, w/8]
+        DiagonalGaussianDistribution posterior = vae.encode(vaeBackend.toDevice(Tensor.of(chw, 1, 3, h, w))); // [1, 4, h/8, w/8]
         int[] one = posterior.mean().shape();
-        Tensor draw = backend.toDevice(Tensor.of(noise.randn(one), one));
-        float[] sample = backend.toHost(posterior.sample(backend, draw)).data();
+        Tensor draw = vaeBackend.toDevice(Tensor.of(noise.randn(one), one));
+        float[] sample = vaeBackend.toHost(posterior.sample(vaeBackend, draw)).data();
         float[] init = scale(sample, (float) vae.config().scalingFactor());
         float[] batch = new float[init.length * shape[0]];
         for (int b = 0; b < shape[0]; b++) {
@@ -348,8 +355,8 @@ public final class StableDiffusionPipeline implements AutoCloseable {
 
     private List<RgbImage> decode(float[] latents, int[] shape) {
         float[] unscaled = scale(latents, (float) (1.0 / vae.config().scalingFactor()));
-        Tensor decoded = vae.decode(backend.toDevice(Tensor.of(unscaled, shape)));              // [B, 3, H, W]
-        float[] pixels = backend.toHost(decoded).data();
+        Tensor decoded = vae.decode(vaeBackend.toDevice(Tensor.of(unscaled, shape)));           // [B, 3, H, W]
+        float[] pixels = vaeBackend.toHost(decoded).data();
         int b = decoded.dim(0);
         int h = decoded.dim(2);
         int w = decoded.dim(3);

@@ -81,6 +81,28 @@ class PipelineBehaviourTest {
     }
 
     @Test
+    void theVaeCanRunOnABackendOfItsOwn() {
+        GenerationRequest req = small("a lighthouse at dusk").withSeed(12);
+        ReleaseCheckingBackend vaeBackend = new ReleaseCheckingBackend(backend);
+        try (StableDiffusionPipeline split = StableDiffusionPipeline.load(dir, null, null, null, backend, vaeBackend)) {
+            GenerationResult a = split.generate(req, StepListener.NONE);
+            GenerationResult b = folder.generate(req, StepListener.NONE);
+            assertArrayEquals(b.images().get(0).data(), a.images().get(0).data());
+
+            // Exactly a decode's work went to the VAE's backend: the same bytes as decoding the latents alone.
+            ReleaseCheckingBackend alone = new ReleaseCheckingBackend(backend);
+            var vae = new dev.ldm4j.diffusion.vae.AutoencoderKL(dev.ldm4j.nn.Params.root(split.spec().vaeWeights(), alone), split.spec().vae());
+            float[] z = a.latents().clone();
+            for (int i = 0; i < z.length; i++) {
+                z[i] /= (float) split.spec().vae().scalingFactor();
+            }
+            vae.decode(dev.ldm4j.tensor.Tensor.of(z, 1, 4, 16, 16));
+            assertTrue(alone.madeBytes() > 0);
+            assertEquals(alone.madeBytes(), vaeBackend.madeBytes());
+        }
+    }
+
+    @Test
     void guidanceAtMostOneIgnoresTheNegativePrompt() {
         GenerationRequest base = small("a lighthouse").withGuidanceScale(1.0);
         GenerationResult a = folder.generate(base.withNegativePrompt("fog"), StepListener.NONE);
