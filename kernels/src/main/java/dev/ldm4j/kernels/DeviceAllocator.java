@@ -13,11 +13,11 @@
 // Java's collector does not see device memory: a tensor object is a few hundred bytes of heap however
 // large its block, so dead tensors that nobody released could pile up on the device for a long time
 // (model code releases its intermediates; what remains is small per-step work). So on a cache miss, once
-// COLLECT_AFTER_ALLOCATIONS allocations or a sixteenth of the memory budget have been handed out since
-// the last collection, the allocator asks for a collection (System.gc()) and waits briefly for the
-// Cleaner to return the blocks of dead tensors before it calls cuMemAlloc. Above the budget (90% of
-// the memory free at start) it also frees cached blocks of other sizes; when the device is full it frees
-// every cached block and tries once more.
+// COLLECT_AFTER_ALLOCATIONS blocks or a sixteenth of the memory budget have been newly allocated from the
+// device since the last collection (reused blocks do not count: they are not piling up), the allocator
+// asks for a collection (System.gc()) and waits briefly for the Cleaner to return the blocks of dead
+// tensors before it calls cuMemAlloc. Above the budget (90% of the memory free at start) it also frees
+// cached blocks of other sizes; when the device is full it frees every cached block and tries once more.
 //
 // Recording (CUDA graphs, CudaBackend.record): a captured graph keeps the device addresses of every block
 // its kernels touched, so those blocks must never serve anyone else while the graph lives. Between
@@ -184,21 +184,18 @@ final class DeviceAllocator {
      * had died uncollected at the worst moment.
      */
     private Block takeForRecording(Pool pool, long size) {
+        Block b = fromPool(pool, size);
+        if (b != null) {
+            return b;
+        }
         if (allocationsSinceCollect >= COLLECT_AFTER_ALLOCATIONS || bytesSinceCollect >= Math.min(softLimitBytes / 16, RECORDING_COLLECT_BYTES)) {
             collectGarbage();
-        }
-        synchronized (this) {
-            drainReturned();
-            allocationsSinceCollect++;
-            bytesSinceCollect += size;
-            ArrayDeque<Block> q = pool.free.get(size);
-            if (q != null && !q.isEmpty()) {
-                cachedBytes -= size;
-                liveBytes += size;
-                return q.pop();
+            b = fromPool(pool, size);
+            if (b != null) {
+                return b;
             }
         }
-        Block b = tryDeviceAlloc(size, pool);
+        b = tryDeviceAlloc(size, pool);
         if (b == null) {
             throw new IllegalStateException("out of GPU memory while recording a CUDA graph: cannot allocate " + size / MIB + " MiB with "
                     + liveBytes / MIB + " MiB in use");
@@ -247,11 +244,21 @@ final class DeviceAllocator {
         liveBytes -= b.bucketBytes();
     }
 
+    /** A free block of the recording's pool of exactly this bucket, or null. */
+    private synchronized Block fromPool(Pool pool, long size) {
+        drainReturned();
+        ArrayDeque<Block> q = pool.free.get(size);
+        if (q == null || q.isEmpty()) {
+            return null;
+        }
+        cachedBytes -= size;
+        liveBytes += size;
+        return q.pop();
+    }
+
     /** A cached block of exactly this bucket, or null. */
     private synchronized Block fromCache(long size) {
         drainReturned();
-        allocationsSinceCollect++;
-        bytesSinceCollect += size;
         ArrayDeque<Block> q = free.get(size);
         if (q == null || q.isEmpty()) {
             return null;
@@ -271,6 +278,8 @@ final class DeviceAllocator {
             liveBytes += size;
             peakBytes = Math.max(peakBytes, liveBytes + cachedBytes);
             deviceAllocations++;
+            allocationsSinceCollect++;
+            bytesSinceCollect += size;
         }
         return new Block(p, size, pool);
     }
@@ -354,6 +363,11 @@ final class DeviceAllocator {
     synchronized long cachedBytes() {
         drainReturned();
         return cachedBytes;
+    }
+
+    /** Number of collections asked for so far. */
+    synchronized long collections() {
+        return collections;
     }
 
     /** Number of cuMemAlloc calls so far. */

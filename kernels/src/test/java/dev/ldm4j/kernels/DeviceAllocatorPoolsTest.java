@@ -178,4 +178,30 @@ class DeviceAllocatorPoolsTest {
         take(a, MIB, owners, 2);
         assertEquals(MIB, a.peakBytes());
     }
+
+    @Test
+    void reusingReleasedBlocksNeverAsksForACollection() {
+        FakeMemory mem = new FakeMemory(1L << 40);
+        DeviceAllocator a = new DeviceAllocator(1024 * MIB, mem);
+        Object[] owners = new Object[2];
+        for (int i = 0; i < 10_000; i++) {
+            take(a, 8 * MIB, owners, 0).giveBack().clean();
+        }
+        take(a, 3 * MIB, owners, 1);
+        assertEquals(2, a.deviceAllocations(), "one block served all 10,000 requests of its size");
+        assertEquals(0, a.collections(), "80 GB handed out but all of it reused: the miss that followed had nothing to collect");
+    }
+
+    @Test
+    void newDeviceMemoryPastASixteenthOfTheBudgetAsksForACollectionOnTheNextMiss() {
+        FakeMemory mem = new FakeMemory(1L << 40);
+        DeviceAllocator a = new DeviceAllocator(1024 * MIB, mem);
+        Object[] owners = new Object[70];
+        for (int i = 0; i < 64; i++) {
+            take(a, MIB, owners, i);
+        }
+        assertEquals(0, a.collections(), "64 MiB new: a sixteenth, which the next miss sees");
+        take(a, MIB, owners, 64);
+        assertEquals(1, a.collections());
+    }
 }
