@@ -24,6 +24,7 @@ import dev.ldm4j.nn.Params;
 import dev.ldm4j.tensor.Backend;
 import dev.ldm4j.tensor.Recording;
 import dev.ldm4j.tensor.Tensor;
+import dev.ldm4j.tensor.TensorScope;
 
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -175,39 +176,42 @@ public final class StableDiffusionPipeline implements AutoCloseable {
             for (int i = first; i < timesteps.length; i++) {
                 long ts = System.nanoTime();
                 float t = (float) timesteps[i];
-                float[] modelInput = scheduler.scaleModelInput(latents, i);                    // [B, 4, h, w]
-                Tensor x = backend.toDevice(Tensor.of(modelInput, shape));
-                if (guided) {
-                    x = backend.concat(0, x, x);                                               // [2B, 4, h, w]
-                }
-                Tensor tProj = unet.timeProjection(new float[] {t}, x.dim(0));                 // [2B or B, C0]
-                Tensor out = null;                                                             // [2B or B, 4, h, w]
-                if (recording != null) {
-                    try {
-                        out = recording.run(x, tProj);
-                        replayed++;
-                    } catch (RuntimeException e) {
-                        recordingStatus = "step recording: replay failed at step " + (i - first + 1) + " (" + e.getMessage()
-                                + ") after " + replayed + " replays; the remaining steps ran op by op";
-                        Recording failed = recording;
-                        recording = null;
+                // The step's device tensors (input, time projection, prediction) are freed when it ends.
+                try (TensorScope stepScope = TensorScope.open()) {
+                    float[] modelInput = scheduler.scaleModelInput(latents, i);                    // [B, 4, h, w]
+                    Tensor x = backend.toDevice(Tensor.of(modelInput, shape));
+                    if (guided) {
+                        x = backend.concat(0, x, x);                                               // [2B, 4, h, w]
+                    }
+                    Tensor tProj = unet.timeProjection(new float[] {t}, x.dim(0));                 // [2B or B, C0]
+                    Tensor out = null;                                                             // [2B or B, 4, h, w]
+                    if (recording != null) {
                         try {
-                            failed.close();
-                        } catch (RuntimeException closing) {
-                            e.addSuppressed(closing);
+                            out = recording.run(x, tProj);
+                            replayed++;
+                        } catch (RuntimeException e) {
+                            recordingStatus = "step recording: replay failed at step " + (i - first + 1) + " (" + e.getMessage()
+                                    + ") after " + replayed + " replays; the remaining steps ran op by op";
+                            Recording failed = recording;
+                            recording = null;
+                            try {
+                                failed.close();
+                            } catch (RuntimeException closing) {
+                                e.addSuppressed(closing);
+                            }
                         }
                     }
-                }
-                if (out == null) {
-                    out = unet.forwardProjected(x, tProj, prompt.context());
-                    if (toRecord && i + 1 < timesteps.length) {
-                        toRecord = false;
-                        recording = recordStep(x, tProj, prompt.context(), out);
+                    if (out == null) {
+                        out = unet.forwardProjected(x, tProj, prompt.context());
+                        if (toRecord && i + 1 < timesteps.length) {
+                            toRecord = false;
+                            recording = recordStep(x, tProj, prompt.context(), out);
+                        }
                     }
+                    float[] prediction = backend.toHost(out).data();
+                    float[] noisePred = guided ? classifierFreeGuidance(prediction, guidance) : prediction; // [B, 4, h, w]
+                    latents = scheduler.step(noisePred, i, latents, shape, noise);                 // [B, 4, h, w]
                 }
-                float[] prediction = backend.toHost(out).data();
-                float[] noisePred = guided ? classifierFreeGuidance(prediction, guidance) : prediction; // [B, 4, h, w]
-                latents = scheduler.step(noisePred, i, latents, shape, noise);                 // [B, 4, h, w]
                 stepNanos[i - first] = System.nanoTime() - ts;
                 listener.onStep(i - first + 1, total, timesteps[i], latents, stepNanos[i - first]);
             }
