@@ -36,8 +36,8 @@ bundle() {
   rm -rf "$tmp"
   ./mvnw -q -B dependency:copy -Dartifact=org.junit.platform:junit-platform-console-standalone:1.11.4 \
     -DoutputDirectory="$(cd "$dir" && pwd)"
-  # A runtime beside the bundle (gpu-session.sh shares one between this and gpu-e2e.sh) is used instead.
-  [[ -f "$dir/jre.tar.xz" || -f "$dir/../jre.tar.xz" ]] || ../shared/tools/device-jre.sh "$dir"
+  # Under gpu-session.sh the runtime beside the bundle (shared with the other script) is used instead.
+  [[ -f "$dir/jre.tar.xz" || ( -f "$dir/../jre.tar.xz" && -f "$dir/../gpu-session.sh" ) ]] || ../shared/tools/device-jre.sh "$dir"
   mkdir -p "$dir/conformance"
   cp ../shared/conformance/sd15-diffusers.header.json "$dir/conformance/"
   # The tiny SD 1.x model (for the U-Net/VAE goldens and the seeded pipelines); the replay runs stay home.

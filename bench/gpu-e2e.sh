@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # End-to-end check of ./ldm4j generate --device cuda on a GPU host that has only an NVIDIA driver:
-# writes a full-size random-weight SD 1.5 checkpoint there (names and shapes from the SD 1.5 header),
-# generates 512x512 with 20 steps and guidance 7.5 twice per precision (the second run is warm), then
-# runs the tiny model's seeded run on cuda (fp32, fp16) and on cpu. Complements bench/gpu-check.sh (kernel tests and timings).
+# runs the tiny model's seeded run on cuda (fp32, fp16) and on cpu, then writes a full-size random-weight
+# SD 1.5 checkpoint there (names and shapes from the SD 1.5 header) and generates 512x512 with 20 steps
+# and guidance 7.5 twice per precision (the second run is warm). Complements bench/gpu-check.sh (kernel tests and timings).
 #
 #   bench/gpu-e2e.sh bundle DIR   (project root, build machine with JDK 25 and ../shared beside the project)
 #   bench/gpu-e2e.sh run DIR      (GPU host; logs and images under $OUT or /tmp/gpu-e2e)
@@ -35,8 +35,8 @@ bundle() {
   cp -r ../shared/conformance/sd1-tiny "$dir/"
   chmod -R u+w "$dir/sd1-tiny"
   rm -f "$dir"/sd1-tiny/*/*.safetensors "$dir"/sd1-tiny/*.safetensors
-  # A runtime beside the bundle (gpu-session.sh shares one between this and gpu-check.sh) is used instead.
-  [[ -f "$dir/jre.tar.xz" || -f "$dir/../jre.tar.xz" ]] || ../shared/tools/device-jre.sh "$dir"
+  # Under gpu-session.sh the runtime beside the bundle (shared with the other script) is used instead.
+  [[ -f "$dir/jre.tar.xz" || ( -f "$dir/../jre.tar.xz" && -f "$dir/../gpu-session.sh" ) ]] || ../shared/tools/device-jre.sh "$dir"
   cp bench/gpu-e2e.sh "$dir/"
   du -sh --apparent-size "$dir"
 }
@@ -50,6 +50,16 @@ run() {
   [[ -f "$jre" ]] || jre="$dir/../jre.tar.xz"
   tar xJf "$jre" -C /tmp
   local j=(/tmp/jre/bin/java --add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED -Xmx24g -Xss4m -jar "$dir/app/ldm4j.jar")
+  # The tiny runs first: they check correctness (and are quick), the full-size runs then time.
+  echo "== tiny seeded run (euler_a, 5 steps, cfg 7.5, 128x128) on cuda and cpu"
+  # The single file with the folder's configs; under gpu-session.sh, gpu-check's copy of the tiny folder.
+  local tiny=(--model "$dir/sd1-tiny.safetensors" --config "$dir/sd1-tiny")
+  [[ -f "$dir/sd1-tiny.safetensors" ]] || tiny=(--model "$dir/../check/conformance/sd1-tiny")
+  for dev in "cuda --dtype fp32" "cuda --dtype fp16" "cpu"; do
+    "${j[@]}" generate --device $dev "${tiny[@]}" \
+      --prompt "a red apple on a wooden table" --negative-prompt blurry --steps 5 --guidance 7.5 --width 128 --height 128 \
+      --scheduler euler_a --seed 1234 --noise-dtype float64 --overwrite --output "$out/tiny-$(echo "$dev" | tr -d ' -').png" 2>&1 | tail -1
+  done
   local t0=$SECONDS
   "${j[@]}" random-weights --header "$dir/sd15-original-fp16.header.json" --output /tmp/sd15.safetensors --overwrite || exit 1
   echo "random-weights: $((SECONDS - t0)) s"
@@ -71,15 +81,6 @@ run() {
   "${j[@]}" generate --device cuda --dtype fp16 --vae-dtype fp32 --model /tmp/sd15.safetensors --tokenizer "$dir/clip" \
     --prompt "a photo of an astronaut riding a horse on mars" --negative-prompt "blurry" --steps 20 --guidance 7.5 \
     --width 512 --height 512 --scheduler euler_a --seed 42 --overwrite --output /tmp/sd15-cuda-fp16-vae32.png 2>&1 | grep -v '^step [0-9]*/20 '
-  echo "== tiny seeded run (euler_a, 5 steps, cfg 7.5, 128x128) on cuda and cpu"
-  # The single file with the folder's configs; under gpu-session.sh, gpu-check's copy of the tiny folder.
-  local tiny=(--model "$dir/sd1-tiny.safetensors" --config "$dir/sd1-tiny")
-  [[ -f "$dir/sd1-tiny.safetensors" ]] || tiny=(--model "$dir/../check/conformance/sd1-tiny")
-  for dev in "cuda --dtype fp32" "cuda --dtype fp16" "cpu"; do
-    "${j[@]}" generate --device $dev "${tiny[@]}" \
-      --prompt "a red apple on a wooden table" --negative-prompt blurry --steps 5 --guidance 7.5 --width 128 --height 128 \
-      --scheduler euler_a --seed 1234 --noise-dtype float64 --overwrite --output "$out/tiny-$(echo "$dev" | tr -d ' -').png" 2>&1 | tail -1
-  done
 }
 
 case $mode in
