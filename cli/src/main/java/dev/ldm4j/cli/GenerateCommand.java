@@ -152,7 +152,7 @@ public final class GenerateCommand implements Callable<Integer> {
         }
         validate();
         List<Path> outputs = outputFiles();
-        RgbImage init = image == null ? null : Images.readRgb(image);
+        RgbImage init = image == null ? null : readInitImage(image);
         long s = seed != null ? seed : ThreadLocalRandom.current().nextLong(0, 1L << 53);
         GenerationRequest request = new GenerationRequest(prompt, negativePrompt, steps, guidance, width, height, batch, s,
                 scheduler, karras, clipSkip, init, strength);
@@ -160,9 +160,8 @@ public final class GenerateCommand implements Callable<Integer> {
         long loadStart = System.nanoTime();
         Map<String, String> backendOptions = dtype == null || device.equals("cpu") ? Map.of() : Map.of("dtype", dtype);
         Backend created = Backends.create(device, backendOptions);
-        Backend vaeCreated = vaeDtype == null ? null : Backends.create(device, Map.of("dtype", vaeDtype));
         try (Backend backend = profile ? new ProfilingBackend(created) : created;
-             Backend vaeOwn = vaeCreated == null ? null : profile ? new ProfilingBackend(vaeCreated) : vaeCreated;
+             Backend vaeOwn = vaeDtype == null ? null : profiled(Backends.create(device, Map.of("dtype", vaeDtype)));
              StableDiffusionPipeline pipe = StableDiffusionPipeline.load(model, config, tokenizer, prediction, backend,
                      vaeOwn == null ? backend : vaeOwn)) {
             err.printf(Locale.ROOT, "ldm4j: loaded %s (%s, %s) on %s in %.1f s; seed %d%n", model, pipe.spec().family(), pipe.spec().layout(),
@@ -205,6 +204,19 @@ public final class GenerateCommand implements Callable<Integer> {
             }
         }
         return 0;
+    }
+
+    /** Images.readRgb, or one line saying so where the Java runtime has no image decoders (no desktop module). */
+    private static RgbImage readInitImage(Path file) {
+        try {
+            return Images.readRgb(file);
+        } catch (NoClassDefFoundError e) {
+            throw new Main.UserError("--image needs a Java runtime with the java.desktop module (ImageIO) to read " + file);
+        }
+    }
+
+    private Backend profiled(Backend b) {
+        return profile ? new ProfilingBackend(b) : b;
     }
 
     /**

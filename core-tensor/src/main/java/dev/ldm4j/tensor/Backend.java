@@ -160,7 +160,8 @@ public interface Backend extends AutoCloseable {
 
     /**
      * The most device memory this backend's allocator has held at once (weights, live activations and
-     * cached free blocks) since it started, in bytes; -1 where the JVM manages the memory (the CPU).
+     * cached free blocks) since it started or its peak was last reset, in bytes; -1 where the JVM
+     * manages the memory (the CPU).
      */
     default long peakDeviceMemoryBytes() {
         return -1;

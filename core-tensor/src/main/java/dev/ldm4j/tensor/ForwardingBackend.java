@@ -6,6 +6,7 @@
 // looks at each op cannot see inside a replay), so wrapped backends run op by op.
 package dev.ldm4j.tensor;
 
+import java.util.function.LongSupplier;
 import java.util.function.Supplier;
 
 public abstract class ForwardingBackend implements Backend {
@@ -48,48 +49,66 @@ public abstract class ForwardingBackend implements Backend {
         return op("contiguous", 0, () -> inner.contiguous(t), t);
     }
 
+    /**
+     * count() where the arguments' shapes allow it, else 0: a malformed call must reach the inner backend,
+     * whose message names what is wrong, rather than fail here while counting.
+     */
+    private static long flops(LongSupplier count) {
+        try {
+            return count.getAsLong();
+        } catch (RuntimeException e) {
+            return 0;
+        }
+    }
+
     @Override
     public Tensor matmul(Tensor a, Tensor b) {
         // 2 M N K per output batch: every output element is a K-long dot product.
-        int[] out = new int[Math.max(a.rank(), b.rank())];
-        out[out.length - 2] = a.dim(-2);
-        out[out.length - 1] = b.dim(-1);
-        for (int i = 0; i < out.length - 2; i++) {
-            int ai = i - (out.length - a.rank());
-            int bi = i - (out.length - b.rank());
-            out[i] = Math.max(ai >= 0 ? a.dim(ai) : 1, bi >= 0 ? b.dim(bi) : 1);
-        }
-        return op("matmul", 2L * Tensor.numel(out) * a.dim(-1), () -> inner.matmul(a, b), a, b);
+        long flops = flops(() -> {
+            int[] out = new int[Math.max(a.rank(), b.rank())];
+            out[out.length - 2] = a.dim(-2);
+            out[out.length - 1] = b.dim(-1);
+            for (int i = 0; i < out.length - 2; i++) {
+                int ai = i - (out.length - a.rank());
+                int bi = i - (out.length - b.rank());
+                out[i] = Math.max(ai >= 0 ? a.dim(ai) : 1, bi >= 0 ? b.dim(bi) : 1);
+            }
+            return 2L * Tensor.numel(out) * a.dim(-1);
+        });
+        return op("matmul", flops, () -> inner.matmul(a, b), a, b);
     }
 
     @Override
     public Tensor linear(Tensor x, Tensor w, Tensor bias, Activation act) {
-        return op("linear", 2L * x.numel() * w.dim(0), () -> inner.linear(x, w, bias, act), x, w, bias);
+        return op("linear", flops(() -> 2L * x.numel() * w.dim(0)), () -> inner.linear(x, w, bias, act), x, w, bias);
     }
 
     @Override
     public Tensor linearAdd(Tensor x, Tensor w, Tensor bias, Tensor residual) {
-        return op("linear+add", 2L * x.numel() * w.dim(0), () -> inner.linearAdd(x, w, bias, residual), x, w, bias, residual);
+        return op("linear+add", flops(() -> 2L * x.numel() * w.dim(0)), () -> inner.linearAdd(x, w, bias, residual), x, w, bias, residual);
     }
 
     @Override
     public Tensor linearGeglu(Tensor x, Tensor w, Tensor bias) {
-        return op("linear+geglu", 2L * x.numel() * w.dim(0), () -> inner.linearGeglu(x, w, bias), x, w, bias);
+        return op("linear+geglu", flops(() -> 2L * x.numel() * w.dim(0)), () -> inner.linearGeglu(x, w, bias), x, w, bias);
     }
 
     @Override
     public Tensor conv2d(Tensor x, Tensor w, Tensor bias, int stride, int padTop, int padBottom, int padLeft, int padRight) {
-        return op(convName(w, stride), convFlops(x, w, stride, padTop, padBottom, padLeft, padRight),
+        return op(convName(w, stride), flops(() -> convFlops(x, w, stride, padTop, padBottom, padLeft, padRight)),
                 () -> inner.conv2d(x, w, bias, stride, padTop, padBottom, padLeft, padRight), x, w, bias);
     }
 
     @Override
     public Tensor conv2dAdd(Tensor x, Tensor w, Tensor bias, int stride, int padTop, int padBottom, int padLeft, int padRight, Tensor residual) {
-        return op(convName(w, stride) + "+add", convFlops(x, w, stride, padTop, padBottom, padLeft, padRight),
+        return op(convName(w, stride) + "+add", flops(() -> convFlops(x, w, stride, padTop, padBottom, padLeft, padRight)),
                 () -> inner.conv2dAdd(x, w, bias, stride, padTop, padBottom, padLeft, padRight, residual), x, w, bias, residual);
     }
 
     private static String convName(Tensor w, int stride) {
+        if (w.rank() != 4) {
+            return "conv2d";
+        }
         return w.dim(2) == 1 && w.dim(3) == 1 ? "conv2d 1x1" : "conv2d " + w.dim(2) + "x" + w.dim(3) + (stride == 1 ? "" : " s" + stride);
     }
 
@@ -116,8 +135,9 @@ public abstract class ForwardingBackend implements Backend {
 
     @Override
     public Tensor attention(Tensor q, Tensor k, Tensor v, int heads, float scale, boolean causal) {
-        long flops = 4L * q.dim(0) * q.dim(1) * k.dim(1) * q.dim(2);
-        return op(k.dim(1) == q.dim(1) ? "attention (self)" : "attention (cross)", flops,
+        long flops = flops(() -> 4L * q.dim(0) * q.dim(1) * k.dim(1) * q.dim(2));
+        String name = q.rank() == 3 && k.rank() == 3 && k.dim(1) != q.dim(1) ? "attention (cross)" : "attention (self)";
+        return op(name, flops,
                 () -> inner.attention(q, k, v, heads, scale, causal), q, k, v);
     }
 

@@ -89,11 +89,6 @@ public final class ReleaseCheckingBackend extends ForwardingBackend {
     }
 
     @Override
-    public long peakDeviceMemoryBytes() {
-        return inner.peakDeviceMemoryBytes();
-    }
-
-    @Override
     public void release(Tensor t) {
         Storage s = t.storage();
         synchronized (this) {

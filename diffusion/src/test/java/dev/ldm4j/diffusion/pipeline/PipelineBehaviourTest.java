@@ -81,6 +81,20 @@ class PipelineBehaviourTest {
     }
 
     @Test
+    void aStepLeavesNothingLiveBehind() {
+        long[] live = new long[2];
+        int[] steps = {2, 6};
+        for (int i = 0; i < 2; i++) {
+            ReleaseCheckingBackend checked = new ReleaseCheckingBackend(backend);
+            try (StableDiffusionPipeline p = StableDiffusionPipeline.load(dir, null, null, checked)) {
+                p.generate(small("a lighthouse").withNegativePrompt("fog").withSteps(steps[i]).withSeed(3), StepListener.NONE);
+                live[i] = checked.liveBytes();
+            }
+        }
+        assertEquals(live[0], live[1], "bytes of device results still live after 2 and after 6 steps");
+    }
+
+    @Test
     void theVaeCanRunOnABackendOfItsOwn() {
         GenerationRequest req = small("a lighthouse at dusk").withSeed(12);
         ReleaseCheckingBackend vaeBackend = new ReleaseCheckingBackend(backend);
