@@ -328,11 +328,6 @@ public final class CudaBackend implements Backend {
     /** The most device memory the allocator has held (live + cached) since the last resetPeakMemory. */
     @Override
     public long peakDeviceMemoryBytes() {
-        return peakMemoryBytes();
-    }
-
-    /** The most device memory the allocator has held (live + cached) since the last resetPeakMemory. */
-    public long peakMemoryBytes() {
         return cx.allocator.peakBytes();
     }
 

@@ -372,7 +372,7 @@ public final class GpuBench {
             add("model", "SD 1.5 U-Net step, 512x512, batch 2, " + p + " (GPU time)", ms[2], "", "");
             add("model", "SD 1.5 U-Net step, 512x512, batch 2, " + p + " (wall time)", wall[2], "", "");
             add("model", "SD 1.5 U-Net step, 512x512, batch 2, " + p + ": peak device memory held by the allocator (weights + activations + cache)",
-                    Double.NaN, String.format("%.2f GB", backend.peakMemoryBytes() / 1e9), "");
+                    Double.NaN, String.format("%.2f GB", backend.peakDeviceMemoryBytes() / 1e9), "");
             System.out.println(gpu.memoryStats());
             recordedStep(backend, unet, sample, ts, ctx, ms[2]);
             prof.start();
@@ -415,7 +415,7 @@ public final class GpuBench {
             }
             Arrays.sort(rms);
             add("model", "SD 1.5 U-Net step, 512x512, batch 2, " + p + ", one CUDA graph replay (max |replay - op by op| " + String.format("%.2g", diff) + ")",
-                    rms[2], String.format("peak %.2f GB held", backend.peakMemoryBytes() / 1e9), String.format("%.2fx the op-by-op time", rms[2] / eagerMs));
+                    rms[2], String.format("peak %.2f GB held", backend.peakDeviceMemoryBytes() / 1e9), String.format("%.2fx the op-by-op time", rms[2] / eagerMs));
         } catch (RuntimeException e) {
             add("model", "SD 1.5 U-Net " + p + " CUDA graph FAILED: " + oneLine(e), Double.NaN, "", "");
         }
