@@ -150,6 +150,107 @@ public interface Backend extends AutoCloseable {
     Tensor mean(Tensor x, int dim);
 
     /**
+     * Nearest-neighbour resize of [N, C, H, W] to [N, C, outH, outW] as PyTorch's interpolate(mode="nearest")
+     * with a given size: output row i reads source row floor(i * H / outH), columns likewise. The U-Net's
+     * upsamplers use it when a latent side is not a multiple of 2^(levels-1) (the skip's size is odd).
+     */
+    default Tensor upsampleNearest(Tensor x, int outH, int outW) {
+        if (x.rank() == 4 && outH == 2 * x.dim(2) && outW == 2 * x.dim(3)) {
+            return upsampleNearest2x(x);
+        }
+        throw unsupported("upsampleNearest to " + outH + "x" + outW);
+    }
+
+    // ---- Backward primitives (training). Each takes the gradient dy of a forward op's output and returns the
+    // gradients of that op's inputs, recomputing what it needs from the forward's inputs (the autograd module
+    // saves those). A device without them cannot train; the defaults refuse by name.
+
+    /**
+     * Gradient of conv2d with respect to its input: dy [N, O, Ho, Wo], w [O, C, kh, kw] -> dx [N, C, inH, inW]
+     * (a transposed convolution; inH, inW are the forward input's size, which the output size alone does not fix
+     * when the stride is not 1).
+     */
+    default Tensor conv2dBackwardInput(Tensor dy, Tensor w, int inH, int inW, int stride,
+                                       int padTop, int padBottom, int padLeft, int padRight) {
+        throw unsupported("conv2dBackwardInput");
+    }
+
+    /** Gradient of conv2d with respect to its weight: x [N, C, H, W], dy [N, O, Ho, Wo] -> dw [O, C, kh, kw]. */
+    default Tensor conv2dBackwardWeight(Tensor x, Tensor dy, int kh, int kw, int stride,
+                                        int padTop, int padBottom, int padLeft, int padRight) {
+        throw unsupported("conv2dBackwardWeight");
+    }
+
+    /**
+     * Gradients of groupNorm(x, groups, gamma, beta, eps, silu) given dy: {dx, dgamma, dbeta}. The statistics
+     * are recomputed from x; with silu the gradient first passes back through SiLU of the normalized value.
+     */
+    default Tensor[] groupNormBackward(Tensor x, int groups, Tensor gamma, Tensor beta, float eps, boolean silu, Tensor dy) {
+        throw unsupported("groupNormBackward");
+    }
+
+    /** Gradients of layerNorm(x, gamma, beta, eps) given dy: {dx, dgamma, dbeta}. */
+    default Tensor[] layerNormBackward(Tensor x, Tensor gamma, float eps, Tensor dy) {
+        throw unsupported("layerNormBackward");
+    }
+
+    /** Gradient of softmax over the last dimension from its output y: dx = y * (dy - sum(dy * y, -1)). */
+    default Tensor softmaxBackward(Tensor y, Tensor dy) {
+        throw unsupported("softmaxBackward");
+    }
+
+    /**
+     * Gradients of attention(q, k, v, heads, scale, causal) given its output out and dOut: {dq, dk, dv}, each
+     * shaped like its input. Flash-style: scores are recomputed tile by tile from q and k with each row's
+     * log-sum-exp; the [Lq, Lk] matrix is never stored.
+     */
+    default Tensor[] attentionBackward(Tensor q, Tensor k, Tensor v, Tensor out, Tensor dOut, int heads, float scale, boolean causal) {
+        throw unsupported("attentionBackward");
+    }
+
+    /** Gradient of activation(x, act) given dy: dy * act'(x). */
+    default Tensor activationBackward(Tensor x, Tensor dy, Activation act) {
+        throw unsupported("activationBackward");
+    }
+
+    /** Gradient of geglu(x) given dy [..., F]: dx [..., 2F] (value half dy * gelu(gate), gate half dy * value * gelu'(gate)). */
+    default Tensor gegluBackward(Tensor x, Tensor dy) {
+        throw unsupported("gegluBackward");
+    }
+
+    /**
+     * Gradient of upsampleNearest (and upsampleNearest2x) given dy [N, C, Ho, Wo]: dx [N, C, inH, inW], each
+     * source element the sum of the outputs that read it.
+     */
+    default Tensor upsampleNearestBackward(Tensor dy, int inH, int inW) {
+        throw unsupported("upsampleNearestBackward");
+    }
+
+    /** Gradient of embedding(table, ids) with respect to the table: dy [ids.length, D] -> [rows, D], rows summed per id. */
+    default Tensor embeddingBackward(Tensor dy, int[] ids, int rows) {
+        throw unsupported("embeddingBackward");
+    }
+
+    /** A dense F32 tensor of zeros on this device. */
+    default Tensor zeros(int... shape) {
+        throw unsupported("zeros");
+    }
+
+    /**
+     * target += src, elementwise, src broadcast to target's shape. target is a view (strided, possibly with zero
+     * strides) of a dense F32 buffer this backend made with zeros(); elements that a zero stride aliases receive
+     * the sum of all their contributions. The one op that writes into an existing tensor: autograd uses it to
+     * accumulate gradients, the optimizer's buffers are updated by their owners.
+     */
+    default void accumulate(Tensor target, Tensor src) {
+        throw unsupported("accumulate");
+    }
+
+    private UnsupportedOperationException unsupported(String op) {
+        return new UnsupportedOperationException("the " + name() + " backend has no " + op + " (training runs on the CPU backend)");
+    }
+
+    /**
      * Frees the memory of t's storage now, for reuse by later ops: t and every view of its storage must
      * not be used again. For results of this backend's ops only (never weights or a caller's inputs);
      * releasing a storage twice does nothing. A no-op where the collector manages memory (the CPU).

@@ -207,6 +207,87 @@ public abstract class ForwardingBackend implements Backend {
     }
 
     @Override
+    public Tensor upsampleNearest(Tensor x, int outH, int outW) {
+        return op("upsampleNearest", 0, () -> inner.upsampleNearest(x, outH, outW), x);
+    }
+
+    /** op() for the backward primitives that return several gradients: the first one stands for the result. */
+    private Tensor[] opMulti(String name, long flops, Supplier<Tensor[]> call, Tensor... reads) {
+        Tensor[][] all = new Tensor[1][];
+        op(name, flops, () -> (all[0] = call.get())[0], reads);
+        return all[0];
+    }
+
+    @Override
+    public Tensor conv2dBackwardInput(Tensor dy, Tensor w, int inH, int inW, int stride, int padTop, int padBottom, int padLeft, int padRight) {
+        return op(convName(w, stride) + " backward input", flops(() -> 2L * dy.numel() / dy.dim(1) * w.numel()),
+                () -> inner.conv2dBackwardInput(dy, w, inH, inW, stride, padTop, padBottom, padLeft, padRight), dy, w);
+    }
+
+    @Override
+    public Tensor conv2dBackwardWeight(Tensor x, Tensor dy, int kh, int kw, int stride, int padTop, int padBottom, int padLeft, int padRight) {
+        return op("conv2d " + kh + "x" + kw + (stride == 1 ? "" : " s" + stride) + " backward weight",
+                flops(() -> 2L * dy.numel() * x.dim(1) * kh * kw),
+                () -> inner.conv2dBackwardWeight(x, dy, kh, kw, stride, padTop, padBottom, padLeft, padRight), x, dy);
+    }
+
+    @Override
+    public Tensor[] groupNormBackward(Tensor x, int groups, Tensor gamma, Tensor beta, float eps, boolean silu, Tensor dy) {
+        return opMulti(silu ? "groupNorm+silu backward" : "groupNorm backward", 0,
+                () -> inner.groupNormBackward(x, groups, gamma, beta, eps, silu, dy), x, gamma, beta, dy);
+    }
+
+    @Override
+    public Tensor[] layerNormBackward(Tensor x, Tensor gamma, float eps, Tensor dy) {
+        return opMulti("layerNorm backward", 0, () -> inner.layerNormBackward(x, gamma, eps, dy), x, gamma, dy);
+    }
+
+    @Override
+    public Tensor softmaxBackward(Tensor y, Tensor dy) {
+        return op("softmax backward", 0, () -> inner.softmaxBackward(y, dy), y, dy);
+    }
+
+    @Override
+    public Tensor[] attentionBackward(Tensor q, Tensor k, Tensor v, Tensor out, Tensor dOut, int heads, float scale, boolean causal) {
+        // The forward's two products recomputed, plus dV, dP, dQ and dK: 5 products of 2 Lq Lk D each.
+        long flops = flops(() -> 10L * q.dim(0) * q.dim(1) * k.dim(1) * q.dim(2));
+        return opMulti("attention backward", flops, () -> inner.attentionBackward(q, k, v, out, dOut, heads, scale, causal), q, k, v, out, dOut);
+    }
+
+    @Override
+    public Tensor activationBackward(Tensor x, Tensor dy, Activation act) {
+        return op("activation backward", 0, () -> inner.activationBackward(x, dy, act), x, dy);
+    }
+
+    @Override
+    public Tensor gegluBackward(Tensor x, Tensor dy) {
+        return op("geglu backward", 0, () -> inner.gegluBackward(x, dy), x, dy);
+    }
+
+    @Override
+    public Tensor upsampleNearestBackward(Tensor dy, int inH, int inW) {
+        return op("upsampleNearest backward", 0, () -> inner.upsampleNearestBackward(dy, inH, inW), dy);
+    }
+
+    @Override
+    public Tensor embeddingBackward(Tensor dy, int[] ids, int rows) {
+        return op("embedding backward", 0, () -> inner.embeddingBackward(dy, ids, rows), dy);
+    }
+
+    @Override
+    public Tensor zeros(int... shape) {
+        return op("zeros", 0, () -> inner.zeros(shape));
+    }
+
+    @Override
+    public void accumulate(Tensor target, Tensor src) {
+        op("accumulate", 0, () -> {
+            inner.accumulate(target, src);
+            return target;
+        }, target, src);
+    }
+
+    @Override
     public void release(Tensor t) {
         inner.release(t);
     }
