@@ -1,0 +1,168 @@
+// The reverse walk and the composite rules (products, broadcasting arithmetic, reductions, concatenation,
+// views) against central finite differences of the same float32 forward. The losses here are at most
+// quadratic in each element, so a central difference with step 1e-2 is exact up to float32 rounding; the
+// tolerance 1e-3 (relative L2 over the sampled elements) leaves room only for that rounding. The backward
+// primitives of single ops (convolution, norms, attention, activations) are checked in float64 where they
+// are implemented, in core-tensor.
+package dev.ldm4j.autograd;
+
+import dev.ldm4j.tensor.Activation;
+import dev.ldm4j.tensor.Backend;
+import dev.ldm4j.tensor.Backends;
+import dev.ldm4j.tensor.Tensor;
+import org.junit.jupiter.api.Test;
+
+import java.util.Random;
+import java.util.function.Function;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+class AutogradBackendTest {
+    private static final double TOLERANCE = 1e-3;
+    private final Backend cpu = Backends.create("cpu");
+
+    private static Tensor random(long seed, int... shape) {
+        Random r = new Random(seed);
+        float[] a = new float[Math.toIntExact(Tensor.numel(shape))];
+        for (int i = 0; i < a.length; i++) {
+            a[i] = (float) r.nextGaussian();
+        }
+        return Tensor.of(a, shape);
+    }
+
+    /** The sum of every element of t, as a one-element tensor, by the backend's own reductions. */
+    static Tensor total(Backend b, Tensor t) {
+        Tensor r = t;
+        while (r.rank() > 1) {
+            r = b.sum(r, 0);
+            r = r.reshape(java.util.Arrays.copyOfRange(r.shape(), 1, r.rank()));
+        }
+        return b.sum(r, 0);
+    }
+
+    /**
+     * Checks the gradient of loss with respect to each leaf against central differences at every element
+     * (the leaves are small): the same loss function runs on the plain backend with one element moved by +-h.
+     */
+    private void gradCheck(Function<Backend, Tensor> loss, Tensor... leaves) {
+        AutogradBackend ag = new AutogradBackend(cpu);
+        for (Tensor leaf : leaves) {
+            ag.requireGrad(leaf);
+        }
+        AutogradBackend.Gradients grads = ag.backward(loss.apply(ag));
+        double h = 1e-2;
+        for (int l = 0; l < leaves.length; l++) {
+            float[] data = leaves[l].data();
+            float[] analytic = grads.of(leaves[l]).toFloatArray();
+            double num2 = 0, diff2 = 0;
+            for (int i = 0; i < data.length; i++) {
+                float keep = data[i];
+                data[i] = (float) (keep + h);
+                double up = loss.apply(cpu).toFloatArray()[0];
+                data[i] = (float) (keep - h);
+                double down = loss.apply(cpu).toFloatArray()[0];
+                data[i] = keep;
+                double numeric = (up - down) / (2 * h);
+                num2 += numeric * numeric;
+                diff2 += (numeric - analytic[i]) * (numeric - analytic[i]);
+            }
+            double rel = Math.sqrt(diff2 / Math.max(num2, 1e-30));
+            assertTrue(rel <= TOLERANCE, "leaf " + l + ": relative error " + rel);
+        }
+    }
+
+    @Test
+    void linearOverABatchOfTokens() {
+        Tensor x = random(1, 2, 3, 5), w = random(2, 4, 5), bias = random(3, 4), r = random(4, 2, 3, 4);
+        gradCheck(b -> total(b, b.mul(b.linear(x, w, bias, Activation.NONE), r)), x, w, bias);
+    }
+
+    @Test
+    void matmulWithABroadcastOperandAndATransposedView() {
+        Tensor a = random(5, 2, 3, 4), m = random(6, 5, 4), r = random(7, 2, 3, 5);
+        // a [2,3,4] x m^T [4,5]: m enters as a transposed view and is broadcast over the batch.
+        gradCheck(b -> total(b, b.mul(b.matmul(a, m.transpose(0, 1)), r)), a, m);
+    }
+
+    @Test
+    void broadcastingArithmeticSumsOverTheBroadcastDimensions() {
+        Tensor a = random(8, 2, 3, 4), c = random(9, 3, 1), d = random(10, 4);
+        gradCheck(b -> total(b, b.mul(b.sub(b.add(a, c), d), b.scale(b.add(a, d), 0.5f))), a, c, d);
+    }
+
+    @Test
+    void reductionsConcatAndSlices() {
+        Tensor a = random(11, 2, 5, 3), c = random(12, 2, 2, 3), r = random(13, 2, 1, 3);
+        gradCheck(b -> {
+            Tensor cat = b.concat(1, a.slice(1, 1, 4), c);                 // [2, 5, 3] from a slice and c
+            Tensor m = b.mean(b.mul(cat, cat), 1);                         // [2, 1, 3]
+            return total(b, b.mul(b.add(m, b.sum(a, 1)), r));
+        }, a, c);
+    }
+
+    @Test
+    void aTensorUsedTwiceGetsTheSumOfBothGradients() {
+        Tensor a = random(14, 3, 4), w = random(15, 4, 4);
+        gradCheck(b -> {
+            Tensor y = b.linear(a, w, null, Activation.NONE);
+            return total(b, b.mul(y, b.linear(y, w, null, Activation.NONE)));
+        }, a, w);
+    }
+
+    @Test
+    void checkpointedBlockGivesTheSameGradientsAndKeepsLessOnTheTape() {
+        Tensor x = random(16, 4, 6), w1 = random(17, 6, 6), w2 = random(18, 6, 6), r = random(19, 4, 6);
+        Function<Backend, Function<Tensor[], Tensor>> block = b -> in ->
+                b.linear(b.mul(b.linear(in[0], w1, null, Activation.NONE), b.linear(in[0], w2, null, Activation.NONE)), w1, null, Activation.NONE);
+
+        AutogradBackend plain = new AutogradBackend(cpu);
+        plain.requireGrad(w1);
+        plain.requireGrad(w2);
+        plain.requireGrad(x);
+        Tensor l1 = total(plain, plain.mul(block.apply(plain).apply(new Tensor[] {x}), r));
+        long keptPlain = plain.savedBytes();
+        AutogradBackend.Gradients g1 = plain.backward(l1);
+
+        AutogradBackend ck = new AutogradBackend(cpu);
+        ck.requireGrad(w1);
+        ck.requireGrad(w2);
+        ck.requireGrad(x);
+        Tensor l2 = total(ck, ck.mul(ck.checkpoint(block.apply(ck), x), r));
+        long keptCheckpoint = ck.savedBytes();
+        AutogradBackend.Gradients g2 = ck.backward(l2);
+
+        assertTrue(keptCheckpoint < keptPlain, "checkpoint keeps " + keptCheckpoint + " bytes, plain " + keptPlain);
+        for (Tensor t : new Tensor[] {x, w1, w2}) {
+            float[] a = g1.of(t).toFloatArray(), c = g2.of(t).toFloatArray();
+            for (int i = 0; i < a.length; i++) {
+                assertEquals(a[i], c[i], 1e-5 * Math.max(1, Math.abs(a[i])), "element " + i);
+            }
+        }
+    }
+
+    @Test
+    void nothingIsRecordedWithoutATrackedInputOrUnderNoGrad() {
+        AutogradBackend ag = new AutogradBackend(cpu);
+        Tensor w = ag.requireGrad(random(20, 3, 3));
+        Tensor x = random(21, 2, 3);
+        ag.linear(x, x.reshape(3, 2).transpose(0, 1), null, Activation.NONE);
+        assertEquals(0, ag.tapeLength());
+        try (var ignored = ag.noGrad()) {
+            ag.linear(x, w, null, Activation.NONE);
+        }
+        assertEquals(0, ag.tapeLength());
+        ag.linear(x, w, null, Activation.NONE);
+        assertEquals(1, ag.tapeLength());
+    }
+
+    @Test
+    void backwardRefusesANonScalarLossAndALossWithoutParameters() {
+        AutogradBackend ag = new AutogradBackend(cpu);
+        Tensor w = ag.requireGrad(random(22, 2, 2));
+        Tensor y = ag.mul(w, w);
+        assertThrows(IllegalArgumentException.class, () -> ag.backward(y));
+        assertThrows(IllegalStateException.class, () -> ag.backward(Tensor.of(new float[] {1f}, 1)));
+    }
+}

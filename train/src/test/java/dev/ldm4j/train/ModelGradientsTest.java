@@ -1,0 +1,129 @@
+// Whole-model gradients against PyTorch's own (../shared/conformance/{sd1,sd2}-tiny/train_golden and
+// vae_train_golden, float64 diffusers 0.31 / PyTorch 1.13, see that README's "Training references"): one
+// noise-regression step of each tiny U-Net (epsilon for sd1-tiny, v-prediction for sd2-tiny) with the
+// gradient of every parameter, of the context and of the noisy input; and one KL-VAE step with every
+// parameter's gradient. Tolerances as the README suggests: loss 1e-5 relative, each gradient 1e-4
+// relative (L2 over the tensor).
+package dev.ldm4j.train;
+
+import dev.ldm4j.autograd.AutogradBackend;
+import dev.ldm4j.diffusion.schedulers.ForwardProcess;
+import dev.ldm4j.diffusion.unet.UNet2DConditionModel;
+import dev.ldm4j.diffusion.unet.UNetConfig;
+import dev.ldm4j.diffusion.vae.AutoencoderKL;
+import dev.ldm4j.diffusion.vae.DiagonalGaussianDistribution;
+import dev.ldm4j.diffusion.vae.VaeConfig;
+import dev.ldm4j.nn.Params;
+import dev.ldm4j.tensor.Backends;
+import dev.ldm4j.tensor.SharedFixtures;
+import dev.ldm4j.tensor.Tensor;
+import dev.ldm4j.weights.Json;
+import dev.ldm4j.weights.SafetensorsFile;
+import dev.ldm4j.weights.WeightSource;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+import java.nio.file.Path;
+import java.util.Map;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+class ModelGradientsTest {
+    private static final double LOSS_TOLERANCE = 1e-5;
+    private static final double GRAD_TOLERANCE = 1e-4;
+
+    static Path model(String name) {
+        assumeTrue(SharedFixtures.available(), "shared conformance fixtures absent");
+        return SharedFixtures.conformance().resolve(name);
+    }
+
+    static Tensor dense(WeightSource s, String key) {
+        Tensor t = s.tensor(key);
+        return Tensor.of(t.toFloatArray(), t.shape());
+    }
+
+    static double relativeError(float[] got, float[] want) {
+        double d = 0, n = 0;
+        for (int i = 0; i < want.length; i++) {
+            d += (got[i] - (double) want[i]) * (got[i] - (double) want[i]);
+            n += (double) want[i] * want[i];
+        }
+        return Math.sqrt(d / Math.max(n, 1e-300));
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"sd1-tiny", "sd2-tiny"})
+    void unetNoiseRegressionStepMatchesPyTorch(String name) {
+        Path dir = model(name);
+        AutogradBackend ag = new AutogradBackend(Backends.create("cpu"));
+        try (WeightSource file = SafetensorsFile.open(dir.resolve("unet/diffusion_pytorch_model.safetensors"));
+             WeightSource golden = SafetensorsFile.open(dir.resolve("train_golden.safetensors"))) {
+            TrainableWeights weights = TrainableWeights.copyOf(file);
+            weights.parameters().values().forEach(ag::requireGrad);
+            UNet2DConditionModel unet = new UNet2DConditionModel(Params.root(weights, ag),
+                    UNetConfig.fromJson(Json.parseObject(dir.resolve("unet/config.json"))));
+
+            // The forward process and target from the model's own schedule reproduce the reference inputs.
+            ForwardProcess fp = ForwardProcess.of(Json.parseObject(dir.resolve("scheduler/scheduler_config.json")));
+            float[] ts = dense(golden, "train.timesteps").toFloatArray();
+            int[] t = {(int) ts[0], (int) ts[1]};
+            float[] x0 = dense(golden, "train.x0").toFloatArray(), noise = dense(golden, "train.noise").toFloatArray();
+            assertTrue(relativeError(fp.addNoise(x0, noise, t), dense(golden, "train.noisy").toFloatArray()) < 1e-6, "add_noise");
+            assertTrue(relativeError(fp.target(x0, noise, t), dense(golden, "train.target").toFloatArray()) < 1e-6, "target");
+
+            Tensor noisy = ag.requireGrad(dense(golden, "train.noisy"));
+            Tensor context = ag.requireGrad(dense(golden, "train.context"));
+            Tensor pred = unet.forward(noisy, ts, context);
+            assertTrue(relativeError(pred.toFloatArray(), dense(golden, "train.pred").toFloatArray()) < 1e-5, "prediction");
+            Tensor loss = Losses.mse(ag, pred, dense(golden, "train.target"));
+            double want = dense(golden, "train.loss").toFloatArray()[0];
+            assertEquals(want, loss.toFloatArray()[0], LOSS_TOLERANCE * Math.abs(want), "loss");
+
+            AutogradBackend.Gradients grads = ag.backward(loss);
+            int checked = 0;
+            for (Map.Entry<String, Tensor> p : weights.parameters().entrySet()) {
+                float[] ref = dense(golden, "train.grad.unet." + p.getKey()).toFloatArray();
+                double err = relativeError(grads.of(p.getValue()).toFloatArray(), ref);
+                assertTrue(err <= GRAD_TOLERANCE, name + " gradient of " + p.getKey() + ": relative error " + err);
+                checked++;
+            }
+            assertEquals(weights.parameters().size(), checked);
+            assertTrue(relativeError(grads.of(context).toFloatArray(), dense(golden, "train.grad.context").toFloatArray()) <= GRAD_TOLERANCE, "context gradient");
+            assertTrue(relativeError(grads.of(noisy).toFloatArray(), dense(golden, "train.grad.noisy").toFloatArray()) <= GRAD_TOLERANCE, "noisy-input gradient");
+        }
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"sd1-tiny", "sd2-tiny"})
+    void vaeKlStepMatchesPyTorch(String name) {
+        Path dir = model(name);
+        AutogradBackend ag = new AutogradBackend(Backends.create("cpu"));
+        try (WeightSource file = SafetensorsFile.open(dir.resolve("vae/diffusion_pytorch_model.safetensors"));
+             WeightSource golden = SafetensorsFile.open(dir.resolve("vae_train_golden.safetensors"))) {
+            TrainableWeights weights = TrainableWeights.copyOf(file);
+            weights.parameters().values().forEach(ag::requireGrad);
+            AutoencoderKL vae = new AutoencoderKL(Params.root(weights, ag), VaeConfig.fromJson(Json.parseObject(dir.resolve("vae/config.json"))));
+
+            Tensor image = dense(golden, "vae_train.image");
+            VaeLoss.Result r = VaeLoss.compute(ag, vae, image, dense(golden, "vae_train.eps"), 1e-3f, VaeLoss.Reconstruction.MSE);
+            assertTrue(relativeError(r.reconstruction().toFloatArray(), dense(golden, "vae_train.reconstruction").toFloatArray()) < 1e-5, "reconstruction");
+            for (String part : new String[] {"rec_loss", "kl", "loss"}) {
+                double want = dense(golden, "vae_train." + part).toFloatArray()[0];
+                Tensor got = switch (part) {
+                    case "rec_loss" -> r.rec();
+                    case "kl" -> r.kl();
+                    default -> r.loss();
+                };
+                assertEquals(want, got.toFloatArray()[0], LOSS_TOLERANCE * Math.abs(want), part);
+            }
+            AutogradBackend.Gradients grads = ag.backward(r.loss());
+            for (Map.Entry<String, Tensor> p : weights.parameters().entrySet()) {
+                float[] ref = dense(golden, "vae_train.grad.vae." + p.getKey()).toFloatArray();
+                double err = relativeError(grads.of(p.getValue()).toFloatArray(), ref);
+                assertTrue(err <= GRAD_TOLERANCE, name + " gradient of " + p.getKey() + ": relative error " + err);
+            }
+        }
+    }
+}
