@@ -11,7 +11,10 @@ import dev.ldm4j.weights.WeightException;
 import dev.ldm4j.weights.WeightSource;
 
 import java.util.Arrays;
+import java.util.Collections;
+import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
+import java.util.Map;
 import java.util.Set;
 import java.util.TreeSet;
 
@@ -20,21 +23,46 @@ public final class Params {
     private final Backend backend;
     private final String prefix;
     private final Set<String> used;
+    private final Initializer initializer;
+    private final Map<String, Tensor> created;
 
-    private Params(WeightSource source, Backend backend, String prefix, Set<String> used) {
+    /** Makes the initial value of a parameter that a new model asks for, from its full key and shape. */
+    @FunctionalInterface
+    public interface Initializer {
+        Tensor create(String key, int[] shape);
+    }
+
+    private Params(WeightSource source, Backend backend, String prefix, Set<String> used, Initializer initializer,
+                   Map<String, Tensor> created) {
         this.source = source;
         this.backend = backend;
         this.prefix = prefix;
         this.used = used;
+        this.initializer = initializer;
+        this.created = created;
     }
 
     /** The root scope over a source; tensors are moved to the backend's device as they are taken. */
     public static Params root(WeightSource source, Backend backend) {
-        return new Params(source, backend, "", new LinkedHashSet<>());
+        return new Params(source, backend, "", new LinkedHashSet<>(), null, null);
+    }
+
+    /**
+     * The root scope of a new model: every tensor the model asks for is made by initializer, in the order
+     * the model's constructors ask (so a seeded initializer gives the same weights every time), and kept in
+     * created(). Building a model over this scope is how its parameter names and shapes are found.
+     */
+    public static Params initializing(Backend backend, Initializer initializer) {
+        return new Params(new MapSource(), backend, "", new LinkedHashSet<>(), initializer, new LinkedHashMap<>());
+    }
+
+    /** The tensors an initializing root has made, by full key, in creation order (empty for other scopes). */
+    public Map<String, Tensor> created() {
+        return created == null ? Map.of() : Collections.unmodifiableMap(created);
     }
 
     public Params child(String segment) {
-        return new Params(source, backend, prefix + segment + ".", used);
+        return new Params(source, backend, prefix + segment + ".", used, initializer, created);
     }
 
     public Params child(int index) {
@@ -51,7 +79,7 @@ public final class Params {
     }
 
     public boolean has(String name) {
-        return source.info(key(name)) != null;
+        return source.info(key(name)) != null || (created != null && created.containsKey(key(name)));
     }
 
     /** Shape of a tensor in this scope, or null when absent (for inferring sizes from weights). */
@@ -68,6 +96,11 @@ public final class Params {
     public Tensor tensor(String name, int... expectedShape) {
         String k = key(name);
         TensorInfo info = source.info(k);
+        if (info == null && initializer != null && expectedShape.length > 0) {
+            Tensor t = created.computeIfAbsent(k, key -> initializer.create(key, expectedShape.clone()));
+            used.add(k);
+            return backend.toDeviceWeight(t);
+        }
         if (info == null) {
             throw new WeightException(source.origin() + ": missing tensor '" + k + "'"
                     + (expectedShape.length > 0 ? " (expected shape " + Arrays.toString(expectedShape) + ")" : ""));
@@ -94,5 +127,28 @@ public final class Params {
 
     public Set<String> used() {
         return Set.copyOf(used);
+    }
+
+    /** The empty source under an initializing root. */
+    private static final class MapSource implements WeightSource {
+        @Override
+        public Set<String> names() {
+            return Set.of();
+        }
+
+        @Override
+        public TensorInfo info(String name) {
+            return null;
+        }
+
+        @Override
+        public Tensor tensor(String name) {
+            throw new WeightException("new model: no tensor '" + name + "'");
+        }
+
+        @Override
+        public String origin() {
+            return "new model";
+        }
     }
 }

@@ -459,6 +459,11 @@ public final class ClipTokenizer {
      * Every byte gets a printable character: the 188 printable Latin-1 bytes stand for themselves,
      * the other 68 (controls, space, soft hyphen, ...) are moved to U+0100 onwards in byte order.
      */
+    /** The printable character that stands for byte b (0..255) in CLIP's symbols. */
+    public static char byteSymbol(int b) {
+        return BYTE_TO_CHAR[b];
+    }
+
     private static char[] byteToUnicode() {
         char[] table = new char[256];
         int shifted = 0;
