@@ -1,6 +1,7 @@
 // The 32-bit Mersenne Twister (Matsumoto & Nishimura 1998) as PyTorch's CPU generator runs it:
 // seeded from the low 32 bits of a 64-bit seed with the standard Knuth initialisation, state
-// regenerated 624 words at a time, tempered output.
+// regenerated 624 words at a time, tempered output. Its whole state (624 words and the read
+// position) can be copied out and back, so a resumed run continues the same stream.
 package dev.ldm4j.diffusion.random;
 
 final class Mt19937 {
@@ -20,6 +21,28 @@ final class Mt19937 {
             state[j] = 1812433253 * (prev ^ (prev >>> 30)) + j;
         }
         next = N; // the first draw regenerates the whole state
+    }
+
+    /** An engine in exactly the state words() and position() describe. */
+    Mt19937(int[] words, int position) {
+        if (words.length != N) {
+            throw new IllegalArgumentException("mt19937 state has " + words.length + " words, expected " + N);
+        }
+        if (position < 0 || position > N) {
+            throw new IllegalArgumentException("mt19937 position " + position + " is outside 0.." + N);
+        }
+        System.arraycopy(words, 0, state, 0, N);
+        next = position;
+    }
+
+    /** A copy of the 624 state words. */
+    int[] words() {
+        return state.clone();
+    }
+
+    /** The index of the next word to temper (624: the state is regenerated before the next draw). */
+    int position() {
+        return next;
     }
 
     /** The next 32 random bits. */

@@ -12,6 +12,8 @@
 // randn (what a pipeline run in float64 draws) uses the same block scheme with 53-bit uniforms and
 // double-precision libm math; its values are rounded to float32 here.
 // Checked bit for bit against randn.safetensors and the pipeline fixtures' recorded draws.
+// state() and restore(State) copy the complete state out and back (as torch's get_state and
+// set_state do), so a training run that resumes from a checkpoint draws the same stream.
 package dev.ldm4j.diffusion.random;
 
 import java.util.Arrays;
@@ -38,8 +40,62 @@ public final class TorchGenerator implements NoiseSource {
      * result rounded to float32 (FLOAT64 is what a pipeline run in float64 draws).
      */
     public TorchGenerator(long seed, Precision precision) {
-        this.engine = new Mt19937(seed);
+        this(new Mt19937(seed), precision);
+    }
+
+    private TorchGenerator(Mt19937 engine, Precision precision) {
+        this.engine = engine;
         this.precision = precision;
+    }
+
+    /**
+     * Everything this generator's future draws depend on: the Mersenne Twister's 624 state words
+     * and read position (0..624), the cached sine half of the last double-precision Box-Muller
+     * pair, and the precision draws are made in. Immutable; the words are copied in and out.
+     */
+    public record State(Precision precision, int[] words, int position, boolean hasCachedNormal, double cachedNormal) {
+        public State {
+            if (precision == null) {
+                throw new IllegalArgumentException("generator state has no precision");
+            }
+            words = words.clone();
+            new Mt19937(words, position); // validates the word count and the position
+        }
+
+        @Override
+        public int[] words() {
+            return words.clone();
+        }
+
+        @Override
+        public boolean equals(Object o) {
+            return o instanceof State s && s.precision == precision && Arrays.equals(s.words, words) && s.position == position
+                    && s.hasCachedNormal == hasCachedNormal
+                    && Double.doubleToRawLongBits(s.cachedNormal) == Double.doubleToRawLongBits(cachedNormal);
+        }
+
+        @Override
+        public int hashCode() {
+            return Arrays.hashCode(words) * 31 + position;
+        }
+
+        @Override
+        public String toString() {
+            return "TorchGenerator.State[" + precision + ", position " + position + (hasCachedNormal ? ", cached normal " + cachedNormal : "") + "]";
+        }
+    }
+
+    /** A snapshot of the complete state; restore(state()) draws exactly what this generator will. */
+    public State state() {
+        return new State(precision, engine.words(), engine.position(), hasCachedNormal, hasCachedNormal ? cachedNormal : 0.0);
+    }
+
+    /** A generator that continues exactly where the one that gave state was when it was taken. */
+    public static TorchGenerator restore(State state) {
+        TorchGenerator g = new TorchGenerator(new Mt19937(state.words, state.position), state.precision);
+        g.hasCachedNormal = state.hasCachedNormal;
+        g.cachedNormal = state.cachedNormal;
+        return g;
     }
 
     @Override
