@@ -1,0 +1,40 @@
+// A model folder's own generation defaults: ldm4j_defaults.json beside model_index.json, with the sampler,
+// step count, guidance scale and size that give the model's best image (a bare `generate --prompt` uses them;
+// every flag still overrides). diffusers ignores the file. Keys: "scheduler" (a Schedulers name),
+// "karras" (boolean), "steps", "guidance", "width", "height".
+package dev.ldm4j.diffusion.model;
+
+import dev.ldm4j.weights.Json;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Map;
+
+public final class GenerationDefaults {
+    public static final String NAME = "ldm4j_defaults.json";
+
+    private GenerationDefaults() {
+    }
+
+    /** The folder's defaults, or an empty map when it has none (or model is a single file). */
+    public static Map<String, Object> of(Path model) {
+        Path f = model.resolve(NAME);
+        return Files.isDirectory(model) && Files.isRegularFile(f) ? Json.parseObject(f) : Map.of();
+    }
+
+    public static int intValue(Map<String, Object> d, String key, int fallback) {
+        return d != null && d.get(key) instanceof Number n ? n.intValue() : fallback;
+    }
+
+    public static double doubleValue(Map<String, Object> d, String key, double fallback) {
+        return d != null && d.get(key) instanceof Number n ? n.doubleValue() : fallback;
+    }
+
+    public static String stringValue(Map<String, Object> d, String key, String fallback) {
+        return d != null && d.get(key) instanceof String s ? s : fallback;
+    }
+
+    public static boolean booleanValue(Map<String, Object> d, String key, boolean fallback) {
+        return d != null && d.get(key) instanceof Boolean b ? b : fallback;
+    }
+}

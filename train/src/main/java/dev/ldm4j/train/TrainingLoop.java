@@ -1,0 +1,223 @@
+// The training loop shared by every model ldm4j trains: per step, a batch from the dataset, the objective's
+// loss on the autograd backend, backward, global-norm clipping, AdamW with the scheduled learning rate, the
+// EMA of the weights; a log record every logEvery steps, a resumable checkpoint and the model folder every
+// saveEvery steps and at the end (or when the run is interrupted). Every random draw of step s comes from
+// generators seeded by (seed, s), and the batch of step s is fixed by (seed, s) too, so a resumed run takes
+// exactly the steps an uninterrupted one would.
+package dev.ldm4j.train;
+
+import dev.ldm4j.autograd.AutogradBackend;
+import dev.ldm4j.diffusion.random.TorchGenerator;
+import dev.ldm4j.tensor.Tensor;
+import dev.ldm4j.train.data.CaptionedImage;
+import dev.ldm4j.train.data.CaptionedImageDataset;
+import dev.ldm4j.train.optim.AdamW;
+import dev.ldm4j.train.optim.EmaModel;
+import dev.ldm4j.train.optim.GradClipping;
+import dev.ldm4j.train.optim.LrSchedule;
+import dev.ldm4j.train.optim.LrScheduler;
+import dev.ldm4j.train.optim.TrainableParams;
+import dev.ldm4j.train.optim.TrainingCheckpoint;
+import dev.ldm4j.train.optim.TrainingState;
+
+import java.io.PrintStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.SplittableRandom;
+import java.util.concurrent.atomic.AtomicBoolean;
+
+public final class TrainingLoop {
+    /** One step's loss on a batch: the scalar to minimise and the terms to log beside it. */
+    public record StepLoss(Tensor loss, Map<String, Double> terms) {
+    }
+
+    /** What a model's training defines: its loss on a batch, and how to write the model out. */
+    public interface Objective {
+        /** The loss of batch (images and captions), drawing randomness only from gen and random. */
+        StepLoss loss(AutogradBackend ag, List<CaptionedImage> batch, TorchGenerator gen, SplittableRandom random);
+
+        /** Writes the model folder (with the given weights: the EMA's when there is one) into out. */
+        void writeModel(Path out, long step);
+
+        /** Writes pictures for people to look at (samples or reconstructions) for the given step; may do nothing. */
+        default void writePictures(Path out, long step) {
+        }
+    }
+
+    /** The run's settings (validated by the command line before anything is written). */
+    public record Settings(long steps, int batch, double lr, String lrSchedule, int warmupSteps, double weightDecay,
+                           double maxGradNorm, double emaDecay, long seed, int logEvery, int saveEvery, int pictureEvery) {
+    }
+
+    private final Settings settings;
+    private final Map<String, Tensor> weights;
+    private final TrainableParams params = new TrainableParams();
+    private final AutogradBackend ag;
+    private final Objective objective;
+    private final CaptionedImageDataset data;
+    private final Path out;
+    private final PrintStream progress;
+    private final AtomicBoolean stop = new AtomicBoolean();
+
+    /** weights: the tensors the model was built over (the objective's model reads them), by name. */
+    public TrainingLoop(Settings settings, Map<String, Tensor> weights, AutogradBackend ag, Objective objective,
+                        CaptionedImageDataset data, Path out, PrintStream progress) {
+        this.settings = settings;
+        this.weights = weights;
+        weights.forEach(params::add);
+        this.ag = ag;
+        this.objective = objective;
+        this.data = data;
+        this.out = out;
+        this.progress = progress;
+    }
+
+    /** Asks the loop to save a checkpoint and return after the current step (Ctrl-C). */
+    public void requestStop() {
+        stop.set(true);
+    }
+
+    /** Runs from the checkpoint in out/checkpoint when resume is set and one exists, else from step 0; returns the last step. */
+    public long run(boolean resume) {
+        Path checkpointDir = out.resolve("checkpoint");
+        AdamW adam;
+        EmaModel ema;
+        LrScheduler lr;
+        long start;
+        if (resume && Files.isRegularFile(checkpointDir.resolve(TrainingCheckpoint.FILE_NAME))) {
+            TrainingState saved = TrainingCheckpoint.load(checkpointDir, params);
+            adam = saved.optimizer();
+            ema = saved.ema();
+            lr = saved.lrScheduler();
+            start = saved.step();
+            progress.println("resuming at step " + start + " from " + checkpointDir);
+        } else {
+            adam = new AdamW(params, AdamW.Hyperparameters.defaults().withLr(settings.lr()).withWeightDecay(settings.weightDecay()),
+                    AdamW.biasesAndNorms());
+            ema = settings.emaDecay() > 0 ? new EmaModel(params, EmaModel.Config.defaults().withDecay(settings.emaDecay())) : null;
+            lr = new LrScheduler(LrSchedule.get(settings.lrSchedule(), settings.warmupSteps(), (int) settings.steps()), settings.lr());
+            start = 0;
+        }
+        TrainLog log = new TrainLog(out, start, progress);
+        weights.values().forEach(ag::requireGrad);
+        long t0 = System.nanoTime(), samplesSince = 0, stepsDone = 0;
+        long logT0 = t0;
+        double lossSum = 0;
+        java.util.Map<String, Double> termSums = new java.util.LinkedHashMap<>();
+        int logged = 0;
+        long step = start;
+        while (step < settings.steps() && !stop.get()) {
+            step++;
+            List<CaptionedImage> batch = batch(step);
+            TorchGenerator gen = new TorchGenerator(mix(settings.seed(), step, 1));
+            SplittableRandom random = new SplittableRandom(mix(settings.seed(), step, 2));
+            ag.clearTape();
+            StepLoss l = objective.loss(ag, batch, gen, random);
+            AutogradBackend.Gradients grads = ag.backward(l.loss());
+            for (TrainableParams.Param p : params) {
+                Tensor g = grads.of(weights.get(p.name()));
+                System.arraycopy(g.toFloatArray(), 0, p.grad(), 0, p.numel());
+            }
+            float norm = settings.maxGradNorm() > 0 ? GradClipping.clipGradNorm(params, settings.maxGradNorm()) : GradClipping.totalNorm(params);
+            double rate = lr.lr();
+            if (GradClipping.nonFinite(norm)) {
+                progress.println("step " + step + ": gradient norm " + norm + ", update skipped");
+            } else {
+                adam.step(rate);
+                if (ema != null) {
+                    ema.step();
+                }
+            }
+            lr.step();
+            double loss = l.loss().toFloatArray()[0];
+            lossSum += loss;
+            l.terms().forEach((k, v) -> termSums.merge(k, v, Double::sum));
+            logged++;
+            samplesSince += batch.size();
+            stepsDone++;
+            if (step % settings.logEvery() == 0 || step == settings.steps()) {
+                long now = System.nanoTime();
+                double seconds = (now - logT0) / 1e9;
+                Map<String, Object> record = TrainLog.record(step);
+                record.put("loss", lossSum / logged);
+                for (Map.Entry<String, Double> e : termSums.entrySet()) {
+                    record.put(e.getKey(), e.getValue() / logged);
+                }
+                record.put("lr", rate);
+                record.put("grad_norm", (double) norm);
+                record.put("samples_per_s", samplesSince / seconds);
+                double perStep = (now - t0) / 1e9 / stepsDone;
+                log.log(record, settings.steps(), perStep * (settings.steps() - step));
+                logT0 = now;
+                samplesSince = 0;
+                lossSum = 0;
+                termSums.clear();
+                logged = 0;
+            }
+            if (step % settings.saveEvery() == 0 && step < settings.steps()) {
+                save(step, adam, lr, ema, log);
+            }
+            if (settings.pictureEvery() > 0 && step % settings.pictureEvery() == 0 && step < settings.steps()) {
+                objective.writePictures(out, step);
+            }
+        }
+        ag.clearTape();
+        save(step, adam, lr, ema, log);
+        objective.writePictures(out, step);
+        return step;
+    }
+
+    /**
+     * Saves the resumable checkpoint and the model folder; the folder gets the EMA weights when there is an
+     * EMA (the training weights stay in the checkpoint).
+     */
+    private void save(long step, AdamW adam, LrScheduler lr, EmaModel ema, TrainLog log) {
+        TrainingCheckpoint.save(out.resolve("checkpoint"), new TrainingState(step, params, adam, lr, ema, Map.of()));
+        if (ema != null) {
+            float[][] keep = new float[params.size()][];
+            int i = 0;
+            for (TrainableParams.Param p : params) {
+                keep[i++] = p.value().clone();
+            }
+            ema.copyTo(params);
+            try {
+                objective.writeModel(out, step);
+            } finally {
+                i = 0;
+                for (TrainableParams.Param p : params) {
+                    System.arraycopy(keep[i++], 0, p.value(), 0, p.numel());
+                }
+            }
+        } else {
+            objective.writeModel(out, step);
+        }
+        log.plot(out.resolve("loss.png"), "training loss (log scale), step " + step);
+    }
+
+    /** The batch of step s: consecutive indices of a generator, or a seeded shuffle per epoch of a finite set. */
+    private List<CaptionedImage> batch(long step) {
+        List<CaptionedImage> b = new ArrayList<>(settings.batch());
+        long first = (step - 1) * settings.batch();
+        for (int i = 0; i < settings.batch(); i++) {
+            long n = first + i;
+            if (data.size() == Long.MAX_VALUE) {
+                b.add(data.get(n));
+            } else {
+                long epoch = n / data.size();
+                b.add(data.get(EpochShuffle.index(mix(settings.seed(), epoch, 3), data.size(), n % data.size())));
+            }
+        }
+        return b;
+    }
+
+    /** A 64-bit mix of (seed, a, b) (SplitMix64's finalizer), for per-step generator seeds. */
+    static long mix(long seed, long a, long b) {
+        long z = seed * 0x9E3779B97F4A7C15L + a * 0xBF58476D1CE4E5B9L + b * 0x94D049BB133111EBL;
+        z = (z ^ (z >>> 30)) * 0xBF58476D1CE4E5B9L;
+        z = (z ^ (z >>> 27)) * 0x94D049BB133111EBL;
+        return (z ^ (z >>> 31)) & Long.MAX_VALUE;
+    }
+}
