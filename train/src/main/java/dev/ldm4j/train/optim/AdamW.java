@@ -11,10 +11,11 @@
 // torch is to about an ulp per step, not guaranteed bit for bit.
 package dev.ldm4j.train.optim;
 
+import java.util.Collections;
 import java.util.Map;
+import java.util.SortedSet;
 import java.util.TreeMap;
 import java.util.TreeSet;
-import java.util.SortedSet;
 import java.util.function.Predicate;
 
 public final class AdamW {
@@ -170,7 +171,7 @@ public final class AdamW {
 
     /** The names excluded from weight decay, sorted. */
     public SortedSet<String> noWeightDecay() {
-        return java.util.Collections.unmodifiableSortedSet(noWeightDecay);
+        return Collections.unmodifiableSortedSet(noWeightDecay);
     }
 
     /** The first moment m (torch's exp_avg) of a parameter: the live array, for checkpointing. */
