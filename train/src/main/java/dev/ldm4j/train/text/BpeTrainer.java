@@ -52,6 +52,27 @@ public final class BpeTrainer {
             }
         }
 
+        /** Reads vocab.json and merges.txt of a tokenizer folder (to fine-tune a model and write it out again). */
+        @SuppressWarnings("unchecked")
+        public static Vocabulary read(Path dir) {
+            Map<String, Object> raw = dev.ldm4j.weights.Json.parseObject(dir.resolve("vocab.json"));
+            TreeMap<Integer, String> byId = new TreeMap<>();
+            raw.forEach((token, id) -> byId.put(((Number) id).intValue(), token));
+            Map<String, Integer> vocab = new LinkedHashMap<>();
+            byId.forEach((id, token) -> vocab.put(token, id));
+            try {
+                List<String> merges = new ArrayList<>();
+                for (String line : Files.readAllLines(dir.resolve("merges.txt"), StandardCharsets.UTF_8)) {
+                    if (!line.isEmpty() && !line.startsWith("#version")) {
+                        merges.add(line);
+                    }
+                }
+                return new Vocabulary(vocab, merges);
+            } catch (IOException e) {
+                throw new UncheckedIOException(dir.resolve("merges.txt") + ": cannot read: " + e.getMessage(), e);
+            }
+        }
+
         /** The tokenizer this vocabulary makes (written to dir first). */
         public ClipTokenizer tokenizer(Path dir) {
             writeTo(dir);
