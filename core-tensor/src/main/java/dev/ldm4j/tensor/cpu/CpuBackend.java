@@ -335,6 +335,74 @@ public final class CpuBackend implements Backend {
         return Tensor.of(out, n, c, 2 * h, 2 * w);
     }
 
+    /**
+     * Nearest resize to outH x outW (PyTorch's rule, Shapes.nearestSource): per plane, each output row is
+     * gathered once through the column table, and a row that reads the same source row as the one above
+     * is a copy of it. Exact 2x goes to upsampleNearest2x.
+     */
+    @Override
+    public Tensor upsampleNearest(Tensor x, int outH, int outW) {
+        String op = "upsampleNearest";
+        Views.requireHostFloat(op, "x", x);
+        Shapes.requireResize(op, "x", x, outH, outW);
+        int n = x.dim(0), c = x.dim(1), h = x.dim(2), w = x.dim(3);
+        if (outH == 2 * h && outW == 2 * w) {
+            return upsampleNearest2x(x);
+        }
+        int[] rows = Shapes.nearestSources(h, outH);
+        int[] cols = Shapes.nearestSources(w, outW);
+        Views.Flat xf = Views.flat(x);
+        float[] out = new float[n * c * outH * outW];
+        Parallel.forRange(n * c, 4, (from, to, worker) -> {
+            for (int plane = from; plane < to; plane++) {
+                int in = xf.off() + plane * h * w;
+                int o = plane * outH * outW;
+                for (int y = 0; y < outH; y++) {
+                    int row = o + y * outW;
+                    if (y > 0 && rows[y] == rows[y - 1]) {
+                        System.arraycopy(out, row - outW, out, row, outW);
+                        continue;
+                    }
+                    int src = in + rows[y] * w;
+                    for (int xx = 0; xx < outW; xx++) {
+                        out[row + xx] = xf.a()[src + cols[xx]];
+                    }
+                }
+            }
+        });
+        return Tensor.of(out, n, c, outH, outW);
+    }
+
+    /**
+     * Gradient of the nearest resize from inH x inW to dy's size: each source element sums the outputs
+     * that read it (the same index tables as the forward; exact 2x included), per plane in parallel.
+     */
+    @Override
+    public Tensor upsampleNearestBackward(Tensor dy, int inH, int inW) {
+        String op = "upsampleNearestBackward";
+        Views.requireHostFloat(op, "dy", dy);
+        Shapes.requireResize(op, "dy", dy, inH, inW);
+        int n = dy.dim(0), c = dy.dim(1), outH = dy.dim(2), outW = dy.dim(3);
+        int[] rows = Shapes.nearestSources(inH, outH);
+        int[] cols = Shapes.nearestSources(inW, outW);
+        Views.Flat df = Views.flat(dy);
+        float[] dx = new float[n * c * inH * inW];
+        Parallel.forRange(n * c, 4, (from, to, worker) -> {
+            for (int plane = from; plane < to; plane++) {
+                int g = df.off() + plane * outH * outW;
+                int o = plane * inH * inW;
+                for (int y = 0; y < outH; y++) {
+                    int row = o + rows[y] * inW;
+                    int src = g + y * outW;
+                    for (int xx = 0; xx < outW; xx++) {
+                        dx[row + cols[xx]] += df.a()[src + xx];
+                    }
+                }
+            }
+        });
+        return Tensor.of(dx, n, c, inH, inW);
+    }
+
     @Override
     public Tensor concat(int dim, Tensor... parts) {
         String op = "concat";

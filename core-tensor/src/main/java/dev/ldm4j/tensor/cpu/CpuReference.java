@@ -351,6 +351,43 @@ public final class CpuReference implements Backend {
         return Tensor.of(out, n, c, 2 * h, 2 * w);
     }
 
+    /** Output (y, x) of plane p reads source (nearestSource(y, H, outH), nearestSource(x, W, outW)). */
+    @Override
+    public Tensor upsampleNearest(Tensor x, int outH, int outW) {
+        Shapes.requireResize("upsampleNearest", "x", x, outH, outW);
+        int n = x.dim(0), c = x.dim(1), h = x.dim(2), w = x.dim(3);
+        float[] out = new float[n * c * outH * outW];
+        for (int p = 0; p < n * c; p++) {
+            for (int y = 0; y < outH; y++) {
+                for (int xx = 0; xx < outW; xx++) {
+                    out[(p * outH + y) * outW + xx] = x.getFloat(p / c, p % c, Shapes.nearestSource(y, h, outH), Shapes.nearestSource(xx, w, outW));
+                }
+            }
+        }
+        return Tensor.of(out, n, c, outH, outW);
+    }
+
+    /** dx[p, i, j] = sum of dy[p, y, x] over the outputs (y, x) whose source is (i, j), accumulated in double. */
+    @Override
+    public Tensor upsampleNearestBackward(Tensor dy, int inH, int inW) {
+        Shapes.requireResize("upsampleNearestBackward", "dy", dy, inH, inW);
+        int n = dy.dim(0), c = dy.dim(1), outH = dy.dim(2), outW = dy.dim(3);
+        double[] acc = new double[n * c * inH * inW];
+        for (int p = 0; p < n * c; p++) {
+            for (int y = 0; y < outH; y++) {
+                for (int xx = 0; xx < outW; xx++) {
+                    acc[(p * inH + Shapes.nearestSource(y, inH, outH)) * inW + Shapes.nearestSource(xx, inW, outW)]
+                            += dy.getFloat(p / c, p % c, y, xx);
+                }
+            }
+        }
+        float[] dx = new float[acc.length];
+        for (int i = 0; i < acc.length; i++) {
+            dx[i] = (float) acc[i];
+        }
+        return Tensor.of(dx, n, c, inH, inW);
+    }
+
     @Override
     public Tensor concat(int dim, Tensor... parts) {
         int[] shape = Shapes.concat("concat", dim, parts);
