@@ -141,6 +141,20 @@ public final class CpuBackend implements Backend {
     }
 
     @Override
+    public Tensor conv2dBackwardInput(Tensor dy, Tensor w, int inH, int inW, int stride, int padTop, int padBottom, int padLeft, int padRight) {
+        Views.requireHostFloat("conv2dBackwardInput", "dy", dy);
+        Views.requireHostFloat("conv2dBackwardInput", "w", w);
+        return ConvBackward.input(dy, w, inH, inW, stride, padTop, padBottom, padLeft, padRight);
+    }
+
+    @Override
+    public Tensor conv2dBackwardWeight(Tensor x, Tensor dy, int kh, int kw, int stride, int padTop, int padBottom, int padLeft, int padRight) {
+        Views.requireHostFloat("conv2dBackwardWeight", "x", x);
+        Views.requireHostFloat("conv2dBackwardWeight", "dy", dy);
+        return ConvBackward.weight(x, dy, kh, kw, stride, padTop, padBottom, padLeft, padRight);
+    }
+
+    @Override
     public Tensor groupNorm(Tensor x, int groups, Tensor gamma, Tensor beta, float eps, boolean silu) {
         Views.requireHostFloat("groupNorm", "x", x);
         return Norms.groupNorm(x, groups, gamma, beta, eps, silu);

@@ -133,6 +133,16 @@ public final class CpuReference implements Backend {
     }
 
     @Override
+    public Tensor conv2dBackwardInput(Tensor dy, Tensor w, int inH, int inW, int stride, int padTop, int padBottom, int padLeft, int padRight) {
+        return ReferenceConvBackward.conv2dBackwardInput(dy, w, inH, inW, stride, padTop, padBottom, padLeft, padRight);
+    }
+
+    @Override
+    public Tensor conv2dBackwardWeight(Tensor x, Tensor dy, int kh, int kw, int stride, int padTop, int padBottom, int padLeft, int padRight) {
+        return ReferenceConvBackward.conv2dBackwardWeight(x, dy, kh, kw, stride, padTop, padBottom, padLeft, padRight);
+    }
+
+    @Override
     public Tensor groupNorm(Tensor x, int groups, Tensor gamma, Tensor beta, float eps, boolean silu) {
         int n = x.dim(0), c = x.dim(1);
         int spatial = Shapes.prod(x.shape(), 2, x.rank());
