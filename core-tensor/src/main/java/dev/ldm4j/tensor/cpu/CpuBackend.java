@@ -155,6 +155,21 @@ public final class CpuBackend implements Backend {
     }
 
     @Override
+    public Tensor embeddingBackward(Tensor dy, int[] ids, int rows) {
+        return ScatterAdd.embeddingBackward(dy, ids, rows);
+    }
+
+    @Override
+    public Tensor zeros(int... shape) {
+        return ScatterAdd.zeros(shape);
+    }
+
+    @Override
+    public void accumulate(Tensor target, Tensor src) {
+        ScatterAdd.accumulate(target, src);
+    }
+
+    @Override
     public Tensor groupNorm(Tensor x, int groups, Tensor gamma, Tensor beta, float eps, boolean silu) {
         Views.requireHostFloat("groupNorm", "x", x);
         return Norms.groupNorm(x, groups, gamma, beta, eps, silu);

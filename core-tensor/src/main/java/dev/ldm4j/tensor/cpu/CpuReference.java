@@ -143,6 +143,21 @@ public final class CpuReference implements Backend {
     }
 
     @Override
+    public Tensor embeddingBackward(Tensor dy, int[] ids, int rows) {
+        return ReferenceScatterAdd.embeddingBackward(dy, ids, rows);
+    }
+
+    @Override
+    public Tensor zeros(int... shape) {
+        return ReferenceScatterAdd.zeros(shape);
+    }
+
+    @Override
+    public void accumulate(Tensor target, Tensor src) {
+        ReferenceScatterAdd.accumulate(target, src);
+    }
+
+    @Override
     public Tensor groupNorm(Tensor x, int groups, Tensor gamma, Tensor beta, float eps, boolean silu) {
         int n = x.dim(0), c = x.dim(1);
         int spatial = Shapes.prod(x.shape(), 2, x.rank());
