@@ -146,6 +146,22 @@ public final class CpuBackend implements Backend {
         return Norms.groupNorm(x, groups, gamma, beta, eps, silu);
     }
 
+    // ---- backward of the norms, softmax, attention and pointwise ops (NormsBackward, AttentionBackward, PointwiseBackward)
+
+    @Override
+    public Tensor activationBackward(Tensor x, Tensor dy, Activation act) {
+        Views.requireHostFloat("activationBackward", "x", x);
+        Views.requireHostFloat("activationBackward", "dy", dy);
+        return PointwiseBackward.activation(x, dy, act);
+    }
+
+    @Override
+    public Tensor gegluBackward(Tensor x, Tensor dy) {
+        Views.requireHostFloat("gegluBackward", "x", x);
+        Views.requireHostFloat("gegluBackward", "dy", dy);
+        return PointwiseBackward.geglu(x, dy);
+    }
+
     @Override
     public Tensor layerNorm(Tensor x, Tensor gamma, Tensor beta, float eps) {
         Views.requireHostFloat("layerNorm", "x", x);

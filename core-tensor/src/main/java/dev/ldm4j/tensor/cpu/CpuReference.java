@@ -161,6 +161,18 @@ public final class CpuReference implements Backend {
         return Tensor.of(out, x.shape());
     }
 
+    // ---- backward of the norms, softmax, attention and pointwise ops: scalar twins in ReferenceBackward
+
+    @Override
+    public Tensor activationBackward(Tensor x, Tensor dy, Activation act) {
+        return ReferenceBackward.activation(x, dy, act);
+    }
+
+    @Override
+    public Tensor gegluBackward(Tensor x, Tensor dy) {
+        return ReferenceBackward.geglu(x, dy);
+    }
+
     @Override
     public Tensor layerNorm(Tensor x, Tensor gamma, Tensor beta, float eps) {
         int d = x.dim(-1);

@@ -45,6 +45,13 @@ final class Shapes {
         }
     }
 
+    /** A backward op's incoming gradient dy must have the shape of the forward's input x. */
+    static void requireSameShape(String op, Tensor x, Tensor dy) {
+        if (dy == null || !Arrays.equals(x.shape(), dy.shape())) {
+            throw bad(op, "dy " + (dy == null ? "null" : s(dy)) + " must have the forward input's shape " + s(x));
+        }
+    }
+
     static int prod(int[] shape, int from, int to) {
         long p = 1;
         for (int i = from; i < to; i++) {
