@@ -149,6 +149,27 @@ public final class CpuBackend implements Backend {
     // ---- backward of the norms, softmax, attention and pointwise ops (NormsBackward, AttentionBackward, PointwiseBackward)
 
     @Override
+    public Tensor[] groupNormBackward(Tensor x, int groups, Tensor gamma, Tensor beta, float eps, boolean silu, Tensor dy) {
+        Views.requireHostFloat("groupNormBackward", "x", x);
+        Views.requireHostFloat("groupNormBackward", "dy", dy);
+        return NormsBackward.groupNorm(x, groups, gamma, beta, eps, silu, dy);
+    }
+
+    @Override
+    public Tensor[] layerNormBackward(Tensor x, Tensor gamma, float eps, Tensor dy) {
+        Views.requireHostFloat("layerNormBackward", "x", x);
+        Views.requireHostFloat("layerNormBackward", "dy", dy);
+        return NormsBackward.layerNorm(x, gamma, eps, dy);
+    }
+
+    @Override
+    public Tensor softmaxBackward(Tensor y, Tensor dy) {
+        Views.requireHostFloat("softmaxBackward", "y", y);
+        Views.requireHostFloat("softmaxBackward", "dy", dy);
+        return NormsBackward.softmax(y, dy);
+    }
+
+    @Override
     public Tensor activationBackward(Tensor x, Tensor dy, Activation act) {
         Views.requireHostFloat("activationBackward", "x", x);
         Views.requireHostFloat("activationBackward", "dy", dy);

@@ -164,6 +164,21 @@ public final class CpuReference implements Backend {
     // ---- backward of the norms, softmax, attention and pointwise ops: scalar twins in ReferenceBackward
 
     @Override
+    public Tensor[] groupNormBackward(Tensor x, int groups, Tensor gamma, Tensor beta, float eps, boolean silu, Tensor dy) {
+        return ReferenceBackward.groupNorm(x, groups, gamma, beta, eps, silu, dy);
+    }
+
+    @Override
+    public Tensor[] layerNormBackward(Tensor x, Tensor gamma, float eps, Tensor dy) {
+        return ReferenceBackward.layerNorm(x, gamma, eps, dy);
+    }
+
+    @Override
+    public Tensor softmaxBackward(Tensor y, Tensor dy) {
+        return ReferenceBackward.softmax(y, dy);
+    }
+
+    @Override
     public Tensor activationBackward(Tensor x, Tensor dy, Activation act) {
         return ReferenceBackward.activation(x, dy, act);
     }
