@@ -1,6 +1,6 @@
 // Pointwise and data-movement kernels: strided copies (contiguous, concat, dtype widening), broadcast
-// binary ops, unary ops (activations, scale, clamp), GEGLU, nearest 2x upsampling, timestep embedding,
-// embedding lookup, and sum over one dimension. Outputs are dense row-major F32.
+// binary ops, unary ops (activations, scale, clamp), GEGLU, nearest upsampling (2x and to a given size),
+// timestep embedding, embedding lookup, and sum over one dimension. Outputs are dense row-major F32.
 #include "common.cuh"
 
 #define GRID_STRIDE(i, n) \
@@ -156,6 +156,28 @@ extern "C" __global__ void upsample_nearest2x_f32(long long planes, int h, int w
         long long p = i / plane, r = i - p * plane;
         long long oy = r / ow, ox = r - oy * ow;
         out[i] = x[p * h * (long long) w + (oy >> 1) * w + (ox >> 1)];
+    }
+}
+
+// PyTorch's nearest_idx (aten/src/ATen/native/UpSample.h): the source index output index d reads when a
+// side of n becomes m. scale = n / m, rounded to float on the host as PyTorch does; the product is a float
+// too, so this is floor(d * n / m) except where that rounding lands just below an integer.
+__device__ __forceinline__ int nearest_source(int d, int n, int m, float scale) {
+    if (m == n) return d;
+    if (m == 2 * n) return d >> 1;
+    return min((int) floorf((float) d * scale), n - 1);
+}
+
+// Nearest resize of planes x [h, w] (dense) to [oh, ow] (F.interpolate(size=...), mode="nearest"): one
+// thread per output element. The U-Net's upsamplers at odd latent sizes; exact 2x uses the kernel above.
+extern "C" __global__ void upsample_nearest_f32(long long planes, int h, int w, int oh, int ow, float scaleH,
+                                                float scaleW, const float* x, float* out) {
+    long long plane = (long long) oh * ow;
+    GRID_STRIDE(i, planes * plane) {
+        long long p = i / plane;
+        int r = (int) (i - p * plane);
+        int oy = r / ow, ox = r - oy * ow;
+        out[i] = x[p * h * (long long) w + (long long) nearest_source(oy, h, oh, scaleH) * w + nearest_source(ox, w, ow, scaleW)];
     }
 }
 

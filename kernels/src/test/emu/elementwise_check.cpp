@@ -1,6 +1,7 @@
 // The data-movement kernels of elementwise.cu that the CudaBackend picks after merging dimensions:
 // copy_rows (unit-stride rows, e.g. a concat part) and the tiled batched transpose (e.g. NCHW -> tokens),
-// from F32 and F16 sources, against the same copy done element by element here (exact).
+// from F32 and F16 sources, and the nearest resize to a given size (the U-Net's odd levels), against the
+// same copy done element by element here in float64 (exact).
 #include "emu.h"
 #include "check.h"
 #include "elementwise.cu"
@@ -50,9 +51,43 @@ static void transpose_case(int B, int R, int C) {
     check(what, dst, want, 0.0);
 }
 
+// x [planes, h, w] -> [planes, oh, ow]; the reference reads row floor(i * h / oh) in float64.
+static void upsample_case(int planes, int h, int w, int oh, int ow) {
+    auto x = random_floats((size_t) planes * h * w, 11 + oh);
+    std::vector<float> out((size_t) planes * oh * ow, NAN);
+    emu_launch(upsample_nearest_f32, dim3(3), dim3(64), 0, (long long) planes, h, w, oh, ow, (float) h / (float) oh,
+               (float) w / (float) ow, (const float*) x.data(), out.data());
+    std::vector<double> want(out.size());
+    for (int p = 0; p < planes; p++)
+        for (int y = 0; y < oh; y++)
+            for (int c = 0; c < ow; c++) {
+                int sy = (int) std::floor((double) y * h / oh), sx = (int) std::floor((double) c * w / ow);
+                want[((size_t) p * oh + y) * ow + c] = x[((size_t) p * h + sy) * w + sx];
+            }
+    char what[96];
+    std::snprintf(what, sizeof what, "upsample_nearest f32 [%d,%d,%d] -> [%d,%d,%d]", planes, h, w, planes, oh, ow);
+    check(what, out, want, 0.0);
+}
+
+// PyTorch's float rule where it differs from exact division: 2 -> 82 rows, row 41 reads row 0 (not 1).
+static void upsample_float_rule_case() {
+    std::vector<float> x = {10.0f, 20.0f}, out(82, NAN);
+    emu_launch(upsample_nearest_f32, dim3(1), dim3(32), 0, 1LL, 2, 1, 82, 1, 2.0f / 82.0f, 1.0f, (const float*) x.data(), out.data());
+    std::vector<double> want(82);
+    for (int y = 0; y < 82; y++) want[y] = y <= 41 ? 10.0 : 20.0;
+    check("upsample_nearest f32 2 -> 82 rows (PyTorch's float index rule)", out, want, 0.0);
+}
+
 int main() {
     rows_case();
     transpose_case(2, 70, 45);
     transpose_case(1, 9, 64);
+    upsample_case(6, 5, 7, 9, 13);
+    upsample_case(4, 3, 4, 5, 7);
+    upsample_case(2, 2, 2, 3, 4);
+    upsample_case(3, 4, 3, 11, 6);
+    upsample_case(2, 7, 5, 3, 2);
+    upsample_case(2, 5, 7, 5, 7);
+    upsample_float_rule_case();
     return failures == 0 ? 0 : 1;
 }

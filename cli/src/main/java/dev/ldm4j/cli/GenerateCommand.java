@@ -67,10 +67,10 @@ public final class GenerateCommand implements Callable<Integer> {
                     "from_config: e.g. clip_sample=false, timestep_spacing=trailing, eta=0.5."})
     Map<String, String> schedulerOptions = new java.util.LinkedHashMap<>();
 
-    @Option(names = "--width", defaultValue = "0", description = "Image width, a multiple of 8 (default: the model's native size).")
+    @Option(names = "--width", defaultValue = "0", description = "Image width, any multiple of 8 (default: the model's native size).")
     int width;
 
-    @Option(names = "--height", defaultValue = "0", description = "Image height, a multiple of 8 (default: the model's native size).")
+    @Option(names = "--height", defaultValue = "0", description = "Image height, any multiple of 8 (default: the model's native size).")
     int height;
 
     @Option(names = "--seed", description = "Seed of torch.Generator(\"cpu\").manual_seed (default: a random seed, printed).")
@@ -166,8 +166,9 @@ public final class GenerateCommand implements Callable<Integer> {
                      vaeOwn == null ? backend : vaeOwn)) {
             err.printf(Locale.ROOT, "ldm4j: loaded %s (%s, %s) on %s in %.1f s; seed %d%n", model, pipe.spec().family(), pipe.spec().layout(),
                     backend.name(), seconds(System.nanoTime() - loadStart), s);
+            int[] size = pipe.outputSize(request);                    // {W, H}: the pipeline decides and checks it
             if (backend.device() == dev.ldm4j.tensor.Device.CPU) {
-                checkHeapForDecoding(pipe, init);
+                checkHeapForDecoding(pipe, size[0], size[1]);
             }
             pipe.setStepRecording(cudaGraph);
             warnIfTruncated(pipe.tokenizer().encode(prompt), "prompt", err);
@@ -178,9 +179,8 @@ public final class GenerateCommand implements Callable<Integer> {
                 err.println("ldm4j: wrote " + outputs.get(i));
             }
             if (saveLatents != null) {
-                RgbImage first = result.images().get(0);
                 int f = pipe.spec().vae().downFactor();
-                Tensor latents = Tensor.of(result.latents(), batch, pipe.spec().unet().inChannels(), first.height() / f, first.width() / f);
+                Tensor latents = Tensor.of(result.latents(), batch, pipe.spec().unet().inChannels(), size[1] / f, size[0] / f);
                 SafetensorsWriter.write(saveLatents, Map.of("latents", latents), Map.of("seed", Long.toString(s)), null, overwrite);
                 err.println("ldm4j: wrote " + saveLatents);
             }
@@ -225,10 +225,7 @@ public final class GenerateCommand implements Callable<Integer> {
      * Estimate: 7 such maps plus 0.5 GB, calibrated on SD 1.5 at 512x512 (fits in 1.5 GB) and SD 2.1
      * at 768x768 (fails in 1.5 GB, fits in 3 GB).
      */
-    private void checkHeapForDecoding(StableDiffusionPipeline pipe, RgbImage init) {
-        int f = pipe.spec().vae().downFactor();
-        int w = init != null ? init.width() : width != 0 ? width : pipe.spec().unet().sampleSize() * f;
-        int h = init != null ? init.height() : height != 0 ? height : pipe.spec().unet().sampleSize() * f;
+    private static void checkHeapForDecoding(StableDiffusionPipeline pipe, int w, int h) {
         long map = 4L * pipe.spec().vae().blockOutChannels().get(0) * w * h;
         long need = 7 * map + (512L << 20);
         long have = Runtime.getRuntime().maxMemory();

@@ -1,5 +1,6 @@
-// ./ldm4j generate end to end on the tiny conformance model: the seeded diffusers runs reproduced
-// from the seed alone (PNG within 2/255), and one-line refusals of bad input.
+// ./ldm4j generate end to end on the tiny conformance model: the seeded diffusers runs (pipelines_seeded,
+// and pipelines_odd at 72x104, a size that is not a multiple of 64) reproduced from the seed alone (PNG
+// within 2/255), other sizes that are multiples of 8 but not 64, and one-line refusals of bad input.
 package dev.ldm4j.cli;
 
 import dev.ldm4j.tensor.SharedFixtures;
@@ -34,21 +35,24 @@ class GenerateCommandTest {
     @SuppressWarnings("unchecked")
     static Stream<Arguments> seededRuns() {
         if (!SharedFixtures.available()) {
-            return Stream.of(Arguments.of("(../shared absent)", Map.of(), false));
+            return Stream.of(Arguments.of("(../shared absent)", "", Map.of(), false));
         }
-        Map<String, Object> runs = Json.parseObject(tiny().resolve("pipelines_seeded.json"));
         List<Arguments> out = new ArrayList<>();
-        for (var e : runs.entrySet()) {
-            out.add(Arguments.of(e.getKey(), e.getValue(), false));
-            out.add(Arguments.of(e.getKey(), e.getValue(), true));
+        for (String fixture : List.of("pipelines_seeded", "pipelines_odd")) {
+            Map<String, Object> runs = Json.parseObject(tiny().resolve(fixture + ".json"));
+            for (var e : runs.entrySet()) {
+                out.add(Arguments.of(e.getKey(), fixture, e.getValue(), false));
+                out.add(Arguments.of(e.getKey(), fixture, e.getValue(), true));
+            }
         }
         return out.stream();
     }
 
     @SuppressWarnings("unchecked")
-    @ParameterizedTest(name = "{0} single file: {2}")
+    @ParameterizedTest(name = "{0} single file: {3}")
     @MethodSource("seededRuns")
-    void reproducesTheSeededDiffusersRunFromTheSeedAlone(String key, Map<String, Object> run, boolean singleFile, @TempDir Path dir) throws Exception {
+    void reproducesTheSeededDiffusersRunFromTheSeedAlone(String key, String fixture, Map<String, Object> run, boolean singleFile,
+                                                         @TempDir Path dir) throws Exception {
         assumeTrue(SharedFixtures.available(), "../shared is absent");
         Path png = dir.resolve("out.png");
         List<String> args = new ArrayList<>(List.of("generate",
@@ -75,7 +79,7 @@ class GenerateCommandTest {
         assertEquals(0, r.code(), r.err());
         BufferedImage img = ImageIO.read(png.toFile());
         float[] ref;
-        try (SafetensorsFile f = SafetensorsFile.open(tiny().resolve("pipelines_seeded.safetensors"))) {
+        try (SafetensorsFile f = SafetensorsFile.open(tiny().resolve(fixture + ".safetensors"))) {
             ref = f.tensor(key + ".image").toFloatArray(); // [1, H, W, 3] in [0, 1]
         }
         int w = img.getWidth();
@@ -93,6 +97,23 @@ class GenerateCommandTest {
             }
         }
         assertTrue(worst <= 2, key + ": worst pixel differs by " + worst + "/255 (tolerance 2)");
+    }
+
+    /** 136x128: the latent 17x16 is not a multiple of 8 at every level, so the U-Net's upsamplers meet odd skips. */
+    @Test
+    void generatesASizeThatIsNotAMultipleOfSixtyFour(@TempDir Path dir) throws Exception {
+        assumeTrue(SharedFixtures.available(), "../shared is absent");
+        Path png = dir.resolve("odd.png");
+        Path latents = dir.resolve("odd.safetensors");
+        CliTest.Result r = run("generate", "--model", tiny().toString(), "--prompt", "a red apple", "--steps", "2",
+                "--width", "136", "--height", "128", "--seed", "1", "--output", png.toString(), "--save-latents", latents.toString());
+        assertEquals(0, r.code(), r.err());
+        BufferedImage img = ImageIO.read(png.toFile());
+        assertEquals(136, img.getWidth());
+        assertEquals(128, img.getHeight());
+        try (SafetensorsFile f = SafetensorsFile.open(latents)) {
+            assertEquals(List.of(1, 4, 16, 17), java.util.Arrays.stream(f.tensor("latents").shape()).boxed().toList());
+        }
     }
 
     @Test

@@ -151,8 +151,10 @@ public interface Backend extends AutoCloseable {
 
     /**
      * Nearest-neighbour resize of [N, C, H, W] to [N, C, outH, outW] as PyTorch's interpolate(mode="nearest")
-     * with a given size: output row i reads source row floor(i * H / outH), columns likewise. The U-Net's
-     * upsamplers use it when a latent side is not a multiple of 2^(levels-1) (the skip's size is odd).
+     * with a given size: output row i reads source row floor(i * H / outH) (computed as PyTorch does, with
+     * the scale H / outH and the product in float, clamped to H - 1; exactly i / 2 when outH = 2H), columns
+     * likewise. The U-Net's upsamplers use it when a latent side is not a multiple of 2^(levels-1), so that
+     * each level comes back to its skip's size (diffusers' upsample_size).
      */
     default Tensor upsampleNearest(Tensor x, int outH, int outW) {
         if (x.rank() == 4 && outH == 2 * x.dim(2) && outW == 2 * x.dim(3)) {
@@ -220,7 +222,7 @@ public interface Backend extends AutoCloseable {
 
     /**
      * Gradient of upsampleNearest (and upsampleNearest2x) given dy [N, C, Ho, Wo]: dx [N, C, inH, inW], each
-     * source element the sum of the outputs that read it.
+     * source element the sum of the outputs that read it (the forward's index rule from inH x inW to Ho x Wo).
      */
     default Tensor upsampleNearestBackward(Tensor dy, int inH, int inW) {
         throw unsupported("upsampleNearestBackward");

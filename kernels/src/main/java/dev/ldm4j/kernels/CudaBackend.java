@@ -970,6 +970,31 @@ public final class CudaBackend implements Backend {
         return out;
     }
 
+    /**
+     * Nearest resize to outH x outW (PyTorch's index rule; the U-Net's upsamplers at odd latent sizes): exact
+     * 2x takes upsample_nearest2x, any other size upsample_nearest_f32 with the scales rounded to float here,
+     * as PyTorch computes them.
+     */
+    @Override
+    public Tensor upsampleNearest(Tensor x, int outH, int outW) {
+        if (x.rank() != 4 || outH < 1 || outW < 1 || x.dim(2) < 1 || x.dim(3) < 1) {
+            throw new IllegalArgumentException("upsampleNearest expects [N, C, H, W] with H, W >= 1 and a positive output size, got "
+                    + Arrays.toString(x.shape()) + " to " + outH + "x" + outW);
+        }
+        int h = x.dim(2), w = x.dim(3);
+        if (outH == 2 * h && outW == 2 * w) {
+            return upsampleNearest2x(x);
+        }
+        Tensor xc = contiguous(x);
+        Tensor out = empty(x.dim(0), x.dim(1), outH, outW);
+        if (out.numel() > 0) {
+            launch("elementwise", "upsample_nearest_f32", gridFor(out.numel()), 1, THREADS, 0, (long) x.dim(0) * x.dim(1), h, w,
+                    outH, outW, (float) h / (float) outH, (float) w / (float) outW, xc, out);
+        }
+        releaseDerived(xc, x);
+        return out;
+    }
+
     @Override
     public Tensor concat(int dim, Tensor... parts) {
         if (parts.length == 0) {

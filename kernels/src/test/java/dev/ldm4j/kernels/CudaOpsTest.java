@@ -232,6 +232,11 @@ class CudaOpsTest {
     @Test
     void upsampleConcatEmbeddingsAndReductions() {
         same("upsample", b -> b.upsampleNearest2x(on(b, rand(100, 2, 3, 5, 7))));
+        same("upsample to 9x13", b -> b.upsampleNearest(on(b, rand(100, 2, 3, 5, 7)), 9, 13));
+        same("upsample to 5x7", b -> b.upsampleNearest(on(b, rand(110, 1, 4, 3, 4)), 5, 7));
+        same("upsample to 3x4 of a view", b -> b.upsampleNearest(on(b, rand(111, 2, 3, 2, 2)).transpose(2, 3), 3, 4));
+        same("upsample to exact 2x", b -> b.upsampleNearest(on(b, rand(100, 2, 3, 5, 7)), 10, 14));
+        same("upsample 2 -> 82 rows", b -> b.upsampleNearest(on(b, rand(112, 1, 2, 2, 3)), 82, 5));
         same("concat dim 1", b -> b.concat(1, on(b, rand(101, 2, 3, 4)), on(b, rand(102, 2, 5, 4)), on(b, rand(103, 2, 4, 3)).transpose(1, 2)));
         same("concat dim 0 f16", b -> b.concat(0, on(b, rand(104, 1, 6)), on(b, halfPrecision(rand(105, 2, 6), DType.F16))));
         same("concat last", b -> b.concat(-1, on(b, rand(106, 3, 2)), on(b, rand(107, 3, 5))));

@@ -15,7 +15,7 @@ public final class Downsample2D {
                 : new Conv2d(p.child("conv"), channels, channels, 3, 2, padding);
     }
 
-    /** [B, C, H, W] -> [B, C, H/2, W/2] for even H, W. */
+    /** [B, C, H, W] -> [B, C, H/2, W/2] for even H, W; an odd side rounds up with padding 1 (9 -> 5, the U-Net's odd sizes). */
     public Tensor forward(Tensor x) {
         return conv.forward(x);
     }

@@ -1,7 +1,8 @@
 // The nn layers against plain scalar formulas written out here, on seeded random weights and inputs
 // (odd sizes): multi-head cross attention in the token-major layout, the VAE's spatial self attention
-// (group norm, single head, residual), GEGLU's split order in FeedForward, and the VAE Downsample2D's
-// (0, 1, 0, 1) padding. Tolerance: 1e-4 absolute on values of order 1 (fp32 accumulation order).
+// (group norm, single head, residual), GEGLU's split order in FeedForward, the VAE Downsample2D's
+// (0, 1, 0, 1) padding, and Upsample2D to a given (odd) size. Tolerance: 1e-4 absolute on values of
+// order 1 (fp32 accumulation order).
 package dev.ldm4j.nn;
 
 import dev.ldm4j.tensor.Backend;
@@ -216,6 +217,39 @@ class LayersTest {
                 }
             }
         }
+    }
+
+    /** Upsample2D given a size (the U-Net at odd latent sides): nearest from floor(i * H / outH), then the 3x3 conv, padding 1. */
+    @Test
+    void upsampleToAGivenSizeIsNearestThenTheConv() {
+        int c = 2, h = 5, w = 7, oh = 9, ow = 13;
+        MapSource src = new MapSource(9);
+        float[] wt = src.random("conv.weight", 0.5f, c, c, 3, 3);
+        float[] b = src.random("conv.bias", 0.5f, c);
+        Upsample2D up = new Upsample2D(Params.root(src, backend), c);
+        Tensor x = MapSource.randomTensor(new Random(10), 1f, 1, c, h, w);
+        Tensor out = backend.toHost(up.forward(x, oh, ow));
+        assertArrayEquals(new int[] {1, c, oh, ow}, out.shape());
+        for (int o = 0; o < c; o++) {
+            for (int i = 0; i < oh; i++) {
+                for (int j = 0; j < ow; j++) {
+                    double s = b[o];
+                    for (int ci = 0; ci < c; ci++) {
+                        for (int ky = 0; ky < 3; ky++) {
+                            for (int kx = 0; kx < 3; kx++) {
+                                int y = i + ky - 1, xx = j + kx - 1;
+                                if (y >= 0 && y < oh && xx >= 0 && xx < ow) {
+                                    s += wt[((o * c + ci) * 3 + ky) * 3 + kx] * x.getFloat(0, ci, y * h / oh, xx * w / ow);
+                                }
+                            }
+                        }
+                    }
+                    assertEquals(s, out.getFloat(0, o, i, j), TOL, "out[" + o + "," + i + "," + j + "]");
+                }
+            }
+        }
+        assertArrayEquals(backend.toHost(up.forward(x)).toFloatArray(), backend.toHost(up.forward(x, 2 * h, 2 * w)).toFloatArray(),
+                "the default is exact doubling");
     }
 
     /** erf by its Maclaurin series, accurate to ~1e-9 in double for the |x| < 4 used here. */

@@ -271,6 +271,9 @@ public final class GpuBench {
         bytes("contiguous of permute(0,2,3,1) [2,320,64,64]", 2 * act, () -> gpu.contiguous(x.permute(0, 2, 3, 1)));
         Tensor up = rand(2, 1280, 16, 16);
         bytes("upsample2x [2,1280,16,16]", 5 * 2 * 1280 * 16 * 16 * 4.0, () -> gpu.upsampleNearest2x(up));
+        Tensor upOdd = rand(2, 1280, 9, 13);
+        bytes("upsample to size [2,1280,9,13] -> 17x25 (520x776 image)", 2 * 1280 * (9 * 13 + 17 * 25) * 4.0,
+                () -> gpu.upsampleNearest(upOdd, 17, 25));
         Tensor c1 = rand(2, 640, 32, 32), c2 = rand(2, 640, 32, 32);
         bytes("concat dim 1 2x[2,640,32,32]", 4 * 2 * 640 * 32 * 32 * 4.0, () -> gpu.concat(1, c1, c2));
         Tensor h = randF16(1280, 1280, 3, 3);

@@ -141,9 +141,75 @@ public final class CpuBackend implements Backend {
     }
 
     @Override
+    public Tensor conv2dBackwardInput(Tensor dy, Tensor w, int inH, int inW, int stride, int padTop, int padBottom, int padLeft, int padRight) {
+        Views.requireHostFloat("conv2dBackwardInput", "dy", dy);
+        Views.requireHostFloat("conv2dBackwardInput", "w", w);
+        return ConvBackward.input(dy, w, inH, inW, stride, padTop, padBottom, padLeft, padRight);
+    }
+
+    @Override
+    public Tensor conv2dBackwardWeight(Tensor x, Tensor dy, int kh, int kw, int stride, int padTop, int padBottom, int padLeft, int padRight) {
+        Views.requireHostFloat("conv2dBackwardWeight", "x", x);
+        Views.requireHostFloat("conv2dBackwardWeight", "dy", dy);
+        return ConvBackward.weight(x, dy, kh, kw, stride, padTop, padBottom, padLeft, padRight);
+    }
+
+    @Override
+    public Tensor embeddingBackward(Tensor dy, int[] ids, int rows) {
+        return ScatterAdd.embeddingBackward(dy, ids, rows);
+    }
+
+    @Override
+    public Tensor zeros(int... shape) {
+        return ScatterAdd.zeros(shape);
+    }
+
+    @Override
+    public void accumulate(Tensor target, Tensor src) {
+        ScatterAdd.accumulate(target, src);
+    }
+
+    @Override
     public Tensor groupNorm(Tensor x, int groups, Tensor gamma, Tensor beta, float eps, boolean silu) {
         Views.requireHostFloat("groupNorm", "x", x);
         return Norms.groupNorm(x, groups, gamma, beta, eps, silu);
+    }
+
+    // ---- backward of the norms, softmax, attention and pointwise ops (NormsBackward, AttentionBackward, PointwiseBackward)
+
+    @Override
+    public Tensor[] groupNormBackward(Tensor x, int groups, Tensor gamma, Tensor beta, float eps, boolean silu, Tensor dy) {
+        Views.requireHostFloat("groupNormBackward", "x", x);
+        Views.requireHostFloat("groupNormBackward", "dy", dy);
+        return NormsBackward.groupNorm(x, groups, gamma, beta, eps, silu, dy);
+    }
+
+    @Override
+    public Tensor[] layerNormBackward(Tensor x, Tensor gamma, float eps, Tensor dy) {
+        Views.requireHostFloat("layerNormBackward", "x", x);
+        Views.requireHostFloat("layerNormBackward", "dy", dy);
+        return NormsBackward.layerNorm(x, gamma, eps, dy);
+    }
+
+    @Override
+    public Tensor softmaxBackward(Tensor y, Tensor dy) {
+        Views.requireHostFloat("softmaxBackward", "y", y);
+        Views.requireHostFloat("softmaxBackward", "dy", dy);
+        return NormsBackward.softmax(y, dy);
+    }
+
+    @Override
+    public Tensor activationBackward(Tensor x, Tensor dy, Activation act) {
+        Views.requireHostFloat("activationBackward", "x", x);
+        Views.requireHostFloat("activationBackward", "dy", dy);
+        return PointwiseBackward.activation(x, dy, act);
+    }
+
+    @Override
+    public Tensor gegluBackward(Tensor x, Tensor dy) {
+        Views.requireHostFloat("gegluBackward", "x", x);
+        Views.requireHostFloat("gegluBackward", "dy", dy);
+        return PointwiseBackward.geglu(x, dy);
     }
 
     @Override
@@ -333,6 +399,74 @@ public final class CpuBackend implements Backend {
             }
         });
         return Tensor.of(out, n, c, 2 * h, 2 * w);
+    }
+
+    /**
+     * Nearest resize to outH x outW (PyTorch's rule, Shapes.nearestSource): per plane, each output row is
+     * gathered once through the column table, and a row that reads the same source row as the one above
+     * is a copy of it. Exact 2x goes to upsampleNearest2x.
+     */
+    @Override
+    public Tensor upsampleNearest(Tensor x, int outH, int outW) {
+        String op = "upsampleNearest";
+        Views.requireHostFloat(op, "x", x);
+        Shapes.requireResize(op, "x", x, outH, outW);
+        int n = x.dim(0), c = x.dim(1), h = x.dim(2), w = x.dim(3);
+        if (outH == 2 * h && outW == 2 * w) {
+            return upsampleNearest2x(x);
+        }
+        int[] rows = Shapes.nearestSources(h, outH);
+        int[] cols = Shapes.nearestSources(w, outW);
+        Views.Flat xf = Views.flat(x);
+        float[] out = new float[n * c * outH * outW];
+        Parallel.forRange(n * c, 4, (from, to, worker) -> {
+            for (int plane = from; plane < to; plane++) {
+                int in = xf.off() + plane * h * w;
+                int o = plane * outH * outW;
+                for (int y = 0; y < outH; y++) {
+                    int row = o + y * outW;
+                    if (y > 0 && rows[y] == rows[y - 1]) {
+                        System.arraycopy(out, row - outW, out, row, outW);
+                        continue;
+                    }
+                    int src = in + rows[y] * w;
+                    for (int xx = 0; xx < outW; xx++) {
+                        out[row + xx] = xf.a()[src + cols[xx]];
+                    }
+                }
+            }
+        });
+        return Tensor.of(out, n, c, outH, outW);
+    }
+
+    /**
+     * Gradient of the nearest resize from inH x inW to dy's size: each source element sums the outputs
+     * that read it (the same index tables as the forward; exact 2x included), per plane in parallel.
+     */
+    @Override
+    public Tensor upsampleNearestBackward(Tensor dy, int inH, int inW) {
+        String op = "upsampleNearestBackward";
+        Views.requireHostFloat(op, "dy", dy);
+        Shapes.requireResize(op, "dy", dy, inH, inW);
+        int n = dy.dim(0), c = dy.dim(1), outH = dy.dim(2), outW = dy.dim(3);
+        int[] rows = Shapes.nearestSources(inH, outH);
+        int[] cols = Shapes.nearestSources(inW, outW);
+        Views.Flat df = Views.flat(dy);
+        float[] dx = new float[n * c * inH * inW];
+        Parallel.forRange(n * c, 4, (from, to, worker) -> {
+            for (int plane = from; plane < to; plane++) {
+                int g = df.off() + plane * outH * outW;
+                int o = plane * inH * inW;
+                for (int y = 0; y < outH; y++) {
+                    int row = o + rows[y] * inW;
+                    int src = g + y * outW;
+                    for (int xx = 0; xx < outW; xx++) {
+                        dx[row + cols[xx]] += df.a()[src + xx];
+                    }
+                }
+            }
+        });
+        return Tensor.of(dx, n, c, inH, inW);
     }
 
     @Override

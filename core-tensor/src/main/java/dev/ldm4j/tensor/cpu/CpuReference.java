@@ -133,6 +133,31 @@ public final class CpuReference implements Backend {
     }
 
     @Override
+    public Tensor conv2dBackwardInput(Tensor dy, Tensor w, int inH, int inW, int stride, int padTop, int padBottom, int padLeft, int padRight) {
+        return ReferenceConvBackward.conv2dBackwardInput(dy, w, inH, inW, stride, padTop, padBottom, padLeft, padRight);
+    }
+
+    @Override
+    public Tensor conv2dBackwardWeight(Tensor x, Tensor dy, int kh, int kw, int stride, int padTop, int padBottom, int padLeft, int padRight) {
+        return ReferenceConvBackward.conv2dBackwardWeight(x, dy, kh, kw, stride, padTop, padBottom, padLeft, padRight);
+    }
+
+    @Override
+    public Tensor embeddingBackward(Tensor dy, int[] ids, int rows) {
+        return ReferenceScatterAdd.embeddingBackward(dy, ids, rows);
+    }
+
+    @Override
+    public Tensor zeros(int... shape) {
+        return ReferenceScatterAdd.zeros(shape);
+    }
+
+    @Override
+    public void accumulate(Tensor target, Tensor src) {
+        ReferenceScatterAdd.accumulate(target, src);
+    }
+
+    @Override
     public Tensor groupNorm(Tensor x, int groups, Tensor gamma, Tensor beta, float eps, boolean silu) {
         int n = x.dim(0), c = x.dim(1);
         int spatial = Shapes.prod(x.shape(), 2, x.rank());
@@ -159,6 +184,33 @@ public final class CpuReference implements Backend {
             }
         }
         return Tensor.of(out, x.shape());
+    }
+
+    // ---- backward of the norms, softmax, attention and pointwise ops: scalar twins in ReferenceBackward
+
+    @Override
+    public Tensor[] groupNormBackward(Tensor x, int groups, Tensor gamma, Tensor beta, float eps, boolean silu, Tensor dy) {
+        return ReferenceBackward.groupNorm(x, groups, gamma, beta, eps, silu, dy);
+    }
+
+    @Override
+    public Tensor[] layerNormBackward(Tensor x, Tensor gamma, float eps, Tensor dy) {
+        return ReferenceBackward.layerNorm(x, gamma, eps, dy);
+    }
+
+    @Override
+    public Tensor softmaxBackward(Tensor y, Tensor dy) {
+        return ReferenceBackward.softmax(y, dy);
+    }
+
+    @Override
+    public Tensor activationBackward(Tensor x, Tensor dy, Activation act) {
+        return ReferenceBackward.activation(x, dy, act);
+    }
+
+    @Override
+    public Tensor gegluBackward(Tensor x, Tensor dy) {
+        return ReferenceBackward.geglu(x, dy);
     }
 
     @Override
@@ -349,6 +401,43 @@ public final class CpuReference implements Backend {
             }
         }
         return Tensor.of(out, n, c, 2 * h, 2 * w);
+    }
+
+    /** Output (y, x) of plane p reads source (nearestSource(y, H, outH), nearestSource(x, W, outW)). */
+    @Override
+    public Tensor upsampleNearest(Tensor x, int outH, int outW) {
+        Shapes.requireResize("upsampleNearest", "x", x, outH, outW);
+        int n = x.dim(0), c = x.dim(1), h = x.dim(2), w = x.dim(3);
+        float[] out = new float[n * c * outH * outW];
+        for (int p = 0; p < n * c; p++) {
+            for (int y = 0; y < outH; y++) {
+                for (int xx = 0; xx < outW; xx++) {
+                    out[(p * outH + y) * outW + xx] = x.getFloat(p / c, p % c, Shapes.nearestSource(y, h, outH), Shapes.nearestSource(xx, w, outW));
+                }
+            }
+        }
+        return Tensor.of(out, n, c, outH, outW);
+    }
+
+    /** dx[p, i, j] = sum of dy[p, y, x] over the outputs (y, x) whose source is (i, j), accumulated in double. */
+    @Override
+    public Tensor upsampleNearestBackward(Tensor dy, int inH, int inW) {
+        Shapes.requireResize("upsampleNearestBackward", "dy", dy, inH, inW);
+        int n = dy.dim(0), c = dy.dim(1), outH = dy.dim(2), outW = dy.dim(3);
+        double[] acc = new double[n * c * inH * inW];
+        for (int p = 0; p < n * c; p++) {
+            for (int y = 0; y < outH; y++) {
+                for (int xx = 0; xx < outW; xx++) {
+                    acc[(p * inH + Shapes.nearestSource(y, inH, outH)) * inW + Shapes.nearestSource(xx, inW, outW)]
+                            += dy.getFloat(p / c, p % c, y, xx);
+                }
+            }
+        }
+        float[] dx = new float[acc.length];
+        for (int i = 0; i < acc.length; i++) {
+            dx[i] = (float) acc[i];
+        }
+        return Tensor.of(dx, n, c, inH, inW);
     }
 
     @Override

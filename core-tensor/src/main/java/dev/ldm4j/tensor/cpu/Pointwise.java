@@ -123,7 +123,11 @@ final class Pointwise {
 
     /** Exact GELU through the same erfc fit as the scalar gelu, evaluated in float lanes. */
     static FloatVector gelu(FloatVector x) {
-        FloatVector z = x.mul((float) INV_SQRT2);
+        return x.mul(0.5f).mul(erfcNeg(x.mul((float) INV_SQRT2)));
+    }
+
+    /** erfc(-z) = 1 + erf(z) through the erfc fit of erfcNonNegative, in float lanes (2 Phi(x) for z = x / sqrt 2). */
+    static FloatVector erfcNeg(FloatVector z) {
         FloatVector az = z.abs();
         FloatVector t = FloatVector.broadcast(S, 1f).div(az.mul(0.5f).add(1f));
         FloatVector poly = t.mul(0.17087277f).add(-0.82215223f).mul(t).add(1.48851587f).mul(t).add(-1.13520398f)
@@ -131,8 +135,7 @@ final class Pointwise {
                 .mul(t).add(1.00002368f).mul(t).add(-1.26551223f);
         FloatVector erfcAbs = t.mul(exp(az.mul(az).neg().add(poly)));
         // erfc(-z) = erfc(|z|) when z < 0, and 2 - erfc(z) when z >= 0
-        FloatVector erfcNeg = erfcAbs.neg().add(2f).blend(erfcAbs, z.compare(VectorOperators.LT, 0f));
-        return x.mul(0.5f).mul(erfcNeg);
+        return erfcAbs.neg().add(2f).blend(erfcAbs, z.compare(VectorOperators.LT, 0f));
     }
 
     /** In place: a[off + j] = act(a[off + j]) for j < n. */

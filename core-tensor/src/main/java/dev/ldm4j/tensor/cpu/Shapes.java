@@ -45,6 +45,13 @@ final class Shapes {
         }
     }
 
+    /** A backward op's incoming gradient dy must have the shape of the forward's input x. */
+    static void requireSameShape(String op, Tensor x, Tensor dy) {
+        if (dy == null || !Arrays.equals(x.shape(), dy.shape())) {
+            throw bad(op, "dy " + (dy == null ? "null" : s(dy)) + " must have the forward input's shape " + s(x));
+        }
+    }
+
     static int prod(int[] shape, int from, int to) {
         long p = 1;
         for (int i = from; i < to; i++) {
@@ -104,6 +111,47 @@ final class Shapes {
             out[d] += p.dim(d);
         }
         return out;
+    }
+
+    /**
+     * The source index PyTorch's interpolate(mode="nearest") reads for output index dst when a side of
+     * size in becomes out (aten/src/ATen/native/UpSample.h, nearest_idx): dst itself when the sizes are
+     * equal, dst / 2 when out = 2 in, else min(floor(dst * scale), in - 1) with scale = in / out and the
+     * product both rounded to float. That is floor(dst * in / out) except where float rounding lands
+     * just below an integer (2 -> 82: dst 41 reads 0, not 1); the U-Net's sizes (out = 2 in - 1) never do.
+     */
+    static int nearestSource(int dst, int in, int out) {
+        if (out == in) {
+            return dst;
+        }
+        if (out == 2 * in) {
+            return dst >> 1;
+        }
+        float scale = (float) in / (float) out;
+        return Math.min((int) Math.floor((float) dst * scale), in - 1);
+    }
+
+    /** nearestSource for every output index 0..out-1. */
+    static int[] nearestSources(int in, int out) {
+        int[] src = new int[out];
+        for (int i = 0; i < out; i++) {
+            src[i] = nearestSource(i, in, out);
+        }
+        return src;
+    }
+
+    /** Validates a nearest resize between t [N, C, H, W] (named what) and the other side's size h x w (both at least 1). */
+    static void requireResize(String op, String what, Tensor t, int h, int w) {
+        requireRank(op, what, t, 4);
+        if (h < 1 || w < 1) {
+            throw bad(op, "size " + h + "x" + w + " must be positive");
+        }
+        if (t.dim(2) < 1 || t.dim(3) < 1) {
+            throw bad(op, what + " " + s(t) + " has an empty side");
+        }
+        if ((long) t.dim(0) * t.dim(1) * h * w > Integer.MAX_VALUE) {
+            throw bad(op, "[" + t.dim(0) + ", " + t.dim(1) + ", " + h + ", " + w + "] is too large for one host array");
+        }
     }
 
     static int axis(String op, Tensor x, int dim) {

@@ -140,6 +140,7 @@ public final class StableDiffusionPipeline implements AutoCloseable {
      */
     public GenerationResult generate(GenerationRequest request, Scheduler scheduler, NoiseSource noise, StepListener listener) {
         int batch = request.batchSize();
+        int[] size = outputSize(request);                                                      // {W, H}, checked
         boolean guided = request.guidanceScale() > 1.0;
         float guidance = (float) request.guidanceScale();
 
@@ -151,7 +152,6 @@ public final class StableDiffusionPipeline implements AutoCloseable {
         // 2. Timesteps, and the latents to start from.
         scheduler.setTimesteps(request.steps());
         double[] timesteps = scheduler.timesteps();
-        int[] size = outputSize(request);
         int[] shape = {batch, spec.unet().inChannels(), size[1] / vae.config().downFactor(), size[0] / vae.config().downFactor()};
         long t1 = System.nanoTime();
         int first;
@@ -378,8 +378,13 @@ public final class StableDiffusionPipeline implements AutoCloseable {
         return images;
     }
 
-    /** {width, height} of the output: the init image's, the request's, or the model's default. */
-    private int[] outputSize(GenerationRequest r) {
+    /**
+     * The size of the images a request gives, {width, height}: the init image's (image-to-image), else the
+     * request's, else the model's default (the U-Net's sample_size times the VAE's scale factor). The one place
+     * that decides and checks it: each side a multiple of the VAE's scale factor (8 for SD), as diffusers'
+     * check_inputs; the latent is that size divided by the factor, and the U-Net takes any latent size.
+     */
+    public int[] outputSize(GenerationRequest r) {
         int down = vae.config().downFactor();
         int w;
         int h;
@@ -391,10 +396,9 @@ public final class StableDiffusionPipeline implements AutoCloseable {
             w = r.width() == 0 ? fallback : r.width();
             h = r.height() == 0 ? fallback : r.height();
         }
-        int multiple = down * spec.unet().sizeMultiple();
-        if (w % multiple != 0 || h % multiple != 0) {
+        if (w % down != 0 || h % down != 0) {
             throw new IllegalArgumentException((r.isImageToImage() ? "init image size " : "width and height ") + w + "x" + h
-                    + " must be multiples of " + multiple + " for this model");
+                    + " must be multiples of " + down + " (the VAE's scale factor)");
         }
         return new int[] {w, h};
     }

@@ -48,7 +48,8 @@ public final class CrossAttnUpBlock2D implements UpBlock {
                 scope.release(r);
             }
             if (upsampler != null) {
-                Tensor up = upsampler.forward(h);                 // [B, Cout, 2H, 2W]
+                Tensor skip = skips.peek();                       // the next level's first skip: [B, Cs, H', W']
+                Tensor up = upsampler.forward(h, skip.dim(2), skip.dim(3)); // [B, Cout, H', W'] (H' = 2H for even sizes)
                 scope.release(h);
                 h = up;
             }

@@ -7,6 +7,6 @@ import dev.ldm4j.tensor.Tensor;
 import java.util.Deque;
 
 interface DownBlock {
-    /** h [B, Cin, H, W] -> [B, Cout, H/2, W/2] (or [B, Cout, H, W] for the last block). */
+    /** h [B, Cin, H, W] -> [B, Cout, ceil(H/2), ceil(W/2)] (or [B, Cout, H, W] for the last block). */
     Tensor forward(Tensor h, Tensor temb, Tensor context, Deque<Tensor> skips);
 }

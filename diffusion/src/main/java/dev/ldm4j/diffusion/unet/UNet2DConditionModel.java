@@ -1,10 +1,10 @@
 // diffusers' UNet2DConditionModel for SD 1.x/2.x: the noise (or v) predictor of latent diffusion
 // (Rombach et al. 2022, Fig. 3). The timestep becomes sinusoidal features and the time_embedding MLP;
-// conv_in lifts the latent to block_out_channels[0]; the down path halves the resolution per block and
-// keeps its intermediate features on a skip stack; the mid block works at the lowest resolution; the
-// up path doubles it back, concatenating one skip tensor before each resnet; conv_norm_out, SiLU and
-// conv_out return to the latent channels. Cross attention reads the text context in every
-// Transformer2DModel.
+// conv_in lifts the latent to block_out_channels[0]; the down path halves the resolution per block
+// (rounding up) and keeps its intermediate features on a skip stack; the mid block works at the lowest
+// resolution; the up path brings it back level by level to each skip's size (diffusers' upsample_size),
+// concatenating one skip tensor before each resnet; conv_norm_out, SiLU and conv_out return to the
+// latent channels. Cross attention reads the text context in every Transformer2DModel.
 package dev.ldm4j.diffusion.unet;
 
 import dev.ldm4j.nn.Conv2d;
@@ -75,8 +75,9 @@ public final class UNet2DConditionModel {
     }
 
     /**
-     * One model call: sample [B, in, h, w] (h and w multiples of 2^(blocks-1), 8 for SD), timesteps one
-     * per batch row (or one for all rows), context [B, L, cross_attention_dim] -> [B, out, h, w].
+     * One model call: sample [B, in, h, w] (any h, w of at least 1, as diffusers: a side that is not a multiple
+     * of 2^(blocks-1) rounds up on the way down and comes back to the skip's size on the way up), timesteps
+     * one per batch row (or one for all rows), context [B, L, cross_attention_dim] -> [B, out, h, w].
      */
     public Tensor forward(Tensor sample, float[] timesteps, Tensor context) {
         checkInputs(sample, timesteps, context);
@@ -104,9 +105,12 @@ public final class UNet2DConditionModel {
             Deque<Tensor> skips = new ArrayDeque<>();
             skips.push(h);
             for (DownBlock block : downBlocks) {
-                h = block.forward(h, temb, context, skips);                // [B, Ci, h/2^i, w/2^i] ... (on the skip stack)
+                h = block.forward(h, temb, context, skips);                // [B, Ci, ceil(h/2^i), ceil(w/2^i)] ... (on the skip stack)
             }
-            Tensor m = midBlock.forward(h, temb, context);                 // [B, Clast, h/8, w/8]
+            Tensor m = midBlock.forward(h, temb, context);                 // [B, Clast, h/8, w/8] (SD, 4 blocks; rounded up)
+            // diffusers forwards the skip's size to each upsampler only when a side of the sample is not a
+            // multiple of 2^(blocks-1) (forward_upsample_size); otherwise the skip is exactly twice the size
+            // and its plain 2x gives the same result. The up blocks always resize to the skip's size.
             for (UpBlock block : upBlocks) {
                 Tensor next = block.forward(m, temb, context, skips);      // ... back up to [B, C0, h, w]
                 scope.release(m, next);
@@ -119,11 +123,9 @@ public final class UNet2DConditionModel {
     }
 
     private void checkInputs(Tensor sample, float[] timesteps, Tensor context) {
-        int m = config.sizeMultiple();
-        if (sample.rank() != 4 || sample.dim(1) != config.inChannels() || sample.dim(2) % m != 0 || sample.dim(3) % m != 0
-                || sample.dim(2) == 0 || sample.dim(3) == 0) {
-            throw new IllegalArgumentException("unet: sample must be [B, " + config.inChannels() + ", h, w] with h and w positive multiples of "
-                    + m + ", got " + Arrays.toString(sample.shape()));
+        if (sample.rank() != 4 || sample.dim(1) != config.inChannels() || sample.dim(2) < 1 || sample.dim(3) < 1) {
+            throw new IllegalArgumentException("unet: sample must be [B, " + config.inChannels() + ", h, w] with h and w positive, got "
+                    + Arrays.toString(sample.shape()));
         }
         int b = sample.dim(0);
         if (timesteps.length != b && timesteps.length != 1) {

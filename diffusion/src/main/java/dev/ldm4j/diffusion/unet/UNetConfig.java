@@ -172,11 +172,6 @@ public record UNetConfig(
         return blockOutChannels.get(0) * 4;
     }
 
-    /** Spatial size a latent must be a multiple of: 2^(blocks - 1), one halving per down block but the last. */
-    public int sizeMultiple() {
-        return 1 << (blocks() - 1);
-    }
-
     /**
      * Head counts for SD-style settings inferred from a checkpoint without config: SD 2.x uses heads of
      * 64 channels (linear projections), SD 1.x 8 heads per block.

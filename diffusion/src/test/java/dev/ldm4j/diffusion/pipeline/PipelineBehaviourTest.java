@@ -1,6 +1,7 @@
 // Behaviour of the pipeline beyond the recorded runs, on the tiny SD 1.x model: the single-file
 // checkpoint gives the folder's result, guidance <= 1 skips the unconditional branch, a batch is
-// the single run repeated per row, and bad requests fail with a one-line message.
+// the single run repeated per row, any multiple of 8 runs (text-to-image and image-to-image), and bad
+// requests fail with a one-line message.
 package dev.ldm4j.diffusion.pipeline;
 
 import dev.ldm4j.diffusion.random.ReplayNoise;
@@ -170,10 +171,42 @@ class PipelineBehaviourTest {
     }
 
     @Test
-    void sizeThatIsNotAMultipleOfTheModelsGridIsRejected() {
+    void sizeThatIsNotAMultipleOfTheVaeFactorIsRejectedBeforeAnyWork() {
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
                 () -> folder.generate(small("a cat").withSize(100, 128), StepListener.NONE));
-        assertTrue(e.getMessage().contains("100x128") && e.getMessage().contains("multiples of 64"), e.getMessage());
+        assertTrue(e.getMessage().contains("100x128") && e.getMessage().contains("multiples of 8"), e.getMessage());
+        assertFalse(e.getMessage().contains("\n"), "one line");
+        RgbImage odd = new RgbImage(100, 64, new float[100 * 64 * 3]);
+        e = assertThrows(IllegalArgumentException.class, () -> folder.generate(GenerationRequest.imageToImage("a cat", odd), StepListener.NONE));
+        assertTrue(e.getMessage().contains("init image size 100x64") && e.getMessage().contains("multiples of 8"), e.getMessage());
+    }
+
+    @Test
+    void outputSizeIsAnyMultipleOfEightAndDefaultsToTheModelsSampleSize() {
+        int side = folder.spec().unet().sampleSize() * 8;
+        assertArrayEquals(new int[] {side, side}, folder.outputSize(GenerationRequest.textToImage("x")));
+        assertArrayEquals(new int[] {136, 72}, folder.outputSize(GenerationRequest.textToImage("x").withSize(136, 72)));
+        assertArrayEquals(new int[] {104, 72}, folder.outputSize(GenerationRequest.imageToImage("x", new RgbImage(104, 72, new float[104 * 72 * 3]))));
+    }
+
+    /** Sizes that are multiples of 8 but not of 64 (latent sides not multiples of 8) run, text-to-image and through the VAE encoder. */
+    @Test
+    void sidesThatAreNotMultiplesOfSixtyFourRunInBothModes() {
+        GenerationResult t2i = folder.generate(small("a cat").withSize(136, 72).withSeed(4), StepListener.NONE);
+        RgbImage image = t2i.images().get(0);
+        assertEquals(136, image.width());
+        assertEquals(72, image.height());
+        assertEquals(4 * 9 * 17, t2i.latents().length);
+
+        GenerationRequest i2i = GenerationRequest.imageToImage("a cat", image).withSteps(4).withStrength(0.5)
+                .withScheduler("ddim", false).withSeed(5);
+        GenerationResult out = folder.generate(i2i, StepListener.NONE);
+        assertEquals(136, out.images().get(0).width());
+        assertEquals(72, out.images().get(0).height());
+        assertEquals(4 * 9 * 17, out.latents().length);
+        for (float v : out.latents()) {
+            assertTrue(Float.isFinite(v), "finite latents");
+        }
     }
 
     @Test

@@ -1,7 +1,7 @@
-// Full pipeline runs on the tiny SD 1.x and SD 2.x models against diffusers (pipelines.* and
-// pipelines_seeded.* fixtures): with the recorded noise replayed, the latents after every step must
-// be within relative error 1e-3 and every pixel of the image within 2/255; the seeded runs must
-// reproduce the image from the seed alone through TorchGenerator.
+// Full pipeline runs on the tiny SD 1.x and SD 2.x models against diffusers (pipelines.*,
+// pipelines_seeded.* and pipelines_odd.* fixtures): with the recorded noise replayed, the latents after
+// every step must be within relative error 1e-3 and every pixel of the image within 2/255; the seeded
+// runs, and the 72x104 run (latent 9x13), must reproduce diffusers from the seed alone through TorchGenerator.
 package dev.ldm4j.diffusion.pipeline;
 
 import dev.ldm4j.diffusion.random.NoiseSource;
@@ -212,6 +212,45 @@ class PipelineConformanceTest {
             assertEquals(2, noise.used());
             double worst = assertImageClose(f.tensor("img2img.image").toFloatArray(), result.images().get(0), model + " img2img");
             System.out.printf("%s img2img: largest pixel difference %.3f/255%n", model, worst);
+        }
+    }
+
+    /**
+     * pipelines_odd: text-to-image at 72x104 (latent 9x13, not a multiple of 8, so the U-Net's upsamplers
+     * resize to the odd skip sizes), PNDM, 6 steps, guidance 7.5, every draw from seed 42 in float64.
+     */
+    @Test
+    void oddSizeTextToImageFollowsDiffusersStepByStep() {
+        Path dir = SharedFixtures.conformance().resolve("sd1-tiny");
+        StableDiffusionPipeline p = pipeline("sd1-tiny");
+        Map<String, Map<String, Object>> all = runs(dir.resolve("pipelines_odd.json"));
+        assertEquals(1, all.size(), "runs in pipelines_odd.json");
+        try (SafetensorsFile f = SafetensorsFile.open(dir.resolve("pipelines_odd.safetensors"))) {
+            for (Map.Entry<String, Map<String, Object>> e : all.entrySet()) {
+                String key = e.getKey();
+                Map<String, Object> run = e.getValue();
+                assertEquals(72L, run.get("height"));
+                assertEquals(104L, run.get("width"));
+                NoiseSource noise = new TorchGenerator(((Long) run.get("seed")).longValue(), TorchGenerator.Precision.FLOAT64);
+                List<float[]> ours = new ArrayList<>();
+                GenerationResult result = p.generate(request(run), scheduler(p, run), noise,
+                        (step, total, t, latents, nanos) -> ours.add(latents.clone()));
+                int per = f.tensor(key + ".latents0").toFloatArray().length;
+                assertEquals(1 * 4 * 9 * 13, per);
+                float[] stepLatents = f.tensor(key + ".step_latents").toFloatArray();
+                assertEquals(stepLatents.length / per, ours.size(), key + ": number of scheduler steps");
+                double worstLatent = 0;
+                for (int s = 0; s < ours.size(); s++) {
+                    double err = relativeError(ours.get(s), row(stepLatents, s, per));
+                    assertTrue(err <= LATENT_RELATIVE_TOLERANCE, key + ": latents after step " + (s + 1) + " have relative error " + err);
+                    worstLatent = Math.max(worstLatent, err);
+                }
+                RgbImage image = result.images().get(0);
+                assertEquals(104, image.width());
+                assertEquals(72, image.height());
+                double worstPixel = assertImageClose(f.tensor(key + ".image").toFloatArray(), image, key);
+                System.out.printf("odd size %s: latents %.1e, largest pixel difference %.3f/255%n", key, worstLatent, worstPixel);
+            }
         }
     }
 

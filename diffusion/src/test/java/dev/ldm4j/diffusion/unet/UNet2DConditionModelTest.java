@@ -135,14 +135,17 @@ class UNet2DConditionModelTest {
     }
 
     @Test
-    void rejectsLatentSizeNotDivisibleByEight() {
+    void rejectsASampleWithAnEmptySideOrTheWrongChannels() {
         Path dir = model("sd1-tiny");
         try (Backend backend = Backends.create("cpu");
              WeightSource weights = SafetensorsFile.open(dir.resolve("unet/diffusion_pytorch_model.safetensors"))) {
             UNet2DConditionModel unet = new UNet2DConditionModel(Params.root(weights, backend), config(dir));
             var e = assertThrows(IllegalArgumentException.class,
-                    () -> unet.forward(Tensor.zeros(1, 4, 12, 16), new float[] {1}, Tensor.zeros(1, 77, 32)));
-            assertTrue(e.getMessage().contains("multiples of 8"), e.getMessage());
+                    () -> unet.forward(Tensor.zeros(1, 4, 0, 16), new float[] {1}, Tensor.zeros(1, 77, 32)));
+            assertTrue(e.getMessage().contains("positive") && e.getMessage().contains("[1, 4, 0, 16]"), e.getMessage());
+            e = assertThrows(IllegalArgumentException.class,
+                    () -> unet.forward(Tensor.zeros(1, 3, 9, 13), new float[] {1}, Tensor.zeros(1, 77, 32)));
+            assertTrue(e.getMessage().contains("[1, 3, 9, 13]"), e.getMessage());
         }
     }
 }
