@@ -350,8 +350,7 @@ public final class AutogradBackend implements Backend {
         return record("conv2d", out, dy -> new Tensor[] {
                 requiresGrad(x) ? inner.conv2dBackwardInput(dy, w, x.dim(2), x.dim(3), stride, padTop, padBottom, padLeft, padRight) : null,
                 requiresGrad(w) ? inner.conv2dBackwardWeight(x, dy, w.dim(2), w.dim(3), stride, padTop, padBottom, padLeft, padRight) : null,
-                requiresGrad(bias) ? sumTo(dy.reshape(dy.dim(0), dy.dim(1), dy.dim(2) * dy.dim(3)).permute(1, 0, 2)
-                        .reshape(dy.dim(1), dy.dim(0) * dy.dim(2) * dy.dim(3)), new int[] {dy.dim(1), 1}).reshape(dy.dim(1)) : null},
+                requiresGrad(bias) ? inner.sum(inner.sum(dense(dy).reshape(dy.dim(0), dy.dim(1), dy.dim(2) * dy.dim(3)), 2), 0).reshape(dy.dim(1)) : null},
                 x, w, bias);
     }
 
