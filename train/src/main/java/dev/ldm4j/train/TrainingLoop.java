@@ -75,6 +75,14 @@ public final class TrainingLoop {
         this.progress = progress;
     }
 
+    private long stopAt = Long.MAX_VALUE;
+
+    /** Ends this run (saving a checkpoint) after the given step, as if interrupted there; --resume continues it. */
+    public TrainingLoop stopAt(long step) {
+        this.stopAt = step;
+        return this;
+    }
+
     /** Asks the loop to save a checkpoint and return after the current step (Ctrl-C). */
     public void requestStop() {
         stop.set(true);
@@ -109,7 +117,7 @@ public final class TrainingLoop {
         java.util.Map<String, Double> termSums = new java.util.LinkedHashMap<>();
         int logged = 0;
         long step = start;
-        while (step < settings.steps() && !stop.get()) {
+        while (step < settings.steps() && step < stopAt && !stop.get()) {
             step++;
             List<CaptionedImage> batch = batch(step);
             TorchGenerator gen = new TorchGenerator(mix(settings.seed(), step, 1));
