@@ -2,6 +2,7 @@
 // Every setting is checked before the model loads, so bad input fails in a second, not after a run.
 package dev.ldm4j.cli;
 
+import dev.ldm4j.diffusion.model.GenerationDefaults;
 import dev.ldm4j.diffusion.pipeline.GenerationRequest;
 import dev.ldm4j.diffusion.pipeline.GenerationResult;
 import dev.ldm4j.diffusion.pipeline.RgbImage;
@@ -39,7 +40,8 @@ public final class GenerateCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
 
-    @Option(names = "--model", paramLabel = "PATH", description = "A .safetensors checkpoint (SD 1.x/2.x, original layout) or a diffusers model folder.")
+    @Option(names = "--model", paramLabel = "PATH", description = {"A .safetensors checkpoint (SD 1.x/2.x, original layout), a diffusers model folder,",
+            "or the name of a built-in model (./ldm4j models; default: shapes, trained by ldm4j itself)."})
     Path model;
 
     @Option(names = "--prompt", paramLabel = "TEXT", description = "What to draw.")
@@ -48,15 +50,17 @@ public final class GenerateCommand implements Callable<Integer> {
     @Option(names = "--negative-prompt", paramLabel = "TEXT", defaultValue = "", description = "What to steer away from (the unconditional branch of guidance).")
     String negativePrompt;
 
-    @Option(names = "--steps", defaultValue = "50", description = "Denoising steps (default: ${DEFAULT-VALUE}, as diffusers).")
+    @Option(names = "--steps", description = "Denoising steps (default: the model folder's ldm4j_defaults.json, else 50 as diffusers).")
+    Integer stepsOption;
     int steps;
 
-    @Option(names = "--guidance", defaultValue = "7.5", description = "Classifier-free guidance scale; <= 1 skips the unconditional pass (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--guidance", description = "Classifier-free guidance scale; <= 1 skips the unconditional pass (default: the model folder's, else 7.5).")
+    Double guidanceOption;
     double guidance;
 
     @Option(names = "--scheduler", paramLabel = "NAME",
             description = "Sampler: ddpm ddim pndm lms euler euler_a heun kdpm2 kdpm2_a dpmpp_2m dpmpp_2m_sde dpmpp_2s unipc deis lcm tcd."
-                    + " Default: the model's own (scheduler_config.json).")
+                    + " Default: the model folder's ldm4j_defaults.json, else the model's own (scheduler_config.json).")
     String scheduler;
 
     @Option(names = "--karras", description = "Use Karras sigmas (schedulers that offer them).")
@@ -142,14 +146,11 @@ public final class GenerateCommand implements Callable<Integer> {
     @Override
     public Integer call() {
         PrintWriter err = spec.commandLine().getErr();
-        if (model == null) {
-            err.println("ldm4j: --model is required: a Stable Diffusion 1.x/2.x .safetensors checkpoint or a diffusers folder,");
-            err.println("e.g. v1-5-pruned-emaonly.safetensors or stable-diffusion-2-1 from Hugging Face (see README.md, 'Getting weights').");
-            return 2;
-        }
         if (prompt == null) {
             throw new Main.UserError("--prompt is required");
         }
+        model = BuiltinModels.resolve(model);
+        applyModelDefaults(GenerationDefaults.of(model));
         validate();
         List<Path> outputs = outputFiles();
         RgbImage init = image == null ? null : readInitImage(image);
@@ -204,6 +205,16 @@ public final class GenerateCommand implements Callable<Integer> {
             }
         }
         return 0;
+    }
+
+    /** Steps, guidance and sampler: the flag when given, else the model folder's own defaults, else diffusers'. */
+    private void applyModelDefaults(Map<String, Object> d) {
+        steps = stepsOption != null ? stepsOption : GenerationDefaults.intValue(d, "steps", 50);
+        guidance = guidanceOption != null ? guidanceOption : GenerationDefaults.doubleValue(d, "guidance", 7.5);
+        if (scheduler == null && !karras && d.get("scheduler") instanceof String s) {
+            scheduler = s;
+            karras = GenerationDefaults.booleanValue(d, "karras", false);
+        }
     }
 
     /** Images.readRgb, or one line saying so where the Java runtime has no image decoders (no desktop module). */
