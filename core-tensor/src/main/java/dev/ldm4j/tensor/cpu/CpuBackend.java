@@ -199,6 +199,17 @@ public final class CpuBackend implements Backend {
     }
 
     @Override
+    public Tensor[] attentionBackward(Tensor q, Tensor k, Tensor v, Tensor out, Tensor dOut, int heads, float scale, boolean causal) {
+        String op = "attentionBackward";
+        Views.requireHostFloat(op, "q", q);
+        Views.requireHostFloat(op, "k", k);
+        Views.requireHostFloat(op, "v", v);
+        Views.requireHostFloat(op, "out", out);
+        Views.requireHostFloat(op, "dOut", dOut);
+        return AttentionBackward.backward(q, k, v, out, dOut, heads, scale, causal);
+    }
+
+    @Override
     public Tensor activationBackward(Tensor x, Tensor dy, Activation act) {
         Views.requireHostFloat("activationBackward", "x", x);
         Views.requireHostFloat("activationBackward", "dy", dy);

@@ -204,6 +204,11 @@ public final class CpuReference implements Backend {
     }
 
     @Override
+    public Tensor[] attentionBackward(Tensor q, Tensor k, Tensor v, Tensor out, Tensor dOut, int heads, float scale, boolean causal) {
+        return ReferenceBackward.attention(q, k, v, out, dOut, heads, scale, causal);
+    }
+
+    @Override
     public Tensor activationBackward(Tensor x, Tensor dy, Activation act) {
         return ReferenceBackward.activation(x, dy, act);
     }

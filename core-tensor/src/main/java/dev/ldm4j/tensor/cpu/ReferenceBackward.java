@@ -111,6 +111,60 @@ final class ReferenceBackward {
         return Tensor.of(dx, y.shape());
     }
 
+    /**
+     * Attention, one query row at a time: p = softmax(scale q_i K^T) over the visible keys, D = dO_i . out_i,
+     * dV_j += p_j dO_i, dS_j = p_j (dO_i . v_j - D), dQ_i = scale sum_j dS_j k_j, dK_j += scale dS_j q_i.
+     */
+    static Tensor[] attention(Tensor q, Tensor k, Tensor v, Tensor out, Tensor dOut, int heads, float scale, boolean causal) {
+        int b = q.dim(0), lq = q.dim(1), width = q.dim(2), lk = k.dim(1), dh = width / heads;
+        float[] qa = q.toFloatArray(), ka = k.toFloatArray(), va = v.toFloatArray(), oa = out.toFloatArray(), ga = dOut.toFloatArray();
+        float[] dq = new float[qa.length];
+        double[] dk = new double[ka.length], dv = new double[va.length];
+        double[] p = new double[lk];
+        for (int bi = 0; bi < b; bi++) {
+            for (int h = 0; h < heads; h++) {
+                for (int i = 0; i < lq; i++) {
+                    int qi = (bi * lq + i) * width + h * dh;
+                    int keys = causal ? Math.min(lk, i + 1) : lk;
+                    double max = Double.NEGATIVE_INFINITY, sum = 0, delta = 0;
+                    for (int j = 0; j < keys; j++) {
+                        double dot = 0;
+                        for (int e = 0; e < dh; e++) {
+                            dot += (double) qa[qi + e] * ka[(bi * lk + j) * width + h * dh + e];
+                        }
+                        p[j] = dot * scale;
+                        max = Math.max(max, p[j]);
+                    }
+                    for (int j = 0; j < keys; j++) {
+                        p[j] = Math.exp(p[j] - max);
+                        sum += p[j];
+                    }
+                    for (int e = 0; e < dh; e++) {
+                        delta += (double) ga[qi + e] * oa[qi + e];
+                    }
+                    double[] dqi = new double[dh];
+                    for (int j = 0; j < keys; j++) {
+                        int kj = (bi * lk + j) * width + h * dh;
+                        double pj = p[j] / sum, dp = 0;
+                        for (int e = 0; e < dh; e++) {
+                            dv[kj + e] += pj * ga[qi + e];
+                            dp += (double) ga[qi + e] * va[kj + e];
+                        }
+                        double ds = pj * (dp - delta);
+                        for (int e = 0; e < dh; e++) {
+                            dqi[e] += scale * ds * ka[kj + e];
+                            dk[kj + e] += scale * ds * qa[qi + e];
+                        }
+                    }
+                    for (int e = 0; e < dh; e++) {
+                        dq[qi + e] = (float) dqi[e];
+                    }
+                }
+            }
+        }
+        return new Tensor[] {Tensor.of(dq, q.shape()), Tensor.of(toFloat(dk), k.shape()), Tensor.of(toFloat(dv), v.shape())};
+    }
+
     /** dy act'(x), act' from CpuReference.act's definitions. */
     static Tensor activation(Tensor x, Tensor dy, Activation act) {
         float[] xa = x.toFloatArray(), ga = dy.toFloatArray();
