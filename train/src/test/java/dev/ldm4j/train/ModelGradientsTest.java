@@ -11,7 +11,6 @@ import dev.ldm4j.diffusion.schedulers.ForwardProcess;
 import dev.ldm4j.diffusion.unet.UNet2DConditionModel;
 import dev.ldm4j.diffusion.unet.UNetConfig;
 import dev.ldm4j.diffusion.vae.AutoencoderKL;
-import dev.ldm4j.diffusion.vae.DiagonalGaussianDistribution;
 import dev.ldm4j.diffusion.vae.VaeConfig;
 import dev.ldm4j.nn.Params;
 import dev.ldm4j.tensor.Backends;
@@ -42,6 +41,38 @@ class ModelGradientsTest {
     static Tensor dense(WeightSource s, String key) {
         Tensor t = s.tensor(key);
         return Tensor.of(t.toFloatArray(), t.shape());
+    }
+
+    /**
+     * Gradient check of every parameter: ||got - ref|| <= 1e-4 max(||ref||, 1e-3 ||all reference gradients||). The floor
+     * matters only for gradients that are zero in exact arithmetic and float rounding noise in both references
+     * (a conv bias before a group norm of one channel per group, the key projection's bias, which softmax cancels):
+     * there a relative error says nothing, so the error is measured against the gradient's overall scale.
+     */
+    static void checkGradients(String what, Map<String, float[]> got, Map<String, float[]> ref) {
+        double global = 0;
+        for (float[] r : ref.values()) {
+            for (float v : r) {
+                global += (double) v * v;
+            }
+        }
+        double floor = 1e-3 * Math.sqrt(global);
+        double worst = 0;
+        String worstName = null;
+        for (String name : ref.keySet()) {
+            float[] g = got.get(name), r = ref.get(name);
+            double d = 0, n = 0;
+            for (int i = 0; i < r.length; i++) {
+                d += (g[i] - (double) r[i]) * (g[i] - (double) r[i]);
+                n += (double) r[i] * r[i];
+            }
+            double err = Math.sqrt(d) / Math.max(Math.sqrt(n), floor);
+            if (err > worst) {
+                worst = err;
+                worstName = name;
+            }
+        }
+        assertTrue(worst <= GRAD_TOLERANCE, what + ": worst gradient " + worstName + ", error " + worst);
     }
 
     static double relativeError(float[] got, float[] want) {
@@ -82,14 +113,13 @@ class ModelGradientsTest {
             assertEquals(want, loss.toFloatArray()[0], LOSS_TOLERANCE * Math.abs(want), "loss");
 
             AutogradBackend.Gradients grads = ag.backward(loss);
-            int checked = 0;
+            Map<String, float[]> got = new java.util.TreeMap<>(), ref = new java.util.TreeMap<>();
             for (Map.Entry<String, Tensor> p : weights.parameters().entrySet()) {
-                float[] ref = dense(golden, "train.grad.unet." + p.getKey()).toFloatArray();
-                double err = relativeError(grads.of(p.getValue()).toFloatArray(), ref);
-                assertTrue(err <= GRAD_TOLERANCE, name + " gradient of " + p.getKey() + ": relative error " + err);
-                checked++;
+                ref.put(p.getKey(), dense(golden, "train.grad.unet." + p.getKey()).toFloatArray());
+                got.put(p.getKey(), grads.of(p.getValue()).toFloatArray());
             }
-            assertEquals(weights.parameters().size(), checked);
+            assertEquals(weights.parameters().size(), ref.size());
+            checkGradients(name + " U-Net", got, ref);
             assertTrue(relativeError(grads.of(context).toFloatArray(), dense(golden, "train.grad.context").toFloatArray()) <= GRAD_TOLERANCE, "context gradient");
             assertTrue(relativeError(grads.of(noisy).toFloatArray(), dense(golden, "train.grad.noisy").toFloatArray()) <= GRAD_TOLERANCE, "noisy-input gradient");
         }
@@ -119,11 +149,12 @@ class ModelGradientsTest {
                 assertEquals(want, got.toFloatArray()[0], LOSS_TOLERANCE * Math.abs(want), part);
             }
             AutogradBackend.Gradients grads = ag.backward(r.loss());
+            Map<String, float[]> got = new java.util.TreeMap<>(), ref = new java.util.TreeMap<>();
             for (Map.Entry<String, Tensor> p : weights.parameters().entrySet()) {
-                float[] ref = dense(golden, "vae_train.grad.vae." + p.getKey()).toFloatArray();
-                double err = relativeError(grads.of(p.getValue()).toFloatArray(), ref);
-                assertTrue(err <= GRAD_TOLERANCE, name + " gradient of " + p.getKey() + ": relative error " + err);
+                ref.put(p.getKey(), dense(golden, "vae_train.grad.vae." + p.getKey()).toFloatArray());
+                got.put(p.getKey(), grads.of(p.getValue()).toFloatArray());
             }
+            checkGradients(name + " VAE", got, ref);
         }
     }
 }
