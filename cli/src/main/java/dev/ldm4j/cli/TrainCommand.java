@@ -96,6 +96,12 @@ public final class TrainCommand implements Runnable {
         @Option(names = "--save-every", defaultValue = "250", description = "Steps per checkpoint, model folder and pictures (default: ${DEFAULT-VALUE}).")
         int saveEvery;
 
+        @Option(names = "--profile", description = "After the run, print time per op (forward and backward kernels) to stderr.")
+        boolean profile;
+
+        @Option(names = "--stop-after", paramLabel = "STEP", description = "End this run after STEP (saving a checkpoint), to continue later with --resume.")
+        Long stopAfter;
+
         @Option(names = "--resume", description = "Continue from DIR/checkpoint (starts afresh when DIR has none).")
         boolean resume;
 
@@ -115,6 +121,7 @@ public final class TrainCommand implements Runnable {
             require(logEvery >= 1, "--log-every must be at least 1, got " + logEvery);
             require(saveEvery >= 1, "--save-every must be at least 1, got " + saveEvery);
             require(!(resume && overwrite), "--resume and --overwrite exclude each other");
+            require(stopAfter == null || stopAfter >= 1, "--stop-after must be at least 1, got " + stopAfter);
             if (arch != null) {
                 require(Files.isRegularFile(arch), "--arch " + arch + ": no such file");
             }
@@ -156,8 +163,17 @@ public final class TrainCommand implements Runnable {
             }
         }
 
+        /** The backend the run computes on: the CPU, timed op by op with --profile. */
+        dev.ldm4j.tensor.Backend backend() {
+            dev.ldm4j.tensor.Backend cpu = Backends.create("cpu");
+            return profile ? new dev.ldm4j.tensor.ProfilingBackend(cpu) : cpu;
+        }
+
         /** Runs the loop with Ctrl-C saving a checkpoint before the JVM exits. */
         int runLoop(TrainingLoop loop, PrintStream err) {
+            if (stopAfter != null) {
+                loop.stopAt(stopAfter);
+            }
             CountDownLatch done = new CountDownLatch(1);
             Thread hook = new Thread(() -> {
                 loop.requestStop();
@@ -171,6 +187,9 @@ public final class TrainCommand implements Runnable {
             try {
                 long last = loop.run(resume);
                 err.println("saved step " + last + " to " + out);
+                if (loop.backend() instanceof dev.ldm4j.tensor.ProfilingBackend p) {
+                    err.print(p.report());
+                }
             } finally {
                 done.countDown();
                 try {
@@ -225,7 +244,7 @@ public final class TrainCommand implements Runnable {
                 weights = ModelInit.vae(dev.ldm4j.diffusion.vae.VaeConfig.fromJson(config), seed);
             }
             prepareOut();
-            AutogradBackend ag = new AutogradBackend(Backends.create("cpu"));
+            AutogradBackend ag = new AutogradBackend(backend());
             VaeTraining objective = new VaeTraining(config, weights, ag, (float) klWeight,
                     loss.equals("mse") ? VaeLoss.Reconstruction.MSE : VaeLoss.Reconstruction.L1, data, seed);
             System.err.printf("train vae: %,d parameters, %s, %d steps of %d images%n", weights.parameterCount(), data.getClass().getSimpleName(), steps, batch);
@@ -284,7 +303,7 @@ public final class TrainCommand implements Runnable {
             Path tokDir = out.resolve("tokenizer");
             ClipTokenizer tokenizer = parts.vocabulary().tokenizer(tokDir);
             List<String> prompts = !samplePrompts.isEmpty() ? samplePrompts : data instanceof ShapesDataset ? Architectures.SHAPES_SAMPLE_PROMPTS : List.of();
-            AutogradBackend ag = new AutogradBackend(Backends.create("cpu"));
+            AutogradBackend ag = new AutogradBackend(backend());
             UNetTraining objective = new UNetTraining(parts, new UNetTraining.Recipe(captionDropout, minSnrGamma, offsetNoise, !freezeTextEncoder),
                     tokenizer, ag, prompts);
             System.err.printf("train unet: %,d U-Net and %,d text-encoder parameters%s, %d steps of %d images%n",

@@ -83,6 +83,11 @@ public final class TrainingLoop {
         return this;
     }
 
+    /** The backend the autograd backend computes on. */
+    public dev.ldm4j.tensor.Backend backend() {
+        return ag.inner();
+    }
+
     /** Asks the loop to save a checkpoint and return after the current step (Ctrl-C). */
     public void requestStop() {
         stop.set(true);
