@@ -51,6 +51,7 @@ public final class ShapesEvaluator {
         }
     }
 
+    /** Judges the image against the prompt; a prompt outside the grammar throws PromptParseException. */
     public static Judgement judge(Rgb8Image image, String prompt) {
         return judge(image, ShapesPrompt.parse(prompt));
     }
