@@ -16,9 +16,9 @@ final class BuiltinModels {
     private BuiltinModels() {
     }
 
-    /** models/ of the project: $LDM4J_HOME/models, else three levels above the running jar (cli/target/ldm4j.jar). */
+    /** models/ of the project: $LDM4J_HOME/models (or -Dldm4j.home), else three levels above the running jar (cli/target/ldm4j.jar). */
     static Path root() {
-        String home = System.getenv("LDM4J_HOME");
+        String home = System.getProperty("ldm4j.home", System.getenv("LDM4J_HOME"));
         if (home != null && !home.isBlank()) {
             return Path.of(home).resolve("models");
         }

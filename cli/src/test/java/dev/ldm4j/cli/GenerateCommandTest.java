@@ -117,11 +117,21 @@ class GenerateCommandTest {
     }
 
     @Test
-    void withoutAModelItExplainsWhereWeightsComeFrom() {
-        CliTest.Result r = run("generate", "--prompt", "a cat");
-        assertEquals(2, r.code());
-        assertEquals(2, r.err().strip().split("\n").length, r.err());
-        assertTrue(r.err().contains("--model"), r.err());
+    void withoutAModelOrTheBuiltInOneItSaysWhereWeightsComeFrom(@TempDir Path emptyHome) {
+        String before = System.getProperty("ldm4j.home");
+        System.setProperty("ldm4j.home", emptyHome.toString());
+        try {
+            CliTest.Result r = run("generate", "--prompt", "a cat");
+            assertEquals(1, r.code());
+            assertEquals(1, r.err().strip().split("\n").length, r.err());
+            assertTrue(r.err().contains("built-in model 'shapes'") && r.err().contains("--model"), r.err());
+        } finally {
+            if (before == null) {
+                System.clearProperty("ldm4j.home");
+            } else {
+                System.setProperty("ldm4j.home", before);
+            }
+        }
     }
 
     @Test
