@@ -171,7 +171,7 @@ public final class UNetTraining implements TrainingLoop.Objective {
             for (int i = 0; i < samplePrompts.size(); i++) {
                 GenerationRequest req = GenerationRequest.textToImage(samplePrompts.get(i)).withSteps(steps)
                         .withGuidanceScale(guidance).withSeed(i + 1);
-                RgbImage img = pipe.generate(req, null).images().get(0);
+                RgbImage img = pipe.generate(req, (s, n, t, l, ns) -> { }).images().get(0);
                 Rgb8Image rgb = Rgb8Image.of(img);
                 tiles.add(Images.fromChw(rgb.toChw(), 0, rgb.height(), rgb.width()));
             }
