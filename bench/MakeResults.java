@@ -131,6 +131,18 @@ public class MakeResults {
             int[] d = dims(shape);
             return new double[] {4.0 * d[0] * d[3] * d[1] * d[2] * d[4], 0};
         }
+        if (bench.startsWith("AttentionBackwardBench.")) {
+            int[] d = dims(shape);
+            return new double[] {10.0 * d[0] * d[3] * d[1] * d[2] * d[4], 0};
+        }
+        if (bench.startsWith("GroupNormBackwardBench.")) {
+            int[] d = dims(shape);
+            return new double[] {12.0 * d[0] * d[1] * d[2] * d[3], 1};
+        }
+        if (bench.startsWith("LayerNormBackwardBench.")) {
+            int[] d = dims(shape);
+            return new double[] {12.0 * d[0] * d[1], 1};
+        }
         if (bench.startsWith("GroupNormBench.")) {
             int[] d = dims(shape);
             return new double[] {8.0 * d[0] * d[1] * d[2] * d[3], 1};
