@@ -122,14 +122,28 @@ public class MakeResults {
             int[] d = dims(shape);
             return new double[] {2.0 * d[0] * d[1] * d[2], 0};
         }
-        if (bench.startsWith("ConvBench.")) {
+        if (bench.startsWith("ConvBench.") || bench.startsWith("ConvBackwardBench.")) {
             String[] p = shape.split("_");
             int[] in = dims(p[0]), o = dims(p[1]);
-            return new double[] {2.0 * in[0] * o[0] * in[2] * in[3] * in[1] * o[1] * o[1], 0};
+            int k = o[1], stride = o.length > 2 ? o[2] : 1, pad = k / 2;
+            long oh = (in[2] + 2 * pad - k) / stride + 1, ow = (in[3] + 2 * pad - k) / stride + 1;
+            return new double[] {2.0 * in[0] * o[0] * oh * ow * in[1] * k * k, 0};
         }
         if (bench.startsWith("AttentionBench.")) {
             int[] d = dims(shape);
             return new double[] {4.0 * d[0] * d[3] * d[1] * d[2] * d[4], 0};
+        }
+        if (bench.startsWith("AttentionBackwardBench.")) {
+            int[] d = dims(shape);
+            return new double[] {10.0 * d[0] * d[3] * d[1] * d[2] * d[4], 0};
+        }
+        if (bench.startsWith("GroupNormBackwardBench.")) {
+            int[] d = dims(shape);
+            return new double[] {12.0 * d[0] * d[1] * d[2] * d[3], 1};
+        }
+        if (bench.startsWith("LayerNormBackwardBench.")) {
+            int[] d = dims(shape);
+            return new double[] {12.0 * d[0] * d[1], 1};
         }
         if (bench.startsWith("GroupNormBench.")) {
             int[] d = dims(shape);

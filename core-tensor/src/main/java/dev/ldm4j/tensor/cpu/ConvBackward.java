@@ -3,8 +3,9 @@
 //
 //  - Weight: dw [O, K] = dy [O, N*P] x patches [N*P, K], one GEMM whose inner dimension runs over every output
 //    position of every image, so the sum over the batch happens inside the micro-kernel's FP32 accumulators, as the
-//    sum over channels does in the forward. dy's rows are packed straight from the tensor (across image boundaries)
-//    and the patch panels straight from x (the transposed im2col matrix is never built).
+//    sum over channels does in the forward. dy is packed once, whole, into the GEMM's row-panel layout; x is split
+//    into zero-padded stride-phase planes, from which each panel row of patches (one position, NR taps) is two vector
+//    gathers at fixed offsets (the transposed im2col matrix is never built).
 //  - Input, stride 1 with every pad <= kernel - 1: the transposed convolution is itself a forward conv of dy with the
 //    flipped, transposed weight w'[c, o, ky, kx] = w[o, c, kh-1-ky, kw-1-kx] and pads kh-1-pt, kh-1-pb, kw-1-pl,
 //    kw-1-pr, so it runs on the forward's implicit GEMM and writes dx once, with no scatter.
@@ -16,6 +17,8 @@ package dev.ldm4j.tensor.cpu;
 
 import dev.ldm4j.tensor.FloatStorage;
 import dev.ldm4j.tensor.Tensor;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorMask;
 
 final class ConvBackward {
     /** dcol rows (channels x taps) aimed at per task of the col2im path. */
@@ -89,103 +92,138 @@ final class ConvBackward {
         Views.Flat xf = Views.flat(x);
         Views.Flat df = Views.flat(dy);
         Sgemm.gemm(d.o(), kdim, inner,
-                dyRows(df.a(), df.off(), d.o(), p),
-                patchesT(xf.a(), xf.off(), d, stride, pt, pl),
+                dyPanels(df.a(), df.off(), d.n(), d.o(), p).packA(0),
+                patchesT(phases(xf.a(), xf.off(), d, stride, pt, pl), d),
                 out, 0, kdim, Sgemm.Epilogue.NONE);
         return Tensor.of(out, d.o(), d.c(), kh, kw);
     }
 
-    /** Packs A = dy viewed as [O, N*P]: element (o, j) is dy[j / P, o, j % P], read in runs that stop at image boundaries. */
-    static Sgemm.PackA dyRows(float[] dy, int off, int o, int p) {
+    /**
+     * A matrix [M, K] held whole in Sgemm's MR-row panel layout: element (i, k) at packed[((i / MR) * K + k) * MR + i % MR],
+     * rows past M zero. Sgemm packs A once per task (several times per row block when the columns are split into
+     * groups); packing the matrix once and copying contiguous runs of it keeps that cheap when A is large against the
+     * work (the weight gradient's A is dy itself: with O = 64, repacking it from dy each time cost a quarter of the GEMM).
+     */
+    record Panels(float[] packed, int k) {
+        /** PackA over the rows from row0 on (row0 a multiple of MR): each panel's run of kc columns is one copy. */
+        Sgemm.PackA packA(int row0) {
+            int mr = Sgemm.MR;
+            return (i0, mc, k0, kc, dst) -> {
+                for (int r0 = 0; r0 < mc; r0 += mr) {
+                    int panel = (row0 + i0 + r0) / mr;
+                    System.arraycopy(packed, (panel * k + k0) * mr, dst, r0 * kc, kc * mr);
+                }
+            };
+        }
+    }
+
+    /** dy viewed as [O, N*P] (element (o, j) = dy[j / P, o, j % P]) as Panels. */
+    static Panels dyPanels(float[] dy, int off, int n, int o, int p) {
         int mr = Sgemm.MR;
-        return (i0, mc, k0, kc, dst) -> {
-            for (int r0 = 0; r0 < mc; r0 += mr) {
-                int rows = Math.min(mr, mc - r0);
-                int base = r0 * kc;
-                for (int r = 0; r < mr; r++) {
-                    if (r >= rows) {
-                        for (int k = 0; k < kc; k++) {
-                            dst[base + k * mr + r] = 0f;
+        int inner = n * p;
+        int panels = (o + mr - 1) / mr;
+        float[] packed = new float[Math.toIntExact((long) panels * mr * inner)];
+        Parallel.forRange(panels * n, 1, (from, to, worker) -> {
+            for (int task = from; task < to; task++) {
+                int panel = task / n, img = task % n;
+                int rows = Math.min(mr, o - panel * mr);
+                int base = (panel * inner + img * p) * mr;
+                // blocks of 256 positions keep the 8 interleaved rows' destination in L1
+                for (int q0 = 0; q0 < p; q0 += 256) {
+                    int q1 = Math.min(p, q0 + 256);
+                    for (int r = 0; r < rows; r++) {
+                        int src = off + (img * o + panel * mr + r) * p;
+                        for (int q = q0; q < q1; q++) {
+                            packed[base + q * mr + r] = dy[src + q];
                         }
-                        continue;
-                    }
-                    int row = i0 + r0 + r;
-                    for (int j = k0; j < k0 + kc; ) {
-                        int img = j / p, q = j % p;
-                        int run = Math.min(p - q, k0 + kc - j);
-                        int src = off + (img * o + row) * p + q;
-                        int at = base + (j - k0) * mr + r;
-                        for (int t = 0; t < run; t++) {
-                            dst[at + t * mr] = dy[src + t];
-                        }
-                        j += run;
                     }
                 }
             }
-        };
+        });
+        return new Panels(packed, inner);
     }
 
     /**
-     * Packs B = the patches as [N*P, K]: row j = (image, oy, ox), column k = (ci, ky, kx), value
-     * x[image, ci, oy * stride - pt + ky, ox * stride - pl + kx] or 0 in the padding. Each panel column (one tap) is
-     * filled along the positions, reading runs of one input row.
+     * x split by stride phase and zero-padded: plane (n, c, py, px) is [hs, ws] with element (i, j) =
+     * x[n, c, stride * i + py - pt, stride * j + px - pl] (0 outside x), hs = Ho + (kh-1)/stride, ws = Wo + (kw-1)/stride.
+     * Tap (ky, kx) at output (oy, ox) then reads plane (ky % s, kx % s) at (oy + ky/s, ox + kx/s): along ox a contiguous
+     * run, for every stride and padding, and all taps of one position lie at fixed offsets from each other.
      */
-    static Sgemm.PackB patchesT(float[] x, int xOff, Dims d, int stride, int pt, int pl) {
-        int nr = Sgemm.NR;
-        int c = d.c(), h = d.h(), w = d.w(), kh = d.kh(), kw = d.kw(), oh = d.oh(), ow = d.ow();
-        int p = oh * ow;
+    record Phases(float[] a, int s, int hs, int ws) {
+        int plane() {
+            return hs * ws;
+        }
+
+        /** Offset of tap (ci, ky, kx) relative to the start of an image and the output position (0, 0). */
+        int tapOffset(int ci, int ky, int kx) {
+            return ((ci * s + ky % s) * s + kx % s) * plane() + (ky / s) * ws + kx / s;
+        }
+    }
+
+    static Phases phases(float[] x, int xOff, Dims d, int s, int pt, int pl) {
+        int c = d.c(), h = d.h(), w = d.w();
+        int hs = d.oh() + (d.kh() - 1) / s, ws = d.ow() + (d.kw() - 1) / s;
+        int planes = d.n() * c * s * s;
+        float[] a = new float[Math.toIntExact((long) planes * hs * ws)];
+        Parallel.forRange(d.n() * c, 4, (from, to, worker) -> {
+            for (int nc = from; nc < to; nc++) {
+                int src = xOff + nc * h * w;
+                for (int py = 0; py < s; py++) {
+                    for (int px = 0; px < s; px++) {
+                        int dst = ((nc * s + py) * s + px) * hs * ws;
+                        // columns j with 0 <= s * j + px - pl < w
+                        int jLo = Math.min(ws, Math.max(0, ceilDiv(pl - px, s)));
+                        int jHi = Math.max(jLo, Math.min(ws, ceilDiv(w + pl - px, s)));
+                        for (int i = 0; i < hs; i++) {
+                            int iy = s * i + py - pt;
+                            if (iy < 0 || iy >= h) {
+                                continue;
+                            }
+                            int row = src + iy * w + px - pl;
+                            int at = dst + i * ws;
+                            if (s == 1) {
+                                System.arraycopy(x, row + jLo, a, at + jLo, jHi - jLo);
+                            } else {
+                                for (int j = jLo; j < jHi; j++) {
+                                    a[at + j] = x[row + s * j];
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        });
+        return new Phases(a, s, hs, ws);
+    }
+
+    /**
+     * Packs B = the patches as [N*P, K] from the phase planes: row j = (image, oy, ox), column k = (ci, ky, kx). Each
+     * packed row (one position, the panel's NR taps) is two vector gathers at the panel's tap offsets, lanes past the
+     * last tap masked to zero. (Loading 16 positions per tap and transposing 16 x 16 blocks in registers measured no
+     * faster: both take about 0.6 cycles per element.)
+     */
+    static Sgemm.PackB patchesT(Phases ph, Dims d) {
+        int nr = Sgemm.NR, l = Sgemm.L;
+        int kh = d.kh(), kw = d.kw(), oh = d.oh(), ow = d.ow(), p = oh * ow;
+        int imgStride = d.c() * ph.s() * ph.s() * ph.plane();
+        float[] a = ph.a();
         return (k0, kc, j0, nc, dst, dstOff) -> {
+            int[] offs = new int[nr];
             int panels = (nc + nr - 1) / nr;
             for (int pIdx = 0; pIdx < panels; pIdx++) {
                 int width = Math.min(nr, nc - pIdx * nr);
-                int base = dstOff + pIdx * nr * kc;
                 for (int col = 0; col < nr; col++) {
-                    if (col >= width) {
-                        for (int k = 0; k < kc; k++) {
-                            dst[base + k * nr + col] = 0f;
-                        }
-                        continue;
-                    }
-                    int tap = j0 + pIdx * nr + col;
-                    int ci = tap / (kh * kw);
-                    int r = tap % (kh * kw);
-                    int ky = r / kw, kx = r % kw;
-                    // the run of ox whose input column lies inside the image: ox in [oxLo, oxHi)
-                    int oxLo = Math.min(ow, Math.max(0, ceilDiv(pl - kx, stride)));
-                    int oxHi = Math.max(oxLo, Math.min(ow, ceilDiv(w + pl - kx, stride)));
-                    int img = k0 / p, q = k0 % p;
-                    int oy = q / ow, ox = q % ow;
-                    int at = base + col;
-                    for (int j = 0; j < kc; ) {
-                        int run = Math.min(ow - ox, kc - j);
-                        int iy = oy * stride - pt + ky;
-                        int end = ox + run;
-                        if (iy < 0 || iy >= h) {
-                            for (int t = 0; t < run; t++) {
-                                dst[at + t * nr] = 0f;
-                            }
-                        } else {
-                            int row = xOff + ((img * c + ci) * h + iy) * w - pl + kx;
-                            int lo = Math.min(end, Math.max(ox, oxLo)), hi = Math.max(lo, Math.min(end, oxHi));
-                            int t = 0;
-                            for (int o = ox; o < lo; o++, t++) {
-                                dst[at + t * nr] = 0f;
-                            }
-                            if (stride == 1) {
-                                for (int o = lo; o < hi; o++, t++) {
-                                    dst[at + t * nr] = x[row + o];
-                                }
-                            } else {
-                                for (int o = lo; o < hi; o++, t++) {
-                                    dst[at + t * nr] = x[row + o * stride];
-                                }
-                            }
-                            for (int o = hi; o < end; o++, t++) {
-                                dst[at + t * nr] = 0f;
-                            }
-                        }
-                        at += run * nr;
-                        j += run;
+                    int tap = j0 + pIdx * nr + Math.min(col, width - 1);
+                    offs[col] = ph.tapOffset(tap / (kh * kw), tap % (kh * kw) / kw, tap % kw);
+                }
+                VectorMask<Float> m0 = Sgemm.S.indexInRange(0, width), m1 = Sgemm.S.indexInRange(l, width);
+                int at = dstOff + pIdx * nr * kc;
+                int img = k0 / p, q = k0 % p, oy = q / ow, ox = q % ow;
+                for (int j = 0; j < kc; j++, at += nr) {
+                    int src = img * imgStride + oy * ph.ws() + ox;
+                    FloatVector.fromArray(Sgemm.S, a, src, offs, 0, m0).intoArray(dst, at);
+                    FloatVector.fromArray(Sgemm.S, a, src, offs, l, m1).intoArray(dst, at + l);
+                    if (++ox == ow) {
                         ox = 0;
                         if (++oy == oh) {
                             oy = 0;
@@ -195,6 +233,10 @@ final class ConvBackward {
                 }
             }
         };
+    }
+
+    private static int gcd(int a, int b) {
+        return b == 0 ? a : gcd(b, a % b);
     }
 
     private static int ceilDiv(int a, int b) {
@@ -238,19 +280,23 @@ final class ConvBackward {
         if (dx.length == 0 || p == 0) {
             return Tensor.of(dx, n, c, h, wd);
         }
-        // A = w^T [K, O], row-major, so that its MR-row panels pack from contiguous rows
+        // A = w^T [K, O] as Panels: row k = (ci, ky, kx) is w[., ci, ky, kx]
         Views.Flat wf = Views.flat(w);
-        float[] wt = new float[kdim * o];
-        for (int oc = 0; oc < o; oc++) {
-            for (int k = 0; k < kdim; k++) {
-                wt[k * o + oc] = wf.a()[wf.off() + oc * kdim + k];
+        int mr = Sgemm.MR;
+        float[] wt = new float[ceilDiv(kdim, mr) * mr * o];
+        for (int k = 0; k < kdim; k++) {
+            int at = (k / mr) * o * mr + k % mr;
+            for (int oc = 0; oc < o; oc++) {
+                wt[at + oc * mr] = wf.a()[wf.off() + oc * kdim + k];
             }
         }
+        Panels wPanels = new Panels(wt, o);
         Views.Flat df = Views.flat(dy);
-        // equal channel blocks of about COL_ROWS dcol rows, smaller when that gives the pool too few tasks
+        // equal channel blocks of about COL_ROWS dcol rows (fewer when that gives the pool too few tasks), each
+        // starting on a panel boundary of w^T: cb * taps a multiple of MR
         int blocks = Math.max(ceilDiv(c * taps, COL_ROWS), ceilDiv(2 * Parallel.THREADS, n));
-        blocks = Math.min(c, blocks);
-        int cb = ceilDiv(c, blocks);
+        int unit = mr / gcd(taps, mr);
+        int cb = Math.min(c, ceilDiv(ceilDiv(c, Math.min(c, blocks)), unit) * unit);
         blocks = ceilDiv(c, cb);
         // output rows per GEMM: about Sgemm.NC columns
         int rowsPer = Math.max(1, Math.min(oh, Sgemm.NC / Math.max(1, ow)));
@@ -264,7 +310,7 @@ final class ConvBackward {
                 dcol[worker] = new float[cb * taps * colCap];
             }
             float[] col = dcol[worker];
-            Sgemm.PackA pa = Sgemm.packRowMajorA(wt, c0 * taps * o, o);
+            Sgemm.PackA pa = wPanels.packA(c0 * taps);
             for (int oy0 = 0; oy0 < oh; oy0 += rowsPer) {
                 int rows = Math.min(rowsPer, oh - oy0);
                 int cols = rows * ow;
