@@ -143,7 +143,7 @@ public final class TrainCommand implements Runnable {
         }
 
         TrainingLoop.Settings settings() {
-            return new TrainingLoop.Settings(steps, batch, lr, lrSchedule, warmup, weightDecay, maxGradNorm, emaDecay, seed, logEvery, saveEvery, 0);
+            return new TrainingLoop.Settings(steps, batch, lr, lrSchedule, warmup, weightDecay, maxGradNorm, emaDecay, seed, logEvery, saveEvery);
         }
 
         void prepareOut() {

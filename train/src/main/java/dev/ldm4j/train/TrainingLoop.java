@@ -1,7 +1,7 @@
 // The training loop shared by every model ldm4j trains: per step, a batch from the dataset, the objective's
 // loss on the autograd backend, backward, global-norm clipping, AdamW with the scheduled learning rate, the
-// EMA of the weights; a log record every logEvery steps, a resumable checkpoint and the model folder every
-// saveEvery steps and at the end (or when the run is interrupted). Every random draw of step s comes from
+// EMA of the weights; a log record every logEvery steps, a resumable checkpoint, the model folder and its pictures
+// every saveEvery steps and at the end (or when the run is interrupted). Every random draw of step s comes from
 // generators seeded by (seed, s), and the batch of step s is fixed by (seed, s) too, so a resumed run takes
 // exactly the steps an uninterrupted one would.
 package dev.ldm4j.train;
@@ -47,9 +47,9 @@ public final class TrainingLoop {
         }
     }
 
-    /** The run's settings (validated by the command line before anything is written). */
+    /** The run's settings (validated by the command line before anything is written); pictures come with each save. */
     public record Settings(long steps, int batch, double lr, String lrSchedule, int warmupSteps, double weightDecay,
-                           double maxGradNorm, double emaDecay, long seed, int logEvery, int saveEvery, int pictureEvery) {
+                           double maxGradNorm, double emaDecay, long seed, int logEvery, int saveEvery) {
     }
 
     private final Settings settings;
@@ -172,8 +172,6 @@ public final class TrainingLoop {
             }
             if (step % settings.saveEvery() == 0 && step < settings.steps()) {
                 save(step, adam, lr, ema, log);
-            }
-            if (settings.pictureEvery() > 0 && step % settings.pictureEvery() == 0 && step < settings.steps()) {
                 objective.writePictures(out, step);
             }
         }

@@ -40,7 +40,7 @@ class TrainingLoopTest {
     }
 
     private static TrainingLoop.Settings settings(long steps, int saveEvery) {
-        return new TrainingLoop.Settings(steps, 2, 3e-3, "cosine", 2, 0.01, 1.0, 0.9, 5, 1, saveEvery, 0);
+        return new TrainingLoop.Settings(steps, 2, 3e-3, "cosine", 2, 0.01, 1.0, 0.9, 5, 1, saveEvery);
     }
 
     private static Map<String, Tensor> run(Path out, long steps, long stopAt, boolean resume, CaptionedImageDataset data) {
@@ -97,7 +97,7 @@ class TrainingLoopTest {
         TrainableWeights w = ModelInit.vae(VaeConfig.fromJson(tinyVae()), 3);
         AutogradBackend ag = new AutogradBackend(Backends.create("cpu"));
         VaeTraining objective = new VaeTraining(tinyVae(), w, ag, 0f, VaeLoss.Reconstruction.MSE, oneBatch, 5);
-        TrainingLoop.Settings s = new TrainingLoop.Settings(150, 2, 1e-2, "constant", 0, 0, 1.0, 0, 5, 1, 1000, 0);
+        TrainingLoop.Settings s = new TrainingLoop.Settings(150, 2, 1e-2, "constant", 0, 0, 1.0, 0, 5, 1, 1000);
         Path out = tmp.resolve("fit");
         new TrainingLoop(s, w.parameters(), ag, objective, oneBatch, out, new PrintStream(new ByteArrayOutputStream())).run(false);
         List<String> log = readLines(out.resolve("train-log.jsonl"));
