@@ -282,16 +282,16 @@ public final class TrainCommand implements Runnable {
         @Override
         public Integer call() {
             validate();
+            require(List.of("eps", "v", "sample").contains(prediction), "--prediction must be eps, v or sample, got '" + prediction + "'");
+            require(captionDropout >= 0 && captionDropout <= 1, "--caption-dropout must be in [0, 1], got " + captionDropout);
+            require(Double.isFinite(minSnrGamma) && minSnrGamma >= 0, "--min-snr-gamma must be 0 or more, got " + minSnrGamma);
+            require(Double.isFinite(offsetNoise) && offsetNoise >= 0, "--offset-noise must be 0 or more, got " + offsetNoise);
             require(vae != null || model != null, "train unet needs --vae DIR (the frozen VAE) or --model DIR to fine-tune");
             Path vaeDir = vae != null ? vae : model;
             require(Files.isRegularFile(vaeDir.resolve("vae/config.json")), (vae != null ? "--vae " : "--model ") + vaeDir + ": no vae/config.json");
             if (model != null) {
                 require(Files.isRegularFile(model.resolve("unet/config.json")), "--model " + model + ": no unet/config.json");
             }
-            require(List.of("eps", "v", "sample").contains(prediction), "--prediction must be eps, v or sample, got '" + prediction + "'");
-            require(captionDropout >= 0 && captionDropout <= 1, "--caption-dropout must be in [0, 1], got " + captionDropout);
-            require(Double.isFinite(minSnrGamma) && minSnrGamma >= 0, "--min-snr-gamma must be 0 or more, got " + minSnrGamma);
-            require(Double.isFinite(offsetNoise) && offsetNoise >= 0, "--offset-noise must be 0 or more, got " + offsetNoise);
             CaptionedImageDataset data = dataset();
             UNetTraining.Parts parts = model != null ? Architectures.load(model, vaeDir) : Architectures.fresh(architecture(), vaeDir, data, seed,
                     switch (prediction) {
