@@ -220,6 +220,9 @@ public final class TrainCommand implements Runnable {
         @Option(names = "--kl-weight", defaultValue = "1e-6", description = "Weight of the KL term (default: ${DEFAULT-VALUE}, as LDM's KL-f8).")
         double klWeight;
 
+        @Option(names = "--decoder-only", description = "Train only the decoder (with --model): the encoder, and so the latent space a U-Net uses, stays as it is.")
+        boolean decoderOnly;
+
         @Option(names = "--loss", defaultValue = "mse", description = "Per-pixel reconstruction term: mse or l1 (default: ${DEFAULT-VALUE}).")
         String loss;
 
@@ -231,6 +234,7 @@ public final class TrainCommand implements Runnable {
             if (model != null) {
                 require(Files.isRegularFile(model.resolve("vae/config.json")), "--model " + model + ": no vae/config.json");
             }
+            require(!decoderOnly || model != null, "--decoder-only fine-tunes an existing VAE: give --model DIR");
             CaptionedImageDataset data = dataset();
             Map<String, Object> config;
             TrainableWeights weights;
@@ -248,7 +252,7 @@ public final class TrainCommand implements Runnable {
             VaeTraining objective = new VaeTraining(config, weights, ag, (float) klWeight,
                     loss.equals("mse") ? VaeLoss.Reconstruction.MSE : VaeLoss.Reconstruction.L1, data, seed);
             System.err.printf("train vae: %,d parameters, %s, %d steps of %d images%n", weights.parameterCount(), data.getClass().getSimpleName(), steps, batch);
-            return runLoop(new TrainingLoop(settings(), weights.parameters(), ag, objective, data, out, System.err), System.err);
+            return runLoop(new TrainingLoop(settings(), objective.trainable(decoderOnly), ag, objective, data, out, System.err), System.err);
         }
     }
 

@@ -57,6 +57,21 @@ public final class VaeTraining implements TrainingLoop.Objective {
         return weights;
     }
 
+    /**
+     * The tensors to train: all of them, or only the decoder's (decoder.*, post_quant_conv.*), which leaves the
+     * encoder, and so the latent space a U-Net was trained in, unchanged (as Stable Diffusion's fine-tuned
+     * "ft-MSE" decoders were made). With the encoder frozen its ops are not recorded and the KL term is a constant.
+     */
+    public Map<String, Tensor> trainable(boolean decoderOnly) {
+        Map<String, Tensor> m = new LinkedHashMap<>();
+        weights.parameters().forEach((k, v) -> {
+            if (!decoderOnly || k.startsWith("decoder.") || k.startsWith("post_quant_conv.")) {
+                m.put(k, v);
+            }
+        });
+        return m;
+    }
+
     @Override
     public TrainingLoop.StepLoss loss(AutogradBackend ag, List<CaptionedImage> batch, TorchGenerator gen, SplittableRandom random) {
         Tensor images = stack(batch);                                           // [B, 3, R, R]
@@ -140,6 +155,6 @@ public final class VaeTraining implements TrainingLoop.Objective {
     /** Runs the loop for this objective. */
     public static long train(TrainingLoop.Settings settings, VaeTraining objective, AutogradBackend ag, CaptionedImageDataset data,
                              Path out, boolean resume, PrintStream progress) {
-        return new TrainingLoop(settings, objective.weights.parameters(), ag, objective, data, out, progress).run(resume);
+        return new TrainingLoop(settings, objective.trainable(false), ag, objective, data, out, progress).run(resume);
     }
 }

@@ -25,6 +25,7 @@ import java.util.Map;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 class TrainingLoopTest {
@@ -103,6 +104,27 @@ class TrainingLoopTest {
         List<String> log = readLines(out.resolve("train-log.jsonl"));
         double first = loss(log.get(0)), last = loss(log.get(log.size() - 1));
         assertTrue(last < 0.05 * first, "loss " + first + " -> " + last);
+    }
+
+    @Test
+    void decoderOnlyTrainingLeavesTheEncoderAsItWas(@TempDir Path tmp) {
+        CaptionedImageDataset data = new ShapesDataset(1, 16);
+        TrainableWeights w = ModelInit.vae(VaeConfig.fromJson(tinyVae()), 3);
+        Map<String, float[]> before = new java.util.HashMap<>();
+        w.parameters().forEach((k, v) -> before.put(k, v.toFloatArray()));
+        AutogradBackend ag = new AutogradBackend(Backends.create("cpu"));
+        VaeTraining objective = new VaeTraining(tinyVae(), w, ag, 1e-3f, VaeLoss.Reconstruction.MSE, data, 5);
+        Map<String, Tensor> trainable = objective.trainable(true);
+        assertTrue(trainable.keySet().stream().allMatch(k -> k.startsWith("decoder.") || k.startsWith("post_quant_conv.")));
+        new TrainingLoop(settings(3, 100), trainable, ag, objective, data, tmp.resolve("d"), new PrintStream(new ByteArrayOutputStream())).run(false);
+        w.parameters().forEach((k, v) -> {
+            boolean same = java.util.Arrays.equals(before.get(k), v.toFloatArray());
+            if (k.startsWith("encoder.") || k.startsWith("quant_conv.")) {
+                assertTrue(same, k + " is frozen");
+            } else if (k.endsWith("conv_out.weight")) {
+                assertFalse(same, k + " trains");
+            }
+        });
     }
 
     @SuppressWarnings("unchecked")
