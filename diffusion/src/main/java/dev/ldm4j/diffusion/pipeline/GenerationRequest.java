@@ -3,6 +3,8 @@
 // the with* methods; defaults are diffusers' (50 steps, guidance 7.5, the model's scheduler).
 package dev.ldm4j.diffusion.pipeline;
 
+import dev.ldm4j.diffusion.prompt.PromptStyle;
+
 /**
  * @param prompt          the text to condition on
  * @param negativePrompt  the text of the unconditional branch of classifier-free guidance ("" = none)
@@ -17,6 +19,7 @@ package dev.ldm4j.diffusion.pipeline;
  * @param clipSkip        diffusers' clip_skip: 0 = last layer, 1 = penultimate layer ("clip skip 2" elsewhere)
  * @param initImage       image-to-image: the starting image (its size sets the output size), else null
  * @param strength        image-to-image: how much of the schedule to run, in (0, 1]
+ * @param promptStyle     how the texts are read: diffusers' (cut at 77 tokens) or A1111's (emphasis, any length); null = diffusers
  */
 public record GenerationRequest(
         String prompt,
@@ -31,9 +34,11 @@ public record GenerationRequest(
         boolean karras,
         int clipSkip,
         RgbImage initImage,
-        double strength) {
+        double strength,
+        PromptStyle promptStyle) {
 
     public GenerationRequest {
+        promptStyle = promptStyle == null ? PromptStyle.DIFFUSERS : promptStyle;
         if (prompt == null) {
             throw new IllegalArgumentException("prompt must not be null");
         }
@@ -58,6 +63,13 @@ public record GenerationRequest(
         }
     }
 
+    /** A request whose texts are read as diffusers reads them. */
+    public GenerationRequest(String prompt, String negativePrompt, int steps, double guidanceScale, int width, int height, int batchSize,
+                             long seed, String scheduler, boolean karras, int clipSkip, RgbImage initImage, double strength) {
+        this(prompt, negativePrompt, steps, guidanceScale, width, height, batchSize, seed, scheduler, karras, clipSkip, initImage, strength,
+                PromptStyle.DIFFUSERS);
+    }
+
     /** Text-to-image with diffusers' defaults: 50 steps, guidance 7.5, seed 0, the model's scheduler and size. */
     public static GenerationRequest textToImage(String prompt) {
         return new GenerationRequest(prompt, "", 50, 7.5, 0, 0, 1, 0, null, false, 0, null, 0.8);
@@ -72,39 +84,47 @@ public record GenerationRequest(
         return initImage != null;
     }
 
+    public GenerationRequest withPrompt(String p) {
+        return new GenerationRequest(p, negativePrompt, steps, guidanceScale, width, height, batchSize, seed, scheduler, karras, clipSkip, initImage, strength, promptStyle);
+    }
+
     public GenerationRequest withNegativePrompt(String p) {
-        return new GenerationRequest(prompt, p, steps, guidanceScale, width, height, batchSize, seed, scheduler, karras, clipSkip, initImage, strength);
+        return new GenerationRequest(prompt, p, steps, guidanceScale, width, height, batchSize, seed, scheduler, karras, clipSkip, initImage, strength, promptStyle);
     }
 
     public GenerationRequest withSteps(int n) {
-        return new GenerationRequest(prompt, negativePrompt, n, guidanceScale, width, height, batchSize, seed, scheduler, karras, clipSkip, initImage, strength);
+        return new GenerationRequest(prompt, negativePrompt, n, guidanceScale, width, height, batchSize, seed, scheduler, karras, clipSkip, initImage, strength, promptStyle);
     }
 
     public GenerationRequest withGuidanceScale(double g) {
-        return new GenerationRequest(prompt, negativePrompt, steps, g, width, height, batchSize, seed, scheduler, karras, clipSkip, initImage, strength);
+        return new GenerationRequest(prompt, negativePrompt, steps, g, width, height, batchSize, seed, scheduler, karras, clipSkip, initImage, strength, promptStyle);
     }
 
     public GenerationRequest withSize(int w, int h) {
-        return new GenerationRequest(prompt, negativePrompt, steps, guidanceScale, w, h, batchSize, seed, scheduler, karras, clipSkip, initImage, strength);
+        return new GenerationRequest(prompt, negativePrompt, steps, guidanceScale, w, h, batchSize, seed, scheduler, karras, clipSkip, initImage, strength, promptStyle);
     }
 
     public GenerationRequest withBatchSize(int b) {
-        return new GenerationRequest(prompt, negativePrompt, steps, guidanceScale, width, height, b, seed, scheduler, karras, clipSkip, initImage, strength);
+        return new GenerationRequest(prompt, negativePrompt, steps, guidanceScale, width, height, b, seed, scheduler, karras, clipSkip, initImage, strength, promptStyle);
     }
 
     public GenerationRequest withSeed(long s) {
-        return new GenerationRequest(prompt, negativePrompt, steps, guidanceScale, width, height, batchSize, s, scheduler, karras, clipSkip, initImage, strength);
+        return new GenerationRequest(prompt, negativePrompt, steps, guidanceScale, width, height, batchSize, s, scheduler, karras, clipSkip, initImage, strength, promptStyle);
     }
 
     public GenerationRequest withScheduler(String name, boolean useKarras) {
-        return new GenerationRequest(prompt, negativePrompt, steps, guidanceScale, width, height, batchSize, seed, name, useKarras, clipSkip, initImage, strength);
+        return new GenerationRequest(prompt, negativePrompt, steps, guidanceScale, width, height, batchSize, seed, name, useKarras, clipSkip, initImage, strength, promptStyle);
     }
 
     public GenerationRequest withClipSkip(int k) {
-        return new GenerationRequest(prompt, negativePrompt, steps, guidanceScale, width, height, batchSize, seed, scheduler, karras, k, initImage, strength);
+        return new GenerationRequest(prompt, negativePrompt, steps, guidanceScale, width, height, batchSize, seed, scheduler, karras, k, initImage, strength, promptStyle);
     }
 
     public GenerationRequest withStrength(double s) {
-        return new GenerationRequest(prompt, negativePrompt, steps, guidanceScale, width, height, batchSize, seed, scheduler, karras, clipSkip, initImage, s);
+        return new GenerationRequest(prompt, negativePrompt, steps, guidanceScale, width, height, batchSize, seed, scheduler, karras, clipSkip, initImage, s, promptStyle);
+    }
+
+    public GenerationRequest withPromptStyle(PromptStyle style) {
+        return new GenerationRequest(prompt, negativePrompt, steps, guidanceScale, width, height, batchSize, seed, scheduler, karras, clipSkip, initImage, strength, style);
     }
 }

@@ -6,7 +6,6 @@
 // classifier-free guidance (Ho & Salimans 2022) and take a scheduler step; finally decode.
 package dev.ldm4j.diffusion.pipeline;
 
-import dev.ldm4j.diffusion.clip.ClipTextTransformer;
 import dev.ldm4j.diffusion.model.ModelDiscovery;
 import dev.ldm4j.diffusion.model.StableDiffusionModel;
 import dev.ldm4j.diffusion.model.StableDiffusionModelSpec;
@@ -14,7 +13,6 @@ import dev.ldm4j.diffusion.random.NoiseSource;
 import dev.ldm4j.diffusion.random.TorchGenerator;
 import dev.ldm4j.diffusion.schedulers.Scheduler;
 import dev.ldm4j.diffusion.schedulers.Schedulers;
-import dev.ldm4j.diffusion.tokenizer.ClipEncoding;
 import dev.ldm4j.diffusion.tokenizer.ClipTokenizer;
 import dev.ldm4j.diffusion.unet.UNet2DConditionModel;
 import dev.ldm4j.diffusion.vae.AutoencoderKL;
@@ -36,8 +34,7 @@ public final class StableDiffusionPipeline implements AutoCloseable {
     private final StableDiffusionModelSpec spec;
     private final Backend backend;
     private final ClipTokenizer tokenizer;
-    private final ClipTextTransformer textEncoder;
-    private final LayerNorm textFinalLayerNorm; // for clip skip: final_layer_norm on an earlier layer
+    private final PromptEncoder promptEncoder;
     private final UNet2DConditionModel unet;
     private final AutoencoderKL vae;
     private final Backend vaeBackend;
@@ -53,9 +50,9 @@ public final class StableDiffusionPipeline implements AutoCloseable {
             throw new IllegalArgumentException(spec.path() + ": no tokenizer found; pass --config with a diffusers folder that has tokenizer/");
         }
         this.tokenizer = model.tokenizer();
-        this.textEncoder = model.textEncoder();
-        this.textFinalLayerNorm = new LayerNorm(Params.root(spec.textEncoderWeights(), backend).child("text_model").child("final_layer_norm"),
+        LayerNorm textFinalLayerNorm = new LayerNorm(Params.root(spec.textEncoderWeights(), backend).child("text_model").child("final_layer_norm"),
                 spec.textEncoder().hiddenSize(), (float) spec.textEncoder().layerNormEps());
+        this.promptEncoder = new PromptEncoder(tokenizer, model.textEncoder(), textFinalLayerNorm, backend);
         this.unet = model.unet();
         this.vae = model.vae();
         this.vaeBackend = model.vaeBackend();
@@ -144,9 +141,10 @@ public final class StableDiffusionPipeline implements AutoCloseable {
         boolean guided = request.guidanceScale() > 1.0;
         float guidance = (float) request.guidanceScale();
 
-        // 1. Text conditioning: [uncond x B, cond x B] (or cond x B without guidance), each [77, D].
+        // 1. Text conditioning: [uncond x B, cond x B] (or cond x B without guidance), each [77, D] (A1111 style: [77 k, D]).
         long t0 = System.nanoTime();
-        PromptEmbeddings prompt = encodePrompt(request.prompt(), request.negativePrompt(), batch, guided, request.clipSkip());
+        PromptEncoder.Embeddings prompt = promptEncoder.encode(request.prompt(), request.negativePrompt(), batch, guided,
+                request.clipSkip(), request.promptStyle());
         long textNanos = System.nanoTime() - t0;
 
         // 2. Timesteps, and the latents to start from.
@@ -265,42 +263,6 @@ public final class StableDiffusionPipeline implements AutoCloseable {
             return null;
         }
         return r;
-    }
-
-    private record PromptEmbeddings(Tensor context, ClipEncoding prompt, ClipEncoding negative) {
-    }
-
-    /**
-     * diffusers' encode_prompt: the prompt's embeddings (clip_skip k takes the hidden state k layers
-     * before the last through final_layer_norm), repeated per image; with guidance the negative
-     * prompt's embeddings first. As in diffusers, clip skip applies to the prompt only: the negative
-     * prompt always uses the last layer.
-     */
-    private PromptEmbeddings encodePrompt(String text, String negativeText, int batch, boolean guided, int clipSkip) {
-        int layers = spec.textEncoder().numHiddenLayers();
-        if (clipSkip >= layers) {
-            throw new IllegalArgumentException("clip skip " + clipSkip + " is too large: the text encoder has " + layers + " layers");
-        }
-        ClipEncoding prompt = tokenizer.encode(text);
-        ClipEncoding negative = guided ? tokenizer.encode(negativeText) : null;
-        int[][] ids = guided ? new int[][] {negative.ids(), prompt.ids()} : new int[][] {prompt.ids()};
-        ClipTextTransformer.Output out = textEncoder.forward(ids);                        // [1 or 2, 77, D]
-        int row = guided ? 1 : 0;
-        Tensor cond = clipSkip == 0
-                ? out.lastHiddenState().slice(0, row, row + 1)
-                : textFinalLayerNorm.forward(out.hiddenStates().get(layers - clipSkip).slice(0, row, row + 1)); // [1, 77, D]
-        List<Tensor> rows = new ArrayList<>();
-        if (guided) {
-            Tensor uncond = out.lastHiddenState().slice(0, 0, 1);                          // [1, 77, D]
-            for (int b = 0; b < batch; b++) {
-                rows.add(uncond);
-            }
-        }
-        for (int b = 0; b < batch; b++) {
-            rows.add(cond);
-        }
-        Tensor context = backend.concat(0, rows.toArray(new Tensor[0]));                 // [2B or B, 77, D]
-        return new PromptEmbeddings(context, prompt, negative);
     }
 
     /** noise_pred = uncond + g (cond - uncond) over the [uncond x B, cond x B] prediction. */

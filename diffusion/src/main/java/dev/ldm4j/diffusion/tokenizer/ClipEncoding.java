@@ -23,6 +23,11 @@ public record ClipEncoding(int[] ids, int tokenCount, String droppedText) {
         return !droppedText.isEmpty();
     }
 
+    /** How many prompt tokens truncation dropped (those past the 75 that fit between BOS and EOS). */
+    public int droppedTokenCount() {
+        return Math.max(0, tokenCount - (ClipTokenizer.CONTEXT_LENGTH - 2));
+    }
+
     /** The words of the dropped text (the first may be the tail of a word that was cut). */
     public List<String> droppedWords() {
         String t = droppedText.strip();
