@@ -62,7 +62,7 @@ public final class SafetensorsWriter {
             throw new WeightException(where + ": cannot write floating tensors as " + dtype + " (choose F32, F16 or BF16)");
         }
         if (!overwrite && Files.exists(file)) {
-            throw new WeightException(where + ": file exists; pass overwrite to replace it");
+            throw new WeightException(where + ": file exists (it is replaced only when overwriting is asked for)");
         }
         for (Map.Entry<String, String> e : metadata.entrySet()) {
             if (e.getKey() == null || e.getValue() == null) {
@@ -92,15 +92,16 @@ public final class SafetensorsWriter {
                 ch.force(true);
             }
             if (overwrite) {
+                keepMode(file, tmp);
                 moveAtomically(tmp, file, StandardCopyOption.REPLACE_EXISTING);
             } else {
                 moveAtomically(tmp, file);
             }
             tmp = null;
         } catch (FileAlreadyExistsException e) {
-            throw new WeightException(where + ": file exists; pass overwrite to replace it");
+            throw new WeightException(where + ": file exists (it is replaced only when overwriting is asked for)");
         } catch (IOException e) {
-            throw new WeightException(where + ": cannot write: " + e);
+            throw new WeightException(where + ": cannot write: " + IoErrors.reason(e));
         } finally {
             if (tmp != null) {
                 try {
@@ -108,6 +109,17 @@ public final class SafetensorsWriter {
                 } catch (IOException ignored) {
                     // the temporary file stays behind; the error that brought us here is the one to report
                 }
+            }
+        }
+    }
+
+    /** Gives tmp the permissions of the file it will replace, so overwriting never changes who may read it. */
+    private static void keepMode(Path file, Path tmp) throws IOException {
+        if (Files.exists(file)) {
+            try {
+                Files.setPosixFilePermissions(tmp, Files.getPosixFilePermissions(file));
+            } catch (UnsupportedOperationException notPosix) {
+                // no POSIX permissions on this file system: nothing to keep
             }
         }
     }

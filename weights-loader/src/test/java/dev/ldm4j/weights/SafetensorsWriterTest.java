@@ -147,6 +147,27 @@ class SafetensorsWriterTest {
     }
 
     @Test
+    void overwritingKeepsTheReplacedFilesPermissions() throws IOException {
+        Path p = dir.resolve("mode.safetensors");
+        Map<String, Tensor> m = Map.of("x", Tensor.of(new float[]{1}, 1));
+        SafetensorsWriter.write(p, m);
+        var mode = java.nio.file.attribute.PosixFilePermissions.fromString("rw-r-----");
+        Files.setPosixFilePermissions(p, mode);
+        SafetensorsWriter.write(p, m, Map.of(), DType.F32, true);
+        assertEquals(mode, Files.getPosixFilePermissions(p));
+    }
+
+    /** sysfs refuses new files even to root: the message gives the reason, not a Java exception's name. */
+    @Test
+    void aFailedWriteSaysWhyInWords() {
+        Path sys = Path.of("/sys");
+        org.junit.jupiter.api.Assumptions.assumeTrue(Files.isDirectory(sys.resolve("kernel")), "no sysfs here");
+        Path p = sys.resolve("ldm4j-test.safetensors");
+        WeightException e = assertThrows(WeightException.class, () -> SafetensorsWriter.write(p, Map.of("x", Tensor.of(new float[]{1}, 1))));
+        assertEquals("/sys/ldm4j-test.safetensors: cannot write: permission denied", e.getMessage());
+    }
+
+    @Test
     void rejectsNonFloatingTargetDtypeAndReservedName() {
         Path p = dir.resolve("bad.safetensors");
         Map<String, Tensor> m = Map.of("x", Tensor.of(new float[]{1}, 1));
