@@ -209,6 +209,7 @@ public final class StableDiffusionPipeline implements AutoCloseable {
                     float[] prediction = backend.toHost(out).data();
                     float[] noisePred = guided ? classifierFreeGuidance(prediction, guidance) : prediction; // [B, 4, h, w]
                     latents = scheduler.step(noisePred, i, latents, shape, noise);                 // [B, 4, h, w]
+                    NonFiniteLatentsException.check(latents, i - first + 1, total, request.guidanceScale());
                 }
                 stepNanos[i - first] = System.nanoTime() - ts;
                 listener.onStep(i - first + 1, total, timesteps[i], latents, stepNanos[i - first]);

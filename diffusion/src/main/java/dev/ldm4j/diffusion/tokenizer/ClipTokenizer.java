@@ -123,8 +123,11 @@ public final class ClipTokenizer {
             }
             throw new TokenizerException(path + ": no tokenizer found (expected vocab.json + merges.txt, tokenizer.json or bpe_simple_vocab_16e6.txt.gz)");
         }
-        if (!Files.isRegularFile(path)) {
+        if (!Files.exists(path)) {
             throw new TokenizerException(path + ": no such tokenizer file or folder");
+        }
+        if (!Files.isRegularFile(path)) {
+            throw new TokenizerException(path + ": not a regular file (a device, pipe or socket); give a tokenizer folder or file");
         }
         String name = path.getFileName().toString();
         Path dir = path.toAbsolutePath().getParent();
