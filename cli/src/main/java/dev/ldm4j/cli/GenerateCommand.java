@@ -11,6 +11,7 @@ import dev.ldm4j.diffusion.random.NoiseSource;
 import dev.ldm4j.diffusion.random.TorchCudaGenerator;
 import dev.ldm4j.diffusion.random.TorchGenerator;
 import dev.ldm4j.diffusion.schedulers.Scheduler;
+import dev.ldm4j.diffusion.schedulers.SchedulerOptions;
 import dev.ldm4j.diffusion.schedulers.Schedulers;
 import dev.ldm4j.diffusion.tokenizer.ClipEncoding;
 import dev.ldm4j.tensor.Backend;
@@ -68,7 +69,8 @@ public final class GenerateCommand implements Callable<Integer> {
 
     @Option(names = "--scheduler-option", paramLabel = "KEY=VALUE",
             description = {"Set a scheduler_config.json key for this run (repeatable), as keyword arguments to diffusers'",
-                    "from_config: e.g. clip_sample=false, timestep_spacing=trailing, eta=0.5."})
+                    "from_config (e.g. clip_sample=false, timestep_spacing=trailing), or an argument of the scheduler's step:",
+                    "eta (ddim, tcd), s_churn s_tmin s_tmax s_noise (euler). Other keys are refused with the valid ones."})
     Map<String, String> schedulerOptions = new java.util.LinkedHashMap<>();
 
     @Option(names = "--width", defaultValue = "0", description = "Image width, any multiple of 8 (default: the model's native size).")
@@ -142,6 +144,9 @@ public final class GenerateCommand implements Callable<Integer> {
 
     @Option(names = "--save-latents", paramLabel = "FILE.safetensors", description = "Also write the final latents [B, 4, h, w] (tensor 'latents').")
     Path saveLatents;
+
+    /** The largest --guidance taken: far above any useful value, far below float32 overflow of the guided difference. */
+    private static final double MAX_GUIDANCE = 10_000;
 
     @Override
     public Integer call() {
@@ -217,6 +222,11 @@ public final class GenerateCommand implements Callable<Integer> {
         }
     }
 
+    /** Whether the command line named this option (an int option's 0 may otherwise be its default). */
+    private boolean given(String option) {
+        return spec.commandLine().getParseResult() != null && spec.commandLine().getParseResult().hasMatchedOption(option);
+    }
+
     /** Images.readRgb, or one line saying so where the Java runtime has no image decoders (no desktop module). */
     private static RgbImage readInitImage(Path file) {
         try {
@@ -261,11 +271,18 @@ public final class GenerateCommand implements Callable<Integer> {
         if (schedulerOptions.isEmpty()) {
             return pipe.scheduler(scheduler, karras);
         }
+        Map<String, Object> options = new java.util.LinkedHashMap<>();
+        schedulerOptions.forEach((k, v) -> options.put(k, optionValue(k, v)));
         Map<String, Object> config = new java.util.LinkedHashMap<>(pipe.spec().schedulerConfig());
-        schedulerOptions.forEach((k, v) -> config.put(k, optionValue(k, v)));
-        return scheduler == null
+        config.putAll(options);
+        Scheduler s = scheduler == null
                 ? Schedulers.fromClassName(String.valueOf(config.get("_class_name")), config)
                 : Schedulers.create(scheduler, config, karras);
+        try {
+            return SchedulerOptions.apply(s, options); // each option takes effect or is refused
+        } catch (IllegalArgumentException e) {
+            throw new Main.UserError("--scheduler-option " + e.getMessage());
+        }
     }
 
     /** A --scheduler-option value as JSON would give it: true/false, a number, or else the text. */
@@ -291,8 +308,9 @@ public final class GenerateCommand implements Callable<Integer> {
         if (steps < 1) {
             throw new Main.UserError("--steps must be at least 1, got " + steps);
         }
-        if (width < 0 || height < 0 || width % 8 != 0 || height % 8 != 0) {
-            throw new Main.UserError("--width and --height must be positive multiples of 8, got " + width + "x" + height);
+        if (width < 0 || height < 0 || width % 8 != 0 || height % 8 != 0 || given("--width") && width == 0 || given("--height") && height == 0) {
+            throw new Main.UserError("--width and --height must be positive multiples of 8 (leave them out for the model's size), got "
+                    + width + "x" + height);
         }
         if (image != null && (width != 0 || height != 0)) {
             throw new Main.UserError("--width/--height do not apply with --image: the output has the init image's size");
@@ -300,11 +318,19 @@ public final class GenerateCommand implements Callable<Integer> {
         if (batch < 1) {
             throw new Main.UserError("--batch must be at least 1, got " + batch);
         }
-        if (!(guidance >= 0) || Double.isInfinite(guidance)) {
-            throw new Main.UserError("--guidance must be a finite number >= 0, got " + guidance);
+        if (!(guidance >= 0 && guidance <= MAX_GUIDANCE)) {
+            throw new Main.UserError("--guidance must be from 0 to " + (int) MAX_GUIDANCE + " (usual values are 1 to 15), got " + guidance);
         }
         if (!(strength > 0 && strength <= 1)) {
             throw new Main.UserError("--strength must be in (0, 1], got " + strength);
+        }
+        if (image == null && given("--strength")) {
+            throw new Main.UserError("--strength applies to image-to-image only: give --image FILE, or leave --strength out");
+        }
+        for (var o : schedulerOptions.entrySet()) {
+            if (o.getKey().isBlank()) {
+                throw new Main.UserError("--scheduler-option '" + o.getKey() + "=" + o.getValue() + "' has no key; write KEY=VALUE, e.g. eta=0.5");
+            }
         }
         if (clipSkip < 0) {
             throw new Main.UserError("--clip-skip must be 0 or more, got " + clipSkip);
@@ -351,12 +377,9 @@ public final class GenerateCommand implements Callable<Integer> {
         if (!output.getFileName().toString().toLowerCase(Locale.ROOT).endsWith(".png")) {
             throw new Main.UserError("--output must name a .png file, got " + output);
         }
-        if (saveLatents != null && !overwrite && Files.exists(saveLatents)) {
-            throw new Main.UserError(saveLatents + " exists; pass --overwrite to replace it");
-        }
     }
 
-    /** The files to write, checked now so that a long run never ends on "file exists". */
+    /** The files to write, checked now (new or replaceable, writable, distinct) so that a long run never ends on a write error. */
     private List<Path> outputFiles() {
         List<Path> files = new ArrayList<>();
         if (batch == 1) {
@@ -369,12 +392,12 @@ public final class GenerateCommand implements Callable<Integer> {
             }
         }
         for (Path f : files) {
-            if (!overwrite && Files.exists(f)) {
-                throw new Main.UserError(f + " exists; pass --overwrite to replace it, or choose another --output");
-            }
-            Path dir = f.toAbsolutePath().getParent();
-            if (dir != null && !Files.isDirectory(dir)) {
-                throw new Main.UserError("cannot write " + f + ": " + dir + " is not a directory");
+            OutputFiles.checkWritable(f, "--output", overwrite);
+        }
+        if (saveLatents != null) {
+            OutputFiles.checkWritable(saveLatents, "--save-latents", overwrite);
+            for (Path f : files) {
+                OutputFiles.checkDistinct(f, "--output", saveLatents, "--save-latents");
             }
         }
         return files;

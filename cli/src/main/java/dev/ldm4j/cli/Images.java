@@ -5,10 +5,14 @@ package dev.ldm4j.cli;
 import dev.ldm4j.diffusion.pipeline.RgbImage;
 
 import javax.imageio.ImageIO;
+import javax.imageio.ImageReader;
+import javax.imageio.stream.ImageInputStream;
 import java.awt.image.BufferedImage;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Iterator;
+import java.util.Locale;
 
 final class Images {
     private Images() {
@@ -16,17 +20,34 @@ final class Images {
 
     /** Reads an RGB image (8 bits per channel, no alpha) into [0, 1] floats; one-line errors otherwise. */
     static RgbImage readRgb(Path file) {
+        if (!Files.exists(file)) {
+            throw new Main.UserError(file + ": no such file");
+        }
+        if (Files.isDirectory(file)) {
+            throw new Main.UserError(file + " is a folder; give an image file (PNG or JPEG)");
+        }
         if (!Files.isRegularFile(file)) {
-            throw new Main.UserError(file + ": no such image file");
+            throw new Main.UserError(file + ": not a regular file (a device, pipe or socket); give an image file (PNG or JPEG)");
         }
         BufferedImage img;
-        try {
-            img = ImageIO.read(file.toFile());
-        } catch (IOException | RuntimeException e) {
-            throw new Main.UserError(file + ": cannot read the image: " + Main.oneLine(e.getMessage()));
-        }
-        if (img == null) {
-            throw new Main.UserError(file + ": not an image this build can read (use PNG or JPEG)");
+        try (ImageInputStream in = ImageIO.createImageInputStream(file.toFile())) {
+            Iterator<ImageReader> readers = in == null ? null : ImageIO.getImageReaders(in);
+            if (readers == null || !readers.hasNext()) {
+                throw new Main.UserError(file + ": not an image this build can read (use PNG or JPEG)");
+            }
+            ImageReader reader = readers.next();
+            try {
+                reader.setInput(in, true, true);
+                checkSize(file, reader.getWidth(0), reader.getHeight(0)); // from the header, before decoding
+                img = reader.read(0);
+            } finally {
+                reader.dispose();
+            }
+        } catch (IOException | RuntimeException | OutOfMemoryError e) {
+            if (e instanceof Main.UserError u) {
+                throw u;
+            }
+            throw new Main.UserError(file + ": cannot read the image: " + decodingProblem(e));
         }
         var cm = img.getColorModel();
         if (cm.getNumColorComponents() != 3 || cm.getColorSpace().getType() != java.awt.color.ColorSpace.TYPE_RGB) {
@@ -37,9 +58,6 @@ final class Images {
         }
         int w = img.getWidth();
         int h = img.getHeight();
-        if (w % 8 != 0 || h % 8 != 0) {
-            throw new Main.UserError(file + ": the image is " + w + "x" + h + "; its sides must be multiples of 8");
-        }
         float[] data = new float[w * h * 3];
         for (int y = 0; y < h; y++) {
             for (int x = 0; x < w; x++) {
@@ -51,5 +69,39 @@ final class Images {
             }
         }
         return new RgbImage(w, h, data);
+    }
+
+    /**
+     * Refuses, from the header alone, sides that are not multiples of 8 and an image whose decoding
+     * (3 bytes a pixel) and float copy (12 bytes a pixel) would not fit in the Java heap.
+     */
+    private static void checkSize(Path file, int w, int h) {
+        if (w % 8 != 0 || h % 8 != 0) {
+            throw new Main.UserError(file + ": the image is " + w + "x" + h + "; its sides must be multiples of 8");
+        }
+        long pixels = (long) w * h;
+        long need = pixels * 15;
+        long have = Runtime.getRuntime().maxMemory();
+        if (pixels * 3 > Integer.MAX_VALUE - 8 || need > have) {
+            throw new Main.UserError(String.format(Locale.ROOT,
+                    "%s: the image is %dx%d; reading it needs about %.1f GB of Java heap and this run has %.1f GB"
+                            + " (scale it down, or raise LDM4J_HEAP)", file, w, h, need / 1e9, have / 1e9));
+        }
+    }
+
+    /** What went wrong inside ImageIO, in words: its own messages wrap the cause ("Caught exception during read:"). */
+    private static String decodingProblem(Throwable e) {
+        Throwable deepest = e;
+        for (Throwable t = e; t != null; t = t.getCause()) {
+            if (t instanceof OutOfMemoryError) {
+                return "out of Java heap memory while decoding; scale the image down or raise LDM4J_HEAP";
+            }
+            deepest = t;
+        }
+        if (deepest instanceof java.io.EOFException) {
+            return "the file ends before the image data does (truncated?)";
+        }
+        String m = deepest.getMessage();
+        return m == null || m.isBlank() ? "damaged image data" : "damaged image data (" + Main.oneLine(m) + ")";
     }
 }

@@ -42,6 +42,11 @@ public final class Main implements Runnable {
 
     /** Runs the command line and returns the exit status; messages go to out and err. */
     public static int run(String[] args, PrintWriter out, PrintWriter err) {
+        String garbled = undecodedArgument(args, System.getProperty("sun.jnu.encoding"));
+        if (garbled != null) {
+            err.println("ldm4j: error: " + garbled);
+            return 1;
+        }
         CommandLine cl = new CommandLine(new Main());
         cl.setOut(out);
         cl.setErr(err);
@@ -74,6 +79,34 @@ public final class Main implements Runnable {
         }
         return "ldm4j: internal error: " + ex.getClass().getSimpleName() + ": " + oneLine(ex.getMessage())
                 + " (set LDM4J_DEBUG=1 for the stack trace, and please report it)";
+    }
+
+    /**
+     * The JVM decodes the command line with the locale's character set (sun.jnu.encoding); under an
+     * ASCII locale such as C or POSIX every non-ASCII character arrives as U+FFFD. Returns the line
+     * that says so and how to fix it, or null when the arguments arrived intact.
+     */
+    static String undecodedArgument(String[] args, String argumentEncoding) {
+        if (argumentEncoding == null || isUtf8(argumentEncoding)) {
+            return null;
+        }
+        for (String a : args) {
+            if (a.indexOf('\uFFFD') >= 0) {
+                String shown = a.replace('\uFFFD', '?');
+                shown = shown.length() > 40 ? shown.substring(0, 40) + "..." : shown;
+                return "the argument \"" + shown + "\" lost its non-ASCII characters: the locale's character set is "
+                        + argumentEncoding + ", not UTF-8; run under a UTF-8 locale, e.g. LC_ALL=C.UTF-8 ./ldm4j ...";
+            }
+        }
+        return null;
+    }
+
+    private static boolean isUtf8(String charsetName) {
+        try {
+            return java.nio.charset.Charset.forName(charsetName).equals(java.nio.charset.StandardCharsets.UTF_8);
+        } catch (IllegalArgumentException unknown) {
+            return false;
+        }
     }
 
     static String oneLine(String s) {

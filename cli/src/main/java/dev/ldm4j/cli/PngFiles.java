@@ -19,14 +19,14 @@ final class PngFiles {
 
     /** Writes the image as an 8-bit RGB PNG; never replaces a file unless overwrite. */
     static void write(RgbImage image, Path file, boolean overwrite) {
-        Path dir = file.toAbsolutePath().getParent();
         Path tmp = null;
         try {
-            tmp = Files.createTempFile(dir, "." + file.getFileName(), ".tmp");
+            tmp = OutputFiles.createTempBeside(file);
             try (OutputStream out = new BufferedOutputStream(Files.newOutputStream(tmp))) {
                 PngWriter.write(image.toRgb8(), image.width(), image.height(), out);
             }
             if (overwrite) {
+                OutputFiles.keepMode(file, tmp);
                 Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING);
             } else {
                 Files.move(tmp, file);
@@ -35,7 +35,7 @@ final class PngFiles {
         } catch (FileAlreadyExistsException e) {
             throw new Main.UserError(file + " exists; pass --overwrite to replace it");
         } catch (IOException e) {
-            throw new Main.UserError("cannot write " + file + ": " + e.getMessage());
+            throw new Main.UserError("cannot write " + file + ": " + dev.ldm4j.weights.IoErrors.reason(e));
         } finally {
             if (tmp != null) {
                 try {

@@ -47,6 +47,7 @@ public final class RandomWeightsCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
+        OutputFiles.checkWritable(output, "--output", overwrite);
         Map<String, Object> entries = Json.parseObject(header);
         Map<String, Tensor> tensors = new LinkedHashMap<>();
         long salt = seed;
