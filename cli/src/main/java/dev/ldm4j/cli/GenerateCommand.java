@@ -7,6 +7,7 @@ import dev.ldm4j.diffusion.pipeline.GenerationRequest;
 import dev.ldm4j.diffusion.pipeline.GenerationResult;
 import dev.ldm4j.diffusion.pipeline.RgbImage;
 import dev.ldm4j.diffusion.pipeline.StableDiffusionPipeline;
+import dev.ldm4j.diffusion.prompt.PromptStyle;
 import dev.ldm4j.diffusion.random.NoiseSource;
 import dev.ldm4j.diffusion.random.TorchCudaGenerator;
 import dev.ldm4j.diffusion.random.TorchGenerator;
@@ -28,6 +29,7 @@ import java.io.PrintWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
@@ -50,6 +52,16 @@ public final class GenerateCommand implements Callable<Integer> {
 
     @Option(names = "--negative-prompt", paramLabel = "TEXT", defaultValue = "", description = "What to steer away from (the unconditional branch of guidance).")
     String negativePrompt;
+
+    @Option(names = "--prompt-style", paramLabel = "diffusers|a1111",
+            description = {"How the prompts are read: diffusers (the text as it is, cut at 77 tokens; the default) or a1111",
+                    "(A1111's emphasis (word:1.3) (word) [word] \\( and BREAK; prompts of any length, in chunks of 75 tokens)."})
+    String promptStyle;
+
+    @Option(names = "--from-png", paramLabel = "FILE.png",
+            description = {"Take every setting from the generation parameters stored in FILE.png (by ldm4j or A1111; see",
+                    "./ldm4j info); flags given beside it override them. The model is --model, else the one the file names."})
+    Path fromPng;
 
     @Option(names = "--steps", description = "Denoising steps (default: the model folder's ldm4j_defaults.json, else 50 as diffusers).")
     Integer stepsOption;
@@ -151,8 +163,13 @@ public final class GenerateCommand implements Callable<Integer> {
     @Override
     public Integer call() {
         PrintWriter err = spec.commandLine().getErr();
+        String pngModelHash = fromPng == null ? null : applyFromPng(err);
         if (prompt == null) {
             throw new Main.UserError("--prompt is required");
+        }
+        PromptStyle style = promptStyle == null ? PromptStyle.DIFFUSERS : PromptStyle.byLabel(promptStyle);
+        if (style == null) {
+            throw new Main.UserError("--prompt-style must be diffusers or a1111, got '" + promptStyle + "'");
         }
         model = BuiltinModels.resolve(model);
         applyModelDefaults(GenerationDefaults.of(model));
@@ -161,7 +178,7 @@ public final class GenerateCommand implements Callable<Integer> {
         RgbImage init = image == null ? null : readInitImage(image);
         long s = seed != null ? seed : ThreadLocalRandom.current().nextLong(0, 1L << 53);
         GenerationRequest request = new GenerationRequest(prompt, negativePrompt, steps, guidance, width, height, batch, s,
-                scheduler, karras, clipSkip, init, strength);
+                scheduler, karras, clipSkip, init, strength, style);
 
         long loadStart = System.nanoTime();
         Map<String, String> backendOptions = dtype == null || device.equals("cpu") ? Map.of() : Map.of("dtype", dtype);
@@ -177,11 +194,21 @@ public final class GenerateCommand implements Callable<Integer> {
                 checkHeapForDecoding(pipe, size[0], size[1]);
             }
             pipe.setStepRecording(cudaGraph);
-            warnIfTruncated(pipe.tokenizer().encode(prompt), "prompt", err);
-            warnIfTruncated(pipe.tokenizer().encode(negativePrompt), "negative prompt", err);
+            if (style == PromptStyle.DIFFUSERS) {
+                warnIfTruncated(pipe.tokenizer().encode(prompt), "prompt", err);
+                warnIfTruncated(pipe.tokenizer().encode(negativePrompt), "negative prompt", err);
+            }
+            String modelHash = ModelHash.shortHash(model);
+            if (pngModelHash != null && !pngModelHash.equals(modelHash)) {
+                err.println("ldm4j: warning: " + fromPng + " was made with a model of hash " + pngModelHash + "; " + model
+                        + " has hash " + modelHash + ", so the image will differ");
+            }
             GenerationResult result = pipe.generate(request, scheduler(pipe), noise(s), new Progress(err));
             for (int i = 0; i < outputs.size(); i++) {
-                PngFiles.write(result.images().get(i), outputs.get(i), overwrite);
+                int index = keepOnly >= 0 ? keepOnly : i;
+                Map<String, String> text = Map.of(GenerationSettings.KEY,
+                        settings(pipe, style, s, size, init != null, index, modelHash).toInfotext(version()).format());
+                PngFiles.write(result.images().get(index), outputs.get(i), overwrite, text);
                 err.println("ldm4j: wrote " + outputs.get(i));
             }
             if (saveLatents != null) {
@@ -210,6 +237,130 @@ public final class GenerateCommand implements Callable<Integer> {
             }
         }
         return 0;
+    }
+
+    /** With --from-png and a batch in the file (and no --batch): which image of the batch to write, else -1. */
+    private int keepOnly = -1;
+
+    /**
+     * --from-png: every setting the file holds that the command line does not give. Returns the file's
+     * model hash (null when it has none) for a check once the model is known.
+     */
+    private String applyFromPng(PrintWriter err) {
+        String text = PngMetadata.read(fromPng).text().get(GenerationSettings.KEY);
+        if (text == null) {
+            throw new Main.UserError(fromPng + " holds no generation parameters (no '" + GenerationSettings.KEY
+                    + "' text chunk); ./ldm4j info " + fromPng + " shows what it holds");
+        }
+        GenerationSettings s = GenerationSettings.fromInfotext(Infotext.parse(text), fromPng.toString());
+        if (!s.ignored().isEmpty()) {
+            err.println("ldm4j: warning: " + fromPng + ": ignored, ldm4j has no such setting: " + String.join(", ", s.ignored()));
+        }
+        if (!given("--prompt")) {
+            prompt = s.prompt();
+        }
+        if (!given("--negative-prompt")) {
+            negativePrompt = s.negativePrompt();
+        }
+        if (!given("--steps") && s.steps() != null) {
+            stepsOption = s.steps();
+        }
+        if (!given("--guidance") && s.guidance() != null) {
+            guidanceOption = s.guidance();
+        }
+        if (!given("--scheduler") && !given("--karras")) {
+            if (s.samplerProblem() != null) {
+                throw new Main.UserError(fromPng + ": " + s.samplerProblem() + "; choose one with --scheduler NAME");
+            }
+            scheduler = s.scheduler();
+            karras = s.karras();
+            Map<String, String> options = new LinkedHashMap<>(s.schedulerOptions());
+            options.putAll(schedulerOptions);                       // the command line's on top
+            schedulerOptions = options;
+        }
+        if (!given("--seed") && s.seed() != null) {
+            seed = s.seed();
+        }
+        if (image == null && !given("--width") && !given("--height") && s.width() != null) {
+            width = s.width();
+            height = s.height();
+        }
+        if (s.strength() != null) {
+            if (image == null) {
+                throw new Main.UserError(fromPng + " was made by image-to-image (strength " + s.strength()
+                        + ") from a starting image it does not hold; pass that image with --image FILE");
+            }
+            if (!given("--strength")) {
+                strength = s.strength();
+            }
+        }
+        if (!given("--noise-dtype")) {
+            noiseDtype = s.noiseDtype() == null ? "float32" : s.noiseDtype();
+        }
+        if (!given("--generator")) {
+            generator = s.generator();
+        }
+        if (!given("--clip-skip") && s.clipSkip() != null) {
+            clipSkip = s.clipSkip();
+        }
+        if (!given("--prompt-style")) {
+            promptStyle = s.promptStyle();
+        }
+        if (!given("--prediction") && s.prediction() != null) {
+            prediction = s.prediction();
+        }
+        if (!given("--device") && s.device() != null) {
+            device = s.device();
+        }
+        if (!given("--dtype") && s.dtype() != null) {
+            dtype = s.dtype();
+        }
+        if (!given("--vae-dtype") && s.vaeDtype() != null) {
+            vaeDtype = s.vaeDtype();
+        }
+        if (!given("--batch") && s.batchSize() > 1) {
+            batch = s.batchSize();
+            keepOnly = s.batchIndex();
+        }
+        if (model == null) {
+            model = modelNamedIn(s);
+        }
+        return s.modelHash();
+    }
+
+    /** The model a PNG names: a file or folder of that name (with or without .safetensors), or a built-in model. */
+    private Path modelNamedIn(GenerationSettings s) {
+        String name = s.modelName();
+        if (name == null) {
+            throw new Main.UserError(fromPng + " does not name its model; pass --model PATH");
+        }
+        for (String candidate : List.of(name, name + ".safetensors")) {
+            try {
+                Path p = BuiltinModels.resolve(Path.of(candidate));
+                if (Files.isDirectory(p) || Files.isRegularFile(p) && p.toString().endsWith(".safetensors")) {
+                    return p;
+                }
+            } catch (java.nio.file.InvalidPathException notAPath) {
+                break;
+            }
+        }
+        throw new Main.UserError(fromPng + " was made with the model '" + name + "'" + (s.modelHash() == null ? "" : " (hash " + s.modelHash() + ")")
+                + ", which is no file, folder or built-in model here; pass --model PATH");
+    }
+
+    /** The settings of image index of this run, as written into its PNG. */
+    private GenerationSettings settings(StableDiffusionPipeline pipe, PromptStyle style, long s, int[] size, boolean imageToImage,
+                                        int index, String modelHash) {
+        String ownClass = scheduler == null ? String.valueOf(pipe.spec().schedulerConfig().get("_class_name")) : null;
+        return new GenerationSettings(prompt, negativePrompt, steps, guidance, scheduler, karras, ownClass, null, schedulerOptions,
+                s, size[0], size[1], noiseDtype, generator, clipSkip, style.label(), imageToImage ? strength : null, prediction,
+                device, dtype, vaeDtype, batch, index, ModelHash.name(model), modelHash, List.of());
+    }
+
+    /** "ldm4j VERSION" for the parameters' Version key. */
+    private static String version() {
+        String v = GenerateCommand.class.getPackage().getImplementationVersion();
+        return "ldm4j " + (v == null ? "dev" : v);
     }
 
     /** Steps, guidance and sampler: the flag when given, else the model folder's own defaults, else diffusers'. */
@@ -382,7 +533,7 @@ public final class GenerateCommand implements Callable<Integer> {
     /** The files to write, checked now (new or replaceable, writable, distinct) so that a long run never ends on a write error. */
     private List<Path> outputFiles() {
         List<Path> files = new ArrayList<>();
-        if (batch == 1) {
+        if (batch == 1 || keepOnly >= 0) {
             files.add(output);
         } else {
             String name = output.getFileName().toString();
@@ -405,7 +556,8 @@ public final class GenerateCommand implements Callable<Integer> {
 
     private static void warnIfTruncated(ClipEncoding enc, String what, PrintWriter err) {
         if (enc.truncated()) {
-            err.println("ldm4j: warning: the " + what + " is longer than 77 tokens; dropped: \"" + enc.droppedText() + "\"");
+            err.println("ldm4j: warning: the " + what + " has " + enc.tokenCount() + " tokens and the text encoder takes 75: the last "
+                    + enc.droppedTokenCount() + " were dropped (--prompt-style a1111 reads long prompts)");
         }
     }
 

@@ -1,6 +1,6 @@
-// Writing the pipeline's images as PNG files: 8-bit RGB with diffusers' rounding (RgbImage.toRgb8),
-// written to a temporary file beside the target and moved into place, never over an existing file
-// unless asked.
+// Writing the pipeline's images as PNG files: 8-bit RGB with diffusers' rounding (RgbImage.toRgb8) and
+// text chunks (the generation parameters), written to a temporary file beside the target and moved
+// into place, never over an existing file unless asked.
 package dev.ldm4j.cli;
 
 import dev.ldm4j.diffusion.pipeline.RgbImage;
@@ -12,6 +12,7 @@ import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
+import java.util.Map;
 
 final class PngFiles {
     private PngFiles() {
@@ -19,11 +20,16 @@ final class PngFiles {
 
     /** Writes the image as an 8-bit RGB PNG; never replaces a file unless overwrite. */
     static void write(RgbImage image, Path file, boolean overwrite) {
+        write(image, file, overwrite, Map.of());
+    }
+
+    /** As write(image, file, overwrite), with PNG text chunks (keyword -> text) such as the generation parameters. */
+    static void write(RgbImage image, Path file, boolean overwrite, Map<String, String> text) {
         Path tmp = null;
         try {
             tmp = OutputFiles.createTempBeside(file);
             try (OutputStream out = new BufferedOutputStream(Files.newOutputStream(tmp))) {
-                PngWriter.write(image.toRgb8(), image.width(), image.height(), out);
+                PngWriter.write(image.toRgb8(), image.width(), image.height(), text, out);
             }
             if (overwrite) {
                 OutputFiles.keepMode(file, tmp);

@@ -1,6 +1,8 @@
-// An 8-bit RGB PNG encoder (PNG specification, W3C 2003: signature, IHDR, one zlib-compressed IDAT,
-// IEND; each chunk's CRC-32 over its type and data). Rows use the Paeth filter (section 9.4), which
-// suits photographs. Only java.base is needed (java.util.zip), so a runtime without the desktop module
+// An 8-bit RGB PNG encoder (PNG specification, W3C 2003: signature, IHDR, text chunks, one
+// zlib-compressed IDAT, IEND; each chunk's CRC-32 over its type and data). Rows use the Paeth filter
+// (section 9.4), which suits photographs. Text (section 11.3.4) goes in a tEXt chunk when it is
+// Latin-1, as the specification requires, else in an uncompressed iTXt chunk (UTF-8), as Pillow (and
+// so A1111) writes it. Only java.base is needed (java.util.zip), so a runtime without the desktop module
 // (such as the small one carried to a GPU host) can write images; reading images stays in Images.
 package dev.ldm4j.cli;
 
@@ -9,6 +11,7 @@ import java.io.DataOutputStream;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.nio.charset.StandardCharsets;
+import java.util.Map;
 import java.util.zip.CRC32;
 import java.util.zip.Deflater;
 import java.util.zip.DeflaterOutputStream;
@@ -22,6 +25,17 @@ final class PngWriter {
 
     /** Writes width x height pixels of rgb (3 bytes per pixel, row by row) to out as a PNG. */
     static void write(byte[] rgb, int width, int height, OutputStream out) throws IOException {
+        write(rgb, width, height, Map.of(), out);
+    }
+
+    /**
+     * As write(rgb, width, height, out), with a text chunk per entry of text (keyword -> text, in the
+     * map's order) before the image data.
+     */
+    static void write(byte[] rgb, int width, int height, Map<String, String> text, OutputStream out) throws IOException {
+        for (Map.Entry<String, String> e : text.entrySet()) {
+            checkText(e.getKey(), e.getValue());
+        }
         if (width <= 0 || height <= 0 || (long) width * height * 3 != rgb.length) {
             throw new IllegalArgumentException("a " + width + "x" + height + " RGB image needs " + (long) width * height * 3 + " bytes, got " + rgb.length);
         }
@@ -37,9 +51,46 @@ final class PngWriter {
         h.writeByte(0);   // filter method 0 (five per-row filter types)
         h.writeByte(0);   // no interlace
         chunk(data, "IHDR", header.toByteArray());
+        for (Map.Entry<String, String> e : text.entrySet()) {
+            boolean latin1 = StandardCharsets.ISO_8859_1.newEncoder().canEncode(e.getValue());
+            chunk(data, latin1 ? "tEXt" : "iTXt", textChunk(e.getKey(), e.getValue(), latin1));
+        }
         chunk(data, "IDAT", compressedRows(rgb, width, height));
         chunk(data, "IEND", new byte[0]);
         data.flush();
+    }
+
+    /**
+     * A keyword is 1 to 79 printable Latin-1 characters without leading, trailing or double spaces;
+     * the text holds no NUL (section 11.3.4.3).
+     */
+    private static void checkText(String keyword, String text) {
+        boolean ok = !keyword.isEmpty() && keyword.length() <= 79 && !keyword.startsWith(" ") && !keyword.endsWith(" ")
+                && !keyword.contains("  ");
+        for (int i = 0; ok && i < keyword.length(); i++) {
+            char c = keyword.charAt(i);
+            ok = (c >= 32 && c <= 126) || (c >= 161 && c <= 255);
+        }
+        if (!ok) {
+            throw new IllegalArgumentException("'" + keyword + "' is not a PNG text keyword (1-79 printable Latin-1 characters)");
+        }
+        if (text.indexOf('\0') >= 0) {
+            throw new IllegalArgumentException("PNG text '" + keyword + "' holds a NUL character");
+        }
+    }
+
+    /** tEXt: keyword, NUL, Latin-1 text. iTXt: keyword, NUL, not compressed (0, 0), no language tag or translated keyword (NUL, NUL), UTF-8 text. */
+    private static byte[] textChunk(String keyword, String text, boolean latin1) throws IOException {
+        ByteArrayOutputStream b = new ByteArrayOutputStream();
+        b.write(keyword.getBytes(StandardCharsets.ISO_8859_1));
+        b.write(0);
+        if (latin1) {
+            b.write(text.getBytes(StandardCharsets.ISO_8859_1));
+        } else {
+            b.write(new byte[] {0, 0, 0, 0});
+            b.write(text.getBytes(StandardCharsets.UTF_8));
+        }
+        return b.toByteArray();
     }
 
     /** The zlib stream of the filtered rows: each row is its filter type byte, then Paeth differences. */
