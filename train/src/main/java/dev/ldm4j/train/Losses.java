@@ -35,7 +35,7 @@ public final class Losses {
         Tensor d = b.sub(pred, target);
         Tensor perSample = b.sum(b.mul(d, d).reshape(batch, Math.toIntExact(d.numel() / batch)), 1);     // [B, 1]
         Tensor w = b.toDevice(Tensor.of(weights.clone(), batch, 1));
-        return b.scale(total(b, b.mul(perSample, w)), (float) batch / d.numel());
+        return b.scale(total(b, b.mul(perSample, w)), 1f / d.numel());     // (1/B) sum_b w_b (S_b / P), B P = numel
     }
 
     /**
