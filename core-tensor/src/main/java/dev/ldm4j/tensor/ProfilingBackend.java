@@ -31,6 +31,20 @@ public final class ProfilingBackend extends ForwardingBackend {
         return out;
     }
 
+    /** The floating-point operations counted so far, over every op (the products: convs, linears, matmuls, attention). */
+    public long totalFlops() {
+        synchronized (stats) {
+            return stats.values().stream().mapToLong(s -> s[2]).sum();
+        }
+    }
+
+    /** Forgets what has been counted (e.g. the warm-up steps of a benchmark). */
+    public void reset() {
+        synchronized (stats) {
+            stats.clear();
+        }
+    }
+
     /** One line per op, slowest first: calls, seconds, share of the profiled time, GFLOP/s where counted. */
     public String report() {
         List<Map.Entry<String, long[]>> rows;

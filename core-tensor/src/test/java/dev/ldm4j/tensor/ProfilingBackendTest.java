@@ -6,6 +6,8 @@ import org.junit.jupiter.api.Test;
 import java.util.Random;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 class ProfilingBackendTest {
@@ -30,5 +32,17 @@ class ProfilingBackendTest {
         assertArrayEquals(cpu.conv2d(x, w, null, 1, 1).toFloatArray(), prof.conv2d(x, w, null, 1, 1).toFloatArray());
         String report = prof.report();
         assertTrue(report.contains("matmul") && report.contains("conv2d 3x3"), report);
+    }
+
+    @Test
+    void countsTheFlopsOfProductsAndForgetsThemOnReset() {
+        ProfilingBackend prof = new ProfilingBackend(Backends.create("cpu"));
+        prof.matmul(random(1, 3, 5, 7), random(2, 3, 7, 4));                    // 2 * (3*5*4 outputs) * K 7
+        prof.add(random(3, 6), random(4, 6));                                     // not a product: 0
+        prof.conv2d(random(5, 2, 8, 6, 5), random(6, 4, 8, 3, 3), null, 1, 1);  // 2 * (2*6*5 pixels) * (4*8*3*3 weights)
+        assertEquals(2L * 60 * 7 + 2L * 60 * 288, prof.totalFlops());
+        prof.reset();
+        assertEquals(0, prof.totalFlops());
+        assertFalse(prof.report().contains("matmul"), prof.report());
     }
 }
