@@ -4,7 +4,9 @@
 // (rounding up) and keeps its intermediate features on a skip stack; the mid block works at the lowest
 // resolution; the up path brings it back level by level to each skip's size (diffusers' upsample_size),
 // concatenating one skip tensor before each resnet; conv_norm_out, SiLU and conv_out return to the
-// latent channels. Cross attention reads the text context in every Transformer2DModel.
+// latent channels. Cross attention reads the text context in every Transformer2DModel. A U-Net with
+// time_cond_proj_dim (LCM-distilled) also takes a timestep condition, the embedded guidance scale, which
+// time_embedding adds to the time projection (GuidanceScaleEmbedding makes it).
 package dev.ldm4j.diffusion.unet;
 
 import dev.ldm4j.nn.Conv2d;
@@ -37,7 +39,7 @@ public final class UNet2DConditionModel {
         this.backend = p.backend();
         List<Integer> ch = c.blockOutChannels();
         int n = c.blocks();
-        this.timeEmbedding = new TimestepEmbedding(p.child("time_embedding"), ch.get(0), c.timeEmbedDim());
+        this.timeEmbedding = new TimestepEmbedding(p.child("time_embedding"), ch.get(0), c.timeEmbedDim(), c.timeCondProjDim());
         this.convIn = new Conv2d(p.child("conv_in"), c.inChannels(), ch.get(0), 3, 1, 1);
 
         int out = ch.get(0);
@@ -80,9 +82,17 @@ public final class UNet2DConditionModel {
      * one per batch row (or one for all rows), context [B, L, cross_attention_dim] -> [B, out, h, w].
      */
     public Tensor forward(Tensor sample, float[] timesteps, Tensor context) {
-        checkInputs(sample, timesteps, context);
+        return forward(sample, timesteps, context, null);
+    }
+
+    /**
+     * As forward(sample, timesteps, context), with diffusers' timestep_cond: timestepCond [B,
+     * time_cond_proj_dim] (the embedded guidance scale of an LCM U-Net), or null for none.
+     */
+    public Tensor forward(Tensor sample, float[] timesteps, Tensor context, Tensor timestepCond) {
+        checkInputs(sample, timesteps, context, timestepCond);
         try (TensorScope scope = TensorScope.open()) {
-            return scope.keep(forwardProjected(sample, timeProjection(timesteps, sample.dim(0)), context));
+            return scope.keep(forwardProjected(sample, timeProjection(timesteps, sample.dim(0)), context, timestepCond));
         }
     }
 
@@ -99,8 +109,13 @@ public final class UNet2DConditionModel {
      * (TensorScope): the skip tensors when the call ends, the others as soon as they are consumed.
      */
     public Tensor forwardProjected(Tensor sample, Tensor tProj, Tensor context) {
+        return forwardProjected(sample, tProj, context, null);
+    }
+
+    /** forwardProjected with timestepCond [B, time_cond_proj_dim] added through time_embedding.cond_proj (null: none). */
+    public Tensor forwardProjected(Tensor sample, Tensor tProj, Tensor context, Tensor timestepCond) {
         try (TensorScope scope = TensorScope.open()) {
-            Tensor temb = timeEmbedding.forward(tProj);                    // [B, 4 C0]
+            Tensor temb = timeEmbedding.forward(tProj, timestepCond);      // [B, 4 C0]
             Tensor h = convIn.forward(sample);                             // [B, C0, h, w]
             Deque<Tensor> skips = new ArrayDeque<>();
             skips.push(h);
@@ -122,7 +137,7 @@ public final class UNet2DConditionModel {
         }
     }
 
-    private void checkInputs(Tensor sample, float[] timesteps, Tensor context) {
+    private void checkInputs(Tensor sample, float[] timesteps, Tensor context, Tensor timestepCond) {
         if (sample.rank() != 4 || sample.dim(1) != config.inChannels() || sample.dim(2) < 1 || sample.dim(3) < 1) {
             throw new IllegalArgumentException("unet: sample must be [B, " + config.inChannels() + ", h, w] with h and w positive, got "
                     + Arrays.toString(sample.shape()));
@@ -134,6 +149,13 @@ public final class UNet2DConditionModel {
         if (context.rank() != 3 || context.dim(0) != b || context.dim(2) != config.crossAttentionDim()) {
             throw new IllegalArgumentException("unet: context must be [" + b + ", L, " + config.crossAttentionDim() + "], got "
                     + Arrays.toString(context.shape()));
+        }
+        if (timestepCond != null && !config.hasGuidanceEmbedding()) {
+            throw new IllegalArgumentException("unet: a timestep condition was given, but this U-Net has no time_cond_proj_dim");
+        }
+        if (timestepCond != null && (timestepCond.rank() != 2 || timestepCond.dim(0) != b || timestepCond.dim(1) != config.timeCondProjDim())) {
+            throw new IllegalArgumentException("unet: timestep condition must be [" + b + ", " + config.timeCondProjDim() + "], got "
+                    + Arrays.toString(timestepCond.shape()));
         }
     }
 

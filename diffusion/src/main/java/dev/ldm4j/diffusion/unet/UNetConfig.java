@@ -6,6 +6,9 @@
 // (a naming mistake kept for compatibility); "num_attention_heads", when set, takes precedence. So
 // SD 1.5's attention_head_dim 8 means 8 heads of 40, 80, 160, 160 channels, and SD 2.1's [5, 10, 20, 20]
 // means heads of 64 channels. headsPerBlock() applies that rule.
+//
+// time_cond_proj_dim (null for SD 1.x/2.x): the width of the extra timestep condition that LCM-distilled
+// U-Nets take, the embedded guidance scale (Luo et al. 2023, sec. 4.2); TimestepEmbedding then has a cond_proj.
 package dev.ldm4j.diffusion.unet;
 
 import dev.ldm4j.nn.ConfigValues;
@@ -34,7 +37,8 @@ public record UNetConfig(
         List<Integer> attentionHeadDim,
         List<Integer> numAttentionHeads,
         boolean useLinearProjection,
-        boolean upcastAttention) {
+        boolean upcastAttention,
+        Integer timeCondProjDim) {
 
     /** SD 1.x head count: 8 heads in every block of the published models. */
     public static final int SD1_HEADS = 8;
@@ -50,6 +54,9 @@ public record UNetConfig(
         attentionHeadDim = List.copyOf(attentionHeadDim);
         numAttentionHeads = numAttentionHeads == null ? null : List.copyOf(numAttentionHeads);
         int n = blockOutChannels.size();
+        if (timeCondProjDim != null && timeCondProjDim <= 0) {
+            throw new WeightException("unet config: time_cond_proj_dim must be positive, got " + timeCondProjDim);
+        }
         if (n == 0 || downBlockTypes.size() != n || upBlockTypes.size() != n || layersPerBlock.size() != n
                 || transformerLayersPerBlock.size() != n || attentionHeadDim.size() != n
                 || (numAttentionHeads != null && numAttentionHeads.size() != n)) {
@@ -81,6 +88,19 @@ public record UNetConfig(
         }
     }
 
+    /** A U-Net without the guidance-scale condition (time_cond_proj_dim null), as every SD 1.x/2.x release. */
+    public UNetConfig(int sampleSize, int inChannels, int outChannels, boolean flipSinToCos, int freqShift,
+                      List<String> downBlockTypes, String midBlockType, List<String> upBlockTypes,
+                      List<Integer> blockOutChannels, List<Integer> layersPerBlock, int downsamplePadding,
+                      double midBlockScaleFactor, int normNumGroups, double normEps, int crossAttentionDim,
+                      List<Integer> transformerLayersPerBlock, List<Integer> attentionHeadDim,
+                      List<Integer> numAttentionHeads, boolean useLinearProjection, boolean upcastAttention) {
+        this(sampleSize, inChannels, outChannels, flipSinToCos, freqShift, downBlockTypes, midBlockType, upBlockTypes,
+                blockOutChannels, layersPerBlock, downsamplePadding, midBlockScaleFactor, normNumGroups, normEps,
+                crossAttentionDim, transformerLayersPerBlock, attentionHeadDim, numAttentionHeads, useLinearProjection,
+                upcastAttention, null);
+    }
+
     /** Stable Diffusion 1.x (1.4, 1.5): CLIP ViT-L/14 context of 768, 8 heads, conv proj_in/proj_out. */
     public static UNetConfig sd15() {
         return new UNetConfig(64, 4, 4, true, 0,
@@ -88,7 +108,7 @@ public record UNetConfig(
                 "UNetMidBlock2DCrossAttn",
                 List.of("UpBlock2D", "CrossAttnUpBlock2D", "CrossAttnUpBlock2D", "CrossAttnUpBlock2D"),
                 List.of(320, 640, 1280, 1280), List.of(2, 2, 2, 2), 1, 1.0, 32, 1e-5, 768,
-                List.of(1, 1, 1, 1), List.of(8, 8, 8, 8), null, false, false);
+                List.of(1, 1, 1, 1), List.of(8, 8, 8, 8), null, false, false, null);
     }
 
     /**
@@ -101,7 +121,7 @@ public record UNetConfig(
                 "UNetMidBlock2DCrossAttn",
                 List.of("UpBlock2D", "CrossAttnUpBlock2D", "CrossAttnUpBlock2D", "CrossAttnUpBlock2D"),
                 List.of(320, 640, 1280, 1280), List.of(2, 2, 2, 2), 1, 1.0, 32, 1e-5, 1024,
-                List.of(1, 1, 1, 1), List.of(5, 10, 20, 20), null, true, false);
+                List.of(1, 1, 1, 1), List.of(5, 10, 20, 20), null, true, false, null);
     }
 
     /** The settings in a diffusers unet/config.json (parsed by dev.ldm4j.weights.Json). */
@@ -109,7 +129,7 @@ public record UNetConfig(
         ConfigValues c = new ConfigValues(json, "unet config");
         List<Integer> channels = c.integers("block_out_channels", -1, List.of(320, 640, 1280, 1280));
         int n = channels.size();
-        for (String key : List.of("class_embed_type", "addition_embed_type", "encoder_hid_dim", "time_cond_proj_dim",
+        for (String key : List.of("class_embed_type", "addition_embed_type", "encoder_hid_dim",
                 "num_class_embeds", "time_embedding_dim", "time_embedding_act_fn", "timestep_post_act",
                 "reverse_transformer_layers_per_block", "mid_block_only_cross_attention", "cross_attention_norm")) {
             c.requireAbsent(key);
@@ -154,7 +174,8 @@ public record UNetConfig(
                 headDim,
                 numHeads,
                 c.bool("use_linear_projection", false),
-                c.bool("upcast_attention", false));
+                c.bool("upcast_attention", false),
+                c.has("time_cond_proj_dim") ? c.integer("time_cond_proj_dim", 0) : null);
     }
 
     /** Number of down (and up) blocks. */
@@ -165,6 +186,19 @@ public record UNetConfig(
     /** Attention heads of down block i (num_attention_heads if set, else attention_head_dim; see the header). */
     public int headsPerBlock(int i) {
         return numAttentionHeads != null ? numAttentionHeads.get(i) : attentionHeadDim.get(i);
+    }
+
+    /** Whether the U-Net takes an embedded guidance scale (time_cond_proj_dim is set: an LCM-distilled U-Net). */
+    public boolean hasGuidanceEmbedding() {
+        return timeCondProjDim != null;
+    }
+
+    /** The same U-Net with (or, given null, without) the guidance-scale condition of that width. */
+    public UNetConfig withTimeCondProjDim(Integer dim) {
+        return new UNetConfig(sampleSize, inChannels, outChannels, flipSinToCos, freqShift, downBlockTypes, midBlockType,
+                upBlockTypes, blockOutChannels, layersPerBlock, downsamplePadding, midBlockScaleFactor, normNumGroups,
+                normEps, crossAttentionDim, transformerLayersPerBlock, attentionHeadDim, numAttentionHeads,
+                useLinearProjection, upcastAttention, dim);
     }
 
     /** Channels of the time embedding: 4 * block_out_channels[0]. */
@@ -184,14 +218,14 @@ public record UNetConfig(
         return new UNetConfig(size, inChannels, outChannels, flipSinToCos, freqShift, downBlockTypes, midBlockType,
                 upBlockTypes, blockOutChannels, layersPerBlock, downsamplePadding, midBlockScaleFactor, normNumGroups,
                 normEps, crossAttentionDim, transformerLayersPerBlock, attentionHeadDim, numAttentionHeads,
-                useLinearProjection, upcastAttention);
+                useLinearProjection, upcastAttention, timeCondProjDim);
     }
 
     public UNetConfig withInChannels(int in) {
         return new UNetConfig(sampleSize, in, outChannels, flipSinToCos, freqShift, downBlockTypes, midBlockType,
                 upBlockTypes, blockOutChannels, layersPerBlock, downsamplePadding, midBlockScaleFactor, normNumGroups,
                 normEps, crossAttentionDim, transformerLayersPerBlock, attentionHeadDim, numAttentionHeads,
-                useLinearProjection, upcastAttention);
+                useLinearProjection, upcastAttention, timeCondProjDim);
     }
 
     private static List<Integer> nCopies(int n, int v) {
