@@ -2,13 +2,14 @@
 # Reproduces the built-in model models/shapes from nothing, with ldm4j's own training commands only:
 #   1. train vae    a KL autoencoder (factor 4: 64x64x3 images <-> 16x16x4 latents) on shapes-v1
 #   2. train unet   the U-Net and its CLIP text encoder, jointly from scratch, in the frozen VAE's latent space
-#   3. train vae --decoder-only   (at the same time as 2) the decoder fine-tuned further; the encoder, and so
-#                   the latent space the U-Net learns in, stays as it was
+#   3. train vae --decoder-only   (at the same time as 2, at low priority) the decoder fine-tuned further in two
+#                   stages (lr 5e-4, then 2e-4); the encoder, and so the latent space the U-Net learns in, stays
 #   4. the U-Net's folder with the fine-tuned VAE, converted to fp16, becomes models/shapes (the model card is
 #      written by hand from the run's numbers).
 # Every stage resumes (--resume): run the script again after an interruption and it continues where it stopped.
 # Usage: models/shapes/recipe.sh [WORK_DIR] (default: runs/shapes). Times on a 2-core machine are in MODEL_CARD.md.
 set -euo pipefail
+export LDM4J_HEAP=${LDM4J_HEAP:-4g}
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 work=${1:-$root/runs/shapes}
 ldm4j="$root/ldm4j"
@@ -18,10 +19,12 @@ mkdir -p "$work"
     --steps 1500 --batch 8 --lr 1e-3 --warmup 100 --save-every 250
 
 "$ldm4j" train unet --data shapes --vae "$work/vae" --out "$work/unet" --resume --seed 2 \
-    --steps "${UNET_STEPS:-2400}" --batch 16 --lr 6e-4 --warmup 200 --min-snr-gamma 5 --save-every 400 &
+    --steps "${UNET_STEPS:-3000}" --batch 16 --lr 6e-4 --warmup 200 --min-snr-gamma 5 --save-every 500 &
 unet=$!
-nice -n 15 "$ldm4j" train vae --data shapes --model "$work/vae" --decoder-only --out "$work/decoder" --resume --seed 3 \
-    --steps "${DECODER_STEPS:-1500}" --batch 8 --lr 5e-4 --warmup 50 --save-every 250 &
+( nice -n 15 "$ldm4j" train vae --data shapes --model "$work/vae" --decoder-only --out "$work/decoder" --resume --seed 3 \
+      --steps 1500 --batch 8 --lr 5e-4 --warmup 50 --save-every 250 &&
+  nice -n 15 "$ldm4j" train vae --data shapes --model "$work/decoder" --decoder-only --out "$work/decoder2" --resume --seed 4 \
+      --steps 1500 --batch 8 --lr 2e-4 --warmup 20 --save-every 250 ) &
 decoder=$!
 wait "$unet"
 wait "$decoder"
@@ -29,6 +32,6 @@ wait "$decoder"
 rm -rf "$work/assembled"
 cp -r "$work/unet" "$work/assembled"
 rm -rf "$work/assembled/vae"
-cp -r "$work/decoder/vae" "$work/assembled/vae"
+cp -r "$work/decoder2/vae" "$work/assembled/vae"
 "$ldm4j" convert --model "$work/assembled" --out "$root/models/shapes" --dtype fp16 --overwrite
 echo "models/shapes written; evaluate it with: ./ldm4j eval shapes --model shapes"
