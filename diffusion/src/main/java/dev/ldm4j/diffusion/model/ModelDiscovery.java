@@ -2,7 +2,8 @@
 // component's config.json and safetensors weights, scheduler/scheduler_config.json, tokenizer/) or
 // an original-layout single file whose architecture is read from its names and shapes. Settings the
 // shapes cannot reveal come from --config DIR (a diffusers folder) or, for the published models,
-// their standard values. Unsupported models (SDXL, inpainting) are refused by name.
+// their standard values. Unsupported models (SDXL, inpainting, LoRA files, single-file LCM checkpoints) are
+// refused by name. A folder whose U-Net has time_cond_proj_dim (LCM-distilled) is read like any other.
 package dev.ldm4j.diffusion.model;
 
 import dev.ldm4j.diffusion.clip.ClipTextConfig;
@@ -184,6 +185,14 @@ public final class ModelDiscovery {
     }
 
     static StableDiffusionModelSpec fromOriginal(Path file, WeightSource src, Path configDir, String override) {
+        if (isLora(src)) {
+            throw new ModelException(file + ": a LoRA file (e.g. an LCM-LoRA), not a whole model; LoRA is not supported yet (issue 16):"
+                    + " pass a whole model, e.g. an LCM-distilled diffusers folder");
+        }
+        if (src.info(OriginalLayout.UNET_PREFIX + "time_embed.cond_proj.weight") != null) {
+            throw new ModelException(file + ": an LCM-distilled U-Net (" + OriginalLayout.UNET_PREFIX + "time_embed.cond_proj.weight)"
+                    + " in a single file is not supported yet; pass the model as a diffusers folder");
+        }
         if (!OriginalLayout.isOriginal(src)) {
             boolean diffusersUnet = src.info("conv_in.weight") != null || src.info("down_blocks.0.resnets.0.conv1.weight") != null;
             throw new ModelException(file + ": not a Stable Diffusion checkpoint (no '" + OriginalLayout.UNET_PREFIX + "*' tensors"
@@ -245,6 +254,34 @@ public final class ModelDiscovery {
                 ignored, unrecognized, List.of(src));
     }
 
+    /** LoRA weights (kohya's lora_unet_* / lora_te_*, or PEFT/diffusers' *.lora_A / *.lora.down names), not a model. */
+    private static boolean isLora(WeightSource src) {
+        for (String n : src.names()) {
+            if (n.startsWith("lora_unet_") || n.startsWith("lora_te") || n.contains(".lora_A.") || n.contains(".lora_down.")
+                    || n.contains(".lora.down.")) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /**
+     * Whether model is a diffusers folder whose U-Net takes the embedded guidance scale (unet/config.json has
+     * time_cond_proj_dim: an LCM-distilled model), read before loading so that defaults and flags can follow
+     * it; false for a single file and for a folder without a readable U-Net config (loading then says why).
+     */
+    public static boolean hasGuidanceEmbedding(Path model) {
+        Path config = model.resolve("unet").resolve("config.json");
+        if (!Files.isDirectory(model) || !Files.isRegularFile(config)) {
+            return false;
+        }
+        try {
+            return Json.parseObject(config).get("time_cond_proj_dim") != null;
+        } catch (RuntimeException unreadable) {
+            return false;
+        }
+    }
+
     /** A UNetConfig from the inferred structure with the given head counts. */
     private static UNetConfig inferredUNet(SingleFileArchitecture a, List<Integer> heads, int sampleSize) {
         int n = a.unetChannels().size();
@@ -256,7 +293,7 @@ public final class ModelDiscovery {
         }
         return new UNetConfig(sampleSize, a.inChannels(), a.outChannels(), true, 0, down, "UNetMidBlock2DCrossAttn", up,
                 a.unetChannels(), java.util.Collections.nCopies(n, a.structure().layersPerBlock()), 1, 1.0, 32, 1e-5,
-                a.contextDim(), a.transformerDepth(), heads, null, a.linearProjection(), false);
+                a.contextDim(), a.transformerDepth(), heads, null, a.linearProjection(), false, null);
     }
 
     /** Refuses a --config whose component settings disagree with the checkpoint's shapes, naming the setting. */

@@ -4,6 +4,9 @@
 // image. generate() is the whole sampling loop in one method: encode the prompt, draw the starting
 // latents, then for each timestep scale the input, run the U-Net on the [uncond, cond] batch, apply
 // classifier-free guidance (Ho & Salimans 2022) and take a scheduler step; finally decode.
+// A U-Net with time_cond_proj_dim (LCM-distilled, Luo et al. 2023) runs as diffusers'
+// LatentConsistencyModelPipeline: no unconditional batch, one U-Net pass per step, the guidance scale
+// fed to the U-Net through GuidanceScaleEmbedding (w = guidance - 1), the LCM scheduler by default.
 package dev.ldm4j.diffusion.pipeline;
 
 import dev.ldm4j.diffusion.model.ModelDiscovery;
@@ -112,9 +115,15 @@ public final class StableDiffusionPipeline implements AutoCloseable {
         return tokenizer;
     }
 
-    /** The scheduler a request asks for: by name from the model's scheduler config, or the model's own. */
+    /**
+     * The scheduler a request asks for: by name from the model's scheduler config, or (name null) the
+     * default for the model, defaultSchedulerName().
+     */
     public Scheduler scheduler(String name, boolean karras) {
         Map<String, Object> config = spec.schedulerConfig();
+        if (name == null) {
+            name = defaultSchedulerName();
+        }
         if (name == null) {
             Scheduler s = Schedulers.fromClassName(String.valueOf(config.get("_class_name")), config);
             if (karras) {
@@ -123,6 +132,19 @@ public final class StableDiffusionPipeline implements AutoCloseable {
             return s;
         }
         return Schedulers.create(name, config, karras);
+    }
+
+    /**
+     * The scheduler a run without a named one uses, as a Schedulers name, or null for the model's own (the
+     * class its scheduler config names). An LCM U-Net samples with lcm, built from the model's scheduler
+     * config, unless that config is already LCM's or TCD's (an LCM download's is LCMScheduler).
+     */
+    public String defaultSchedulerName() {
+        if (!spec.unet().hasGuidanceEmbedding()) {
+            return null;
+        }
+        Object own = spec.schedulerConfig().get("_class_name");
+        return "LCMScheduler".equals(own) || "TCDScheduler".equals(own) ? null : "lcm";
     }
 
     /** Runs a request with its scheduler and a torch.Generator("cpu") seeded with its seed (float32 draws). */
@@ -138,7 +160,9 @@ public final class StableDiffusionPipeline implements AutoCloseable {
     public GenerationResult generate(GenerationRequest request, Scheduler scheduler, NoiseSource noise, StepListener listener) {
         int batch = request.batchSize();
         int[] size = outputSize(request);                                                      // {W, H}, checked
-        boolean guided = request.guidanceScale() > 1.0;
+        boolean embedded = spec.unet().hasGuidanceEmbedding();                                 // an LCM U-Net: guidance goes in as a condition
+        checkSupported(request, embedded);
+        boolean guided = !embedded && request.guidanceScale() > 1.0;
         float guidance = (float) request.guidanceScale();
 
         // 1. Text conditioning: [uncond x B, cond x B] (or cond x B without guidance), each [77, D] (A1111 style: [77 k, D]).
@@ -146,6 +170,11 @@ public final class StableDiffusionPipeline implements AutoCloseable {
         PromptEncoder.Embeddings prompt = promptEncoder.encode(request.prompt(), request.negativePrompt(), batch, guided,
                 request.clipSkip(), request.promptStyle());
         long textNanos = System.nanoTime() - t0;
+
+        // LCM U-Net: the embedded guidance scale, w = guidance - 1 for every row, [B, time_cond_proj_dim].
+        Tensor guidanceCond = embedded
+                ? backend.toDevice(GuidanceScaleEmbedding.forGuidanceScale(request.guidanceScale(), batch, spec.unet().timeCondProjDim()))
+                : null;
 
         // 2. Timesteps, and the latents to start from.
         scheduler.setTimesteps(request.steps());
@@ -200,10 +229,10 @@ public final class StableDiffusionPipeline implements AutoCloseable {
                         }
                     }
                     if (out == null) {
-                        out = unet.forwardProjected(x, tProj, prompt.context());
+                        out = unet.forwardProjected(x, tProj, prompt.context(), guidanceCond);
                         if (toRecord && i + 1 < timesteps.length) {
                             toRecord = false;
-                            recording = recordStep(x, tProj, prompt.context(), out);
+                            recording = recordStep(x, tProj, prompt.context(), guidanceCond, out);
                         }
                     }
                     float[] prediction = backend.toHost(out).data();
@@ -221,7 +250,8 @@ public final class StableDiffusionPipeline implements AutoCloseable {
             }
         }
 
-        // 4. Decode: undo the latent scaling, run the VAE decoder, map [-1, 1] to [0, 1].
+        // 4. Decode: undo the latent scaling, run the VAE decoder, map [-1, 1] to [0, 1]. (The LCM pipeline decodes the
+        //    last step's denoised estimate, which LCMScheduler returns as the latents of its final step.)
         long t2 = System.nanoTime();
         List<RgbImage> images = decode(latents, shape);
         long decodeNanos = System.nanoTime() - t2;
@@ -238,10 +268,10 @@ public final class StableDiffusionPipeline implements AutoCloseable {
      * recording only when that replay matches the op-by-op result eager (same kernels on the same
      * inputs, so it should agree to the last bit; 1e-6 of the largest value is allowed).
      */
-    private Recording recordStep(Tensor x, Tensor tProj, Tensor context, Tensor eager) {
+    private Recording recordStep(Tensor x, Tensor tProj, Tensor context, Tensor guidanceCond, Tensor eager) {
         Recording r;
         try {
-            r = backend.record(in -> unet.forwardProjected(in[0], in[1], context), x, tProj);
+            r = backend.record(in -> unet.forwardProjected(in[0], in[1], context, guidanceCond), x, tProj);
         } catch (RuntimeException e) {
             recordingStatus = "step recording failed (" + e.getMessage() + "); every step ran op by op";
             return null;
@@ -264,6 +294,26 @@ public final class StableDiffusionPipeline implements AutoCloseable {
             return null;
         }
         return r;
+    }
+
+    /**
+     * Refuses what an LCM U-Net cannot run as asked: diffusers' LatentConsistencyModelPipeline takes no
+     * negative prompt (there is no unconditional pass to steer), and its image-to-image pipeline is not
+     * implemented here yet.
+     */
+    private static void checkSupported(GenerationRequest request, boolean embedded) {
+        if (!embedded) {
+            return;
+        }
+        if (!request.negativePrompt().isEmpty()) {
+            throw new UnsupportedRequestException(UnsupportedRequestException.Part.NEGATIVE_PROMPT,
+                    "this U-Net is LCM-distilled (time_cond_proj_dim): it runs without an unconditional pass, so a negative prompt has no effect"
+                            + " (diffusers' LatentConsistencyModelPipeline takes none); leave it out");
+        }
+        if (request.isImageToImage()) {
+            throw new UnsupportedRequestException(UnsupportedRequestException.Part.IMAGE_TO_IMAGE,
+                    "image-to-image with an LCM-distilled U-Net (time_cond_proj_dim) is not supported yet; use text-to-image");
+        }
     }
 
     /** noise_pred = uncond + g (cond - uncond) over the [uncond x B, cond x B] prediction. */

@@ -270,4 +270,21 @@ class ModelDiscoveryTest {
         e = assertThrows(ModelException.class, () -> ModelDiscovery.discover(inpaint, null, null));
         assertTrue(e.getMessage().contains("inpainting"), e.getMessage());
     }
+
+    @Test
+    void loraFilesAndSingleFileLcmCheckpointsAreNamedAsUnsupported(@TempDir Path dir) {
+        for (String key : List.of("lora_unet_down_blocks_0_attentions_0_proj_in.lora_down.weight",
+                "unet.down_blocks.0.attentions.0.proj_in.lora_A.weight")) {
+            Path lora = dir.resolve("pytorch_lora_weights.safetensors");
+            SafetensorsWriter.write(lora, Map.of(key, Tensor.zeros(4, 8)), Map.of(), null, true);
+            ModelException e = assertThrows(ModelException.class, () -> ModelDiscovery.discover(lora, null, null));
+            assertTrue(e.getMessage().contains("LoRA") && e.getMessage().contains("issue 16"), e.getMessage());
+        }
+
+        Path lcm = dir.resolve("lcm.safetensors");
+        SafetensorsWriter.write(lcm, Map.of("model.diffusion_model.input_blocks.0.0.weight", Tensor.zeros(8, 4, 3, 3),
+                "model.diffusion_model.time_embed.cond_proj.weight", Tensor.zeros(8, 256)));
+        ModelException e = assertThrows(ModelException.class, () -> ModelDiscovery.discover(lcm, null, null));
+        assertTrue(e.getMessage().contains("LCM") && e.getMessage().contains("time_embed.cond_proj.weight"), e.getMessage());
+    }
 }
