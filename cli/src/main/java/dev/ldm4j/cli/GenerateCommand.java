@@ -3,6 +3,7 @@
 package dev.ldm4j.cli;
 
 import dev.ldm4j.diffusion.model.GenerationDefaults;
+import dev.ldm4j.diffusion.model.ModelDiscovery;
 import dev.ldm4j.diffusion.pipeline.GenerationRequest;
 import dev.ldm4j.diffusion.pipeline.GenerationResult;
 import dev.ldm4j.diffusion.pipeline.RgbImage;
@@ -63,17 +64,20 @@ public final class GenerateCommand implements Callable<Integer> {
                     "./ldm4j info); flags given beside it override them. The model is --model, else the one the file names."})
     Path fromPng;
 
-    @Option(names = "--steps", description = "Denoising steps (default: the model folder's ldm4j_defaults.json, else 50 as diffusers).")
+    @Option(names = "--steps", description = {"Denoising steps (default: the model folder's ldm4j_defaults.json, else 50 as diffusers;",
+            "4 for an LCM-distilled U-Net, as diffusers' LatentConsistencyModelPipeline)."})
     Integer stepsOption;
     int steps;
 
-    @Option(names = "--guidance", description = "Classifier-free guidance scale; <= 1 skips the unconditional pass (default: the model folder's, else 7.5).")
+    @Option(names = "--guidance", description = {"Classifier-free guidance scale; <= 1 skips the unconditional pass (default: the model folder's,",
+            "else 7.5). An LCM-distilled U-Net takes it as its guidance embedding, one pass per step (default 8.5)."})
     Double guidanceOption;
     double guidance;
 
     @Option(names = "--scheduler", paramLabel = "NAME",
             description = "Sampler: ddpm ddim pndm lms euler euler_a heun kdpm2 kdpm2_a dpmpp_2m dpmpp_2m_sde dpmpp_2s unipc deis lcm tcd."
-                    + " Default: the model folder's ldm4j_defaults.json, else the model's own (scheduler_config.json).")
+                    + " Default: the model folder's ldm4j_defaults.json, else the model's own (scheduler_config.json);"
+                    + " lcm for an LCM-distilled U-Net whose folder names another.")
     String scheduler;
 
     @Option(names = "--karras", description = "Use Karras sigmas (schedulers that offer them).")
@@ -192,6 +196,9 @@ public final class GenerateCommand implements Callable<Integer> {
             int[] size = pipe.outputSize(request);                    // {W, H}: the pipeline decides and checks it
             if (backend.device() == dev.ldm4j.tensor.Device.CPU) {
                 checkHeapForDecoding(pipe, size[0], size[1]);
+            }
+            if (scheduler == null) {
+                scheduler = pipe.defaultSchedulerName();            // null: the model's own; lcm for an LCM U-Net
             }
             pipe.setStepRecording(cudaGraph);
             if (style == PromptStyle.DIFFUSERS) {
@@ -363,10 +370,17 @@ public final class GenerateCommand implements Callable<Integer> {
         return "ldm4j " + (v == null ? "dev" : v);
     }
 
-    /** Steps, guidance and sampler: the flag when given, else the model folder's own defaults, else diffusers'. */
+    /** Whether --model is an LCM-distilled diffusers folder (its U-Net has time_cond_proj_dim). */
+    private boolean latentConsistency;
+
+    /**
+     * Steps, guidance and sampler: the flag when given, else the model folder's own defaults, else diffusers'
+     * (StableDiffusionPipeline's 50 steps and 7.5, LatentConsistencyModelPipeline's 4 and 8.5 for an LCM U-Net).
+     */
     private void applyModelDefaults(Map<String, Object> d) {
-        steps = stepsOption != null ? stepsOption : GenerationDefaults.intValue(d, "steps", 50);
-        guidance = guidanceOption != null ? guidanceOption : GenerationDefaults.doubleValue(d, "guidance", 7.5);
+        latentConsistency = ModelDiscovery.hasGuidanceEmbedding(model);
+        steps = stepsOption != null ? stepsOption : GenerationDefaults.intValue(d, "steps", latentConsistency ? 4 : 50);
+        guidance = guidanceOption != null ? guidanceOption : GenerationDefaults.doubleValue(d, "guidance", latentConsistency ? 8.5 : 7.5);
         if (scheduler == null && !karras && d.get("scheduler") instanceof String s) {
             scheduler = s;
             karras = GenerationDefaults.booleanValue(d, "karras", false);
@@ -474,6 +488,13 @@ public final class GenerateCommand implements Callable<Integer> {
         }
         if (!(strength > 0 && strength <= 1)) {
             throw new Main.UserError("--strength must be in (0, 1], got " + strength);
+        }
+        if (latentConsistency && !negativePrompt.isEmpty()) {
+            throw new Main.UserError(model + " has an LCM-distilled U-Net (time_cond_proj_dim), which runs without an unconditional pass:"
+                    + " --negative-prompt has no effect there (diffusers' LatentConsistencyModelPipeline takes none); leave it out");
+        }
+        if (latentConsistency && image != null) {
+            throw new Main.UserError("--image: image-to-image with an LCM-distilled U-Net (" + model + ") is not supported yet");
         }
         if (image == null && given("--strength")) {
             throw new Main.UserError("--strength applies to image-to-image only: give --image FILE, or leave --strength out");
