@@ -86,7 +86,8 @@ public final class ModelInspector {
         return "channels " + join(u.blockOutChannels()) + ", " + u.layersPerBlock().get(0) + " resnets per level, attention at levels "
                 + attention + ", heads " + heads + ", context " + u.crossAttentionDim() + ", "
                 + (u.useLinearProjection() ? "linear" : "conv") + " proj_in, transformer depth " + u.transformerLayersPerBlock()
-                + ", " + u.inChannels() + " input channels";
+                + ", " + u.inChannels() + " input channels"
+                + (u.hasGuidanceEmbedding() ? ", guidance embedding of width " + u.timeCondProjDim() + " (LCM-distilled)" : "");
     }
 
     private static String describe(VaeConfig v) {

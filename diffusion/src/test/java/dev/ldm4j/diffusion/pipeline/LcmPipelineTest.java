@@ -9,6 +9,7 @@
 package dev.ldm4j.diffusion.pipeline;
 
 import dev.ldm4j.diffusion.model.ModelDiscovery;
+import dev.ldm4j.diffusion.model.ModelInspector;
 import dev.ldm4j.diffusion.prompt.PromptStyle;
 import dev.ldm4j.diffusion.random.TorchGenerator;
 import dev.ldm4j.diffusion.schedulers.LCMScheduler;
@@ -130,6 +131,9 @@ class LcmPipelineTest {
         assertEquals(32, lcm.spec().unet().timeCondProjDim());
         assertTrue(ModelDiscovery.hasGuidanceEmbedding(lcm.spec().path()));
         assertFalse(ModelDiscovery.hasGuidanceEmbedding(SharedFixtures.conformance().resolve("sd1-tiny")));
+        String report = ModelInspector.inspect(lcm.spec().path(), null);
+        assertTrue(report.contains("guidance embedding of width 32 (LCM-distilled)"), report);
+        assertTrue(report.contains("every tensor present with the expected shape and used by a model"), report);
         // The folder's scheduler config names PNDM: the LCM scheduler is built from it.
         assertEquals("lcm", lcm.defaultSchedulerName());
         assertInstanceOf(LCMScheduler.class, lcm.scheduler(null, false));
