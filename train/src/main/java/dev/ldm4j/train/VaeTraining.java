@@ -36,6 +36,7 @@ public final class VaeTraining implements TrainingLoop.Objective {
     private final VaeLoss.Reconstruction rec;
     private final CaptionedImageDataset data;
     private final long seed;
+    private boolean decoderOnly;
 
     /**
      * config: the vae/config.json keys; weights: new (ModelInit.vae) or loaded ones; ag wraps plain.
@@ -63,6 +64,7 @@ public final class VaeTraining implements TrainingLoop.Objective {
      * "ft-MSE" decoders were made). With the encoder frozen its ops are not recorded and the KL term is a constant.
      */
     public Map<String, Tensor> trainable(boolean decoderOnly) {
+        this.decoderOnly = decoderOnly;
         Map<String, Tensor> m = new LinkedHashMap<>();
         weights.parameters().forEach((k, v) -> {
             if (!decoderOnly || k.startsWith("decoder.") || k.startsWith("post_quant_conv.")) {
@@ -95,11 +97,16 @@ public final class VaeTraining implements TrainingLoop.Objective {
         return Tensor.of(a, batch.size(), 3, first.height(), first.width());
     }
 
-    /** vae/ with scaling_factor = 1 / std of the posterior means over 256 fresh samples. */
+    /**
+     * vae/ with scaling_factor = 1 / std of the posterior means over 256 fresh samples; a decoder-only run keeps the
+     * factor it was given, since its encoder (and the latent space a U-Net learned with that factor) is unchanged.
+     */
     @Override
     public void writeModel(Path out, long step) {
         Map<String, Object> c = new LinkedHashMap<>(config);
-        c.put("scaling_factor", measureScalingFactor());
+        if (!decoderOnly) {
+            c.put("scaling_factor", measureScalingFactor());
+        }
         DiffusersFolder.writeComponent(out.resolve("vae"), "AutoencoderKL", c, weights.parameters(), DType.F32);
     }
 

@@ -117,6 +117,8 @@ class TrainingLoopTest {
         Map<String, Tensor> trainable = objective.trainable(true);
         assertTrue(trainable.keySet().stream().allMatch(k -> k.startsWith("decoder.") || k.startsWith("post_quant_conv.")));
         new TrainingLoop(settings(3, 100), trainable, ag, objective, data, tmp.resolve("d"), new PrintStream(new ByteArrayOutputStream())).run(false);
+        assertEquals(1.0, ((Number) Json.parseObject(tmp.resolve("d/vae/config.json")).get("scaling_factor")).doubleValue(),
+                "the scaling factor the U-Net was trained with is kept");
         w.parameters().forEach((k, v) -> {
             boolean same = java.util.Arrays.equals(before.get(k), v.toFloatArray());
             if (k.startsWith("encoder.") || k.startsWith("quant_conv.")) {
