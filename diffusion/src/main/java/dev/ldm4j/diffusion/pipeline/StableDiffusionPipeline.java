@@ -23,7 +23,6 @@ import dev.ldm4j.diffusion.vae.DiagonalGaussianDistribution;
 import dev.ldm4j.nn.LayerNorm;
 import dev.ldm4j.nn.Params;
 import dev.ldm4j.tensor.Backend;
-import dev.ldm4j.tensor.Recording;
 import dev.ldm4j.tensor.Tensor;
 import dev.ldm4j.tensor.TensorScope;
 
@@ -192,13 +191,10 @@ public final class StableDiffusionPipeline implements AutoCloseable {
         }
         long imageNanos = request.isImageToImage() ? System.nanoTime() - t1 : 0;
 
-        // 3. Denoising (optionally replaying a recording of the U-Net call after the first step).
+        // 3. Denoising (the U-Net call optionally recorded after the first step and replayed, RecordedUNetStep).
         int total = timesteps.length - first;
         long[] stepNanos = new long[total];
-        boolean toRecord = recordSteps;
-        recordingStatus = recordSteps ? "step recording: not attempted (fewer than two steps)" : null;
-        Recording recording = null;
-        int replayed = 0;
+        RecordedUNetStep unetStep = new RecordedUNetStep(backend, unet, prompt.context(), guidanceCond, recordSteps, total);
         try {
             for (int i = first; i < timesteps.length; i++) {
                 long ts = System.nanoTime();
@@ -211,30 +207,7 @@ public final class StableDiffusionPipeline implements AutoCloseable {
                         x = backend.concat(0, x, x);                                               // [2B, 4, h, w]
                     }
                     Tensor tProj = unet.timeProjection(new float[] {t}, x.dim(0));                 // [2B or B, C0]
-                    Tensor out = null;                                                             // [2B or B, 4, h, w]
-                    if (recording != null) {
-                        try {
-                            out = recording.run(x, tProj);
-                            replayed++;
-                        } catch (RuntimeException e) {
-                            recordingStatus = "step recording: replay failed at step " + (i - first + 1) + " (" + e.getMessage()
-                                    + ") after " + replayed + " replays; the remaining steps ran op by op";
-                            Recording failed = recording;
-                            recording = null;
-                            try {
-                                failed.close();
-                            } catch (RuntimeException closing) {
-                                e.addSuppressed(closing);
-                            }
-                        }
-                    }
-                    if (out == null) {
-                        out = unet.forwardProjected(x, tProj, prompt.context(), guidanceCond);
-                        if (toRecord && i + 1 < timesteps.length) {
-                            toRecord = false;
-                            recording = recordStep(x, tProj, prompt.context(), guidanceCond, out);
-                        }
-                    }
+                    Tensor out = unetStep.forward(i - first + 1, x, tProj);                        // [2B or B, 4, h, w]
                     float[] prediction = backend.toHost(out).data();
                     float[] noisePred = guided ? classifierFreeGuidance(prediction, guidance) : prediction; // [B, 4, h, w]
                     latents = scheduler.step(noisePred, i, latents, shape, noise);                 // [B, 4, h, w]
@@ -244,10 +217,8 @@ public final class StableDiffusionPipeline implements AutoCloseable {
                 listener.onStep(i - first + 1, total, timesteps[i], latents, stepNanos[i - first]);
             }
         } finally {
-            if (recording != null) {
-                recording.close();
-                recordingStatus = "step recording: the U-Net call was recorded once and replayed for " + replayed + " of " + total + " steps";
-            }
+            unetStep.close();
+            recordingStatus = unetStep.status();
         }
 
         // 4. Decode: undo the latent scaling, run the VAE decoder, map [-1, 1] to [0, 1]. (The LCM pipeline decodes the
@@ -262,39 +233,6 @@ public final class StableDiffusionPipeline implements AutoCloseable {
 
     // ------------------------------------------------------------------------------------------
     // Stages
-
-    /**
-     * Records unet.forwardProjected over (x, tProj) and replays it once on the same inputs; keeps the
-     * recording only when that replay matches the op-by-op result eager (same kernels on the same
-     * inputs, so it should agree to the last bit; 1e-6 of the largest value is allowed).
-     */
-    private Recording recordStep(Tensor x, Tensor tProj, Tensor context, Tensor guidanceCond, Tensor eager) {
-        Recording r;
-        try {
-            r = backend.record(in -> unet.forwardProjected(in[0], in[1], context, guidanceCond), x, tProj);
-        } catch (RuntimeException e) {
-            recordingStatus = "step recording failed (" + e.getMessage() + "); every step ran op by op";
-            return null;
-        }
-        if (r == null) {
-            recordingStatus = "step recording is not available on the " + backend.name() + " backend; every step ran op by op";
-            return null;
-        }
-        float[] want = backend.toHost(eager).data();
-        float[] got = backend.toHost(r.run(x, tProj)).data();
-        double diff = 0, largest = 0;
-        for (int k = 0; k < want.length; k++) {
-            diff = Math.max(diff, Math.abs((double) got[k] - want[k]));
-            largest = Math.max(largest, Math.abs(want[k]));
-        }
-        if (!(diff <= 1e-6 * largest)) {
-            r.close();
-            recordingStatus = String.format("step recording discarded: its replay differed from the op-by-op step by up to %.3g"
-                    + " (largest value %.3g); every step ran op by op", diff, largest);
-            return null;
-        }
-        return r;
-    }
 
     /**
      * Refuses what an LCM U-Net cannot run as asked: diffusers' LatentConsistencyModelPipeline takes no
