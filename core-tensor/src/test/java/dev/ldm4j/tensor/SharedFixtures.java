@@ -1,4 +1,4 @@
-// Locates the shared conformance data (../shared beside the project root) for tests and benchmarks.
+// Locates the shared conformance data (../shared beside the project root) for tests (in the tests jar of core-tensor).
 // Tests call available() and skip when it is false, so a clone without ../shared still passes.
 package dev.ldm4j.tensor;
 

@@ -1,5 +1,5 @@
 // A WeightSource over tensors held in memory, in the order they were put: for weights built in code
-// (tests, random initialisation, conversions) rather than read from a file.
+// by tests rather than read from a file (in the tests jar of weights-loader).
 package dev.ldm4j.weights;
 
 import dev.ldm4j.tensor.Tensor;
