@@ -148,12 +148,9 @@ public final class EvalCommand implements Runnable {
         static Sampling sampling(Map<String, Object> defaults, Integer steps, Double guidance, String scheduler, boolean karras) {
             int n = steps != null ? steps : GenerationDefaults.intValue(defaults, "steps", 50);
             double g = guidance != null ? guidance : GenerationDefaults.doubleValue(defaults, "guidance", 7.5);
-            String s = scheduler;
-            boolean k = karras;
-            if (s == null && !k && defaults.get("scheduler") instanceof String named) {
-                s = named;
-                k = GenerationDefaults.booleanValue(defaults, "karras", false);
-            }
+            GenerationDefaults.SchedulerChoice chosen = GenerationDefaults.scheduler(defaults, scheduler, karras);
+            String s = chosen.name();
+            boolean k = chosen.karras();
             if (n < 1) {
                 throw new Main.UserError("steps must be at least 1, got " + n + " (from the model folder's " + GenerationDefaults.NAME + ")");
             }

@@ -13,7 +13,7 @@ import dev.ldm4j.diffusion.random.NoiseSource;
 import dev.ldm4j.diffusion.random.TorchCudaGenerator;
 import dev.ldm4j.diffusion.random.TorchGenerator;
 import dev.ldm4j.diffusion.schedulers.Scheduler;
-import dev.ldm4j.diffusion.schedulers.SchedulerOptions;
+import dev.ldm4j.diffusion.schedulers.SchedulerOptionException;
 import dev.ldm4j.diffusion.schedulers.Schedulers;
 import dev.ldm4j.diffusion.tokenizer.ClipEncoding;
 import dev.ldm4j.tensor.Backend;
@@ -381,10 +381,9 @@ public final class GenerateCommand implements Callable<Integer> {
         latentConsistency = ModelDiscovery.hasGuidanceEmbedding(model);
         steps = stepsOption != null ? stepsOption : GenerationDefaults.intValue(d, "steps", latentConsistency ? 4 : 50);
         guidance = guidanceOption != null ? guidanceOption : GenerationDefaults.doubleValue(d, "guidance", latentConsistency ? 8.5 : 7.5);
-        if (scheduler == null && !karras && d.get("scheduler") instanceof String s) {
-            scheduler = s;
-            karras = GenerationDefaults.booleanValue(d, "karras", false);
-        }
+        GenerationDefaults.SchedulerChoice chosen = GenerationDefaults.scheduler(d, scheduler, karras);
+        scheduler = chosen.name();
+        karras = chosen.karras();
     }
 
     /** Whether the command line named this option (an int option's 0 may otherwise be its default). */
@@ -431,21 +430,13 @@ public final class GenerateCommand implements Callable<Integer> {
         return new TorchGenerator(s, noiseDtype.equals("float64") ? TorchGenerator.Precision.FLOAT64 : TorchGenerator.Precision.FLOAT32);
     }
 
-    /** The chosen scheduler, configured from the model's scheduler config with --scheduler-option on top. */
+    /** The chosen scheduler, as the pipeline builds it (StableDiffusionPipeline.scheduler) with --scheduler-option on top. */
     private Scheduler scheduler(StableDiffusionPipeline pipe) {
-        if (schedulerOptions.isEmpty()) {
-            return pipe.scheduler(scheduler, karras);
-        }
         Map<String, Object> options = new java.util.LinkedHashMap<>();
         schedulerOptions.forEach((k, v) -> options.put(k, optionValue(k, v)));
-        Map<String, Object> config = new java.util.LinkedHashMap<>(pipe.spec().schedulerConfig());
-        config.putAll(options);
-        Scheduler s = scheduler == null
-                ? Schedulers.fromClassName(String.valueOf(config.get("_class_name")), config)
-                : Schedulers.create(scheduler, config, karras);
         try {
-            return SchedulerOptions.apply(s, options); // each option takes effect or is refused
-        } catch (IllegalArgumentException e) {
+            return pipe.scheduler(scheduler, karras, options);  // each option takes effect or is refused
+        } catch (SchedulerOptionException e) {
             throw new Main.UserError("--scheduler-option " + e.getMessage());
         }
     }

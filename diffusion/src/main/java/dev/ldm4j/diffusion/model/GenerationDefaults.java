@@ -22,6 +22,21 @@ public final class GenerationDefaults {
         return Files.isDirectory(model) && Files.isRegularFile(f) ? Json.parseObject(f) : Map.of();
     }
 
+    /** The scheduler a run asks for by name (null: the model's default) and whether with Karras sigmas. */
+    public record SchedulerChoice(String name, boolean karras) {
+    }
+
+    /**
+     * The scheduler name a run asks for: the one given (name, or karras alone), else the folder's "scheduler"
+     * and "karras", else none (name null: StableDiffusionPipeline.scheduler uses the model's default).
+     */
+    public static SchedulerChoice scheduler(Map<String, Object> d, String name, boolean karras) {
+        if (name == null && !karras && d != null && d.get("scheduler") instanceof String s) {
+            return new SchedulerChoice(s, booleanValue(d, "karras", false));
+        }
+        return new SchedulerChoice(name, karras);
+    }
+
     public static int intValue(Map<String, Object> d, String key, int fallback) {
         return d != null && d.get(key) instanceof Number n ? n.intValue() : fallback;
     }

@@ -15,6 +15,7 @@ import dev.ldm4j.diffusion.model.StableDiffusionModelSpec;
 import dev.ldm4j.diffusion.random.NoiseSource;
 import dev.ldm4j.diffusion.random.TorchGenerator;
 import dev.ldm4j.diffusion.schedulers.Scheduler;
+import dev.ldm4j.diffusion.schedulers.SchedulerOptions;
 import dev.ldm4j.diffusion.schedulers.Schedulers;
 import dev.ldm4j.diffusion.tokenizer.ClipTokenizer;
 import dev.ldm4j.diffusion.unet.UNet2DConditionModel;
@@ -28,6 +29,7 @@ import dev.ldm4j.tensor.TensorScope;
 
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
@@ -114,23 +116,38 @@ public final class StableDiffusionPipeline implements AutoCloseable {
         return tokenizer;
     }
 
-    /**
-     * The scheduler a request asks for: by name from the model's scheduler config, or (name null) the
-     * default for the model, defaultSchedulerName().
-     */
+    /** The scheduler a request asks for (its scheduler name and karras), without options: scheduler(name, karras, Map.of()). */
     public Scheduler scheduler(String name, boolean karras) {
-        Map<String, Object> config = spec.schedulerConfig();
+        return scheduler(name, karras, Map.of());
+    }
+
+    /**
+     * The scheduler a run uses; the one place that decides and builds it (generate, eval and the Java API
+     * all come here). name is a Schedulers name, or null for the model's default, defaultSchedulerName()
+     * (lcm for an LCM U-Net, else the class the model's scheduler config names). The scheduler is built
+     * from the model's scheduler config with options on top, as keyword arguments to diffusers'
+     * from_config (config keys) or to its step (eta, s_churn, ...); each option takes effect or is refused.
+     * Which name to ask for (a flag, the model folder's GenerationDefaults, a PNG's settings) is the caller's.
+     *
+     * @param options scheduler_config keys and step arguments, valued as JSON would give them (empty: none)
+     * @throws dev.ldm4j.diffusion.schedulers.SchedulerOptionException naming an option that does not apply
+     */
+    public Scheduler scheduler(String name, boolean karras, Map<String, Object> options) {
         if (name == null) {
             name = defaultSchedulerName();
         }
+        Map<String, Object> config = new LinkedHashMap<>(spec.schedulerConfig());
+        config.putAll(options);
+        Scheduler s;
         if (name == null) {
-            Scheduler s = Schedulers.fromClassName(String.valueOf(config.get("_class_name")), config);
+            s = Schedulers.fromClassName(String.valueOf(config.get("_class_name")), config);
             if (karras) {
                 throw new IllegalArgumentException("--karras needs a scheduler name (e.g. euler or dpmpp_2m)");
             }
-            return s;
+        } else {
+            s = Schedulers.create(name, config, karras);
         }
-        return Schedulers.create(name, config, karras);
+        return SchedulerOptions.apply(s, options);
     }
 
     /**
