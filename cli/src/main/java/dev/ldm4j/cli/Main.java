@@ -2,6 +2,9 @@
 // messages with a non-zero exit status (1 for bad input or a failed run, 2 for bad usage).
 package dev.ldm4j.cli;
 
+import dev.ldm4j.diffusion.model.MissingTokenizerException;
+import dev.ldm4j.diffusion.pipeline.NoDenoisingStepException;
+import dev.ldm4j.diffusion.pipeline.UnsupportedRequestException;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
@@ -70,6 +73,10 @@ public final class Main implements Runnable {
         if (ex instanceof OutOfMemoryError) {
             return "ldm4j: error: out of Java heap memory; raise it with LDM4J_HEAP (e.g. LDM4J_HEAP=8g ./ldm4j ...)";
         }
+        String withFlags = withFlags(ex);
+        if (withFlags != null) {
+            return "ldm4j: error: " + oneLine(withFlags);
+        }
         if (ex instanceof UserError
                 || ex instanceof IllegalArgumentException
                 || ex instanceof java.io.UncheckedIOException
@@ -79,6 +86,20 @@ public final class Main implements Runnable {
         }
         return "ldm4j: internal error: " + ex.getClass().getSimpleName() + ": " + oneLine(ex.getMessage())
                 + " (set LDM4J_DEBUG=1 for the stack trace, and please report it)";
+    }
+
+    /**
+     * A typed error of diffusion said with the flags that fix it (diffusion names the problem; only the
+     * command line knows its flags), or null for any other.
+     */
+    static String withFlags(Throwable ex) {
+        return switch (ex) {
+            case MissingTokenizerException e -> e.getMessage() + "; pass --tokenizer PATH, or --config DIR with a diffusers folder that has tokenizer/";
+            case NoDenoisingStepException e -> e.getMessage() + "; raise --strength or --steps";
+            case UnsupportedRequestException e when e.part() == UnsupportedRequestException.Part.KARRAS ->
+                    "--karras needs --scheduler (e.g. --scheduler dpmpp_2m --karras)";
+            default -> null;
+        };
     }
 
     /**

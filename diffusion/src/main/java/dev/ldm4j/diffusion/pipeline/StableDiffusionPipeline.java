@@ -9,6 +9,7 @@
 // fed to the U-Net through GuidanceScaleEmbedding (w = guidance - 1), the LCM scheduler by default.
 package dev.ldm4j.diffusion.pipeline;
 
+import dev.ldm4j.diffusion.model.MissingTokenizerException;
 import dev.ldm4j.diffusion.model.ModelDiscovery;
 import dev.ldm4j.diffusion.model.StableDiffusionModel;
 import dev.ldm4j.diffusion.model.StableDiffusionModelSpec;
@@ -51,7 +52,7 @@ public final class StableDiffusionPipeline implements AutoCloseable {
         this.spec = model.spec();
         this.backend = backend;
         if (model.tokenizer() == null) {
-            throw new IllegalArgumentException(spec.path() + ": no tokenizer found; pass --config with a diffusers folder that has tokenizer/");
+            throw new MissingTokenizerException(spec.path());
         }
         this.tokenizer = model.tokenizer();
         LayerNorm textFinalLayerNorm = new LayerNorm(Params.root(spec.textEncoderWeights(), backend).child("text_model").child("final_layer_norm"),
@@ -142,7 +143,8 @@ public final class StableDiffusionPipeline implements AutoCloseable {
         if (name == null) {
             s = Schedulers.fromClassName(String.valueOf(config.get("_class_name")), config);
             if (karras) {
-                throw new IllegalArgumentException("--karras needs a scheduler name (e.g. euler or dpmpp_2m)");
+                throw new UnsupportedRequestException(UnsupportedRequestException.Part.KARRAS,
+                        "Karras sigmas need a scheduler named (e.g. euler or dpmpp_2m); the model's own (" + s.name() + ") is used as configured");
             }
         } else {
             s = Schedulers.create(name, config, karras);
@@ -292,7 +294,7 @@ public final class StableDiffusionPipeline implements AutoCloseable {
         int tStart = Math.max(steps - initTimestep, 0);
         int first = tStart * scheduler.order();
         if (first >= scheduleLength) {
-            throw new IllegalArgumentException("strength " + strength + " with " + steps + " steps leaves no denoising step; raise --strength or --steps");
+            throw new NoDenoisingStepException(strength, steps);
         }
         return first;
     }

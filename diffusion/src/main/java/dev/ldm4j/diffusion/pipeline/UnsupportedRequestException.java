@@ -1,11 +1,12 @@
 // A request the loaded model cannot run as asked, named in one line: for an LCM-distilled U-Net (one with
 // time_cond_proj_dim) a negative prompt, which diffusers' LatentConsistencyModelPipeline does not take, or
-// image-to-image, not implemented for such U-Nets yet. Carries what was refused so a caller can name its flag.
+// image-to-image, not implemented for such U-Nets yet; Karras sigmas without a scheduler name. Carries what
+// was refused so a caller can name its flag.
 package dev.ldm4j.diffusion.pipeline;
 
 public final class UnsupportedRequestException extends IllegalArgumentException {
     /** The part of the request refused. */
-    public enum Part { NEGATIVE_PROMPT, IMAGE_TO_IMAGE }
+    public enum Part { NEGATIVE_PROMPT, IMAGE_TO_IMAGE, KARRAS }
 
     private final Part part;
 

@@ -181,6 +181,21 @@ class PipelineBehaviourTest {
         assertTrue(e.getMessage().contains("init image size 100x64") && e.getMessage().contains("multiples of 8"), e.getMessage());
     }
 
+    /** Requests that cannot run fail with typed errors that name the problem, not a command-line flag. */
+    @Test
+    void requestsThatCannotRunFailWithTypedErrorsNamingNoFlag() {
+        RgbImage image = new RgbImage(64, 64, new float[64 * 64 * 3]);
+        NoDenoisingStepException none = assertThrows(NoDenoisingStepException.class,
+                () -> folder.generate(GenerationRequest.imageToImage("a cat", image).withSteps(3).withStrength(0.1).withScheduler("ddim", false),
+                        StepListener.NONE));
+        assertEquals(3, none.steps());
+        assertEquals(0.1, none.strength());
+        assertFalse(none.getMessage().contains("--"), none.getMessage());
+        UnsupportedRequestException karras = assertThrows(UnsupportedRequestException.class, () -> folder.scheduler(null, true));
+        assertEquals(UnsupportedRequestException.Part.KARRAS, karras.part());
+        assertFalse(karras.getMessage().contains("--"), karras.getMessage());
+    }
+
     @Test
     void outputSizeIsAnyMultipleOfEightAndDefaultsToTheModelsSampleSize() {
         int side = folder.spec().unet().sampleSize() * 8;
