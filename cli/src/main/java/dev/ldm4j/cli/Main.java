@@ -3,6 +3,7 @@
 package dev.ldm4j.cli;
 
 import dev.ldm4j.diffusion.model.MissingTokenizerException;
+import dev.ldm4j.diffusion.model.ModelException;
 import dev.ldm4j.diffusion.pipeline.NoDenoisingStepException;
 import dev.ldm4j.diffusion.pipeline.UnsupportedRequestException;
 import picocli.CommandLine;
@@ -96,6 +97,8 @@ public final class Main implements Runnable {
         return switch (ex) {
             case MissingTokenizerException e -> e.getMessage() + "; pass --tokenizer PATH, or --config DIR with a diffusers folder that has tokenizer/";
             case NoDenoisingStepException e -> e.getMessage() + "; raise --strength or --steps";
+            case ModelException e when e.fix() == ModelException.Fix.CONFIG_FOLDER -> e.getMessage() + " (--config DIR)";
+            case ModelException e when e.fix() == ModelException.Fix.NO_CONFIG_FOLDER -> e.getMessage() + "; leave out --config";
             case UnsupportedRequestException e when e.part() == UnsupportedRequestException.Part.KARRAS ->
                     "--karras needs --scheduler (e.g. --scheduler dpmpp_2m --karras)";
             default -> null;

@@ -2,6 +2,7 @@
 package dev.ldm4j.cli;
 
 import dev.ldm4j.diffusion.model.MissingTokenizerException;
+import dev.ldm4j.diffusion.model.ModelException;
 import dev.ldm4j.diffusion.pipeline.NoDenoisingStepException;
 import dev.ldm4j.diffusion.pipeline.UnsupportedRequestException;
 import org.junit.jupiter.api.Test;
@@ -29,5 +30,10 @@ class TypedErrorsTest {
 
         UnsupportedRequestException negative = new UnsupportedRequestException(UnsupportedRequestException.Part.NEGATIVE_PROMPT, "no negative prompt here");
         assertEquals("ldm4j: error: no negative prompt here", Main.describe(negative));
+
+        ModelException config = new ModelException("m.safetensors: widths match no standard model", ModelException.Fix.CONFIG_FOLDER);
+        assertEquals("ldm4j: error: m.safetensors: widths match no standard model (--config DIR)", Main.describe(config));
+        ModelException noConfig = new ModelException("folder: a config folder is for single-file checkpoints", ModelException.Fix.NO_CONFIG_FOLDER);
+        assertTrue(Main.describe(noConfig).endsWith("; leave out --config"), Main.describe(noConfig));
     }
 }

@@ -44,11 +44,11 @@ public final class ModelDiscovery {
             throw new ModelException(model + ": no such file or directory");
         }
         if (configDir != null && !Files.isDirectory(configDir)) {
-            throw new ModelException(configDir + ": --config must be a diffusers model folder, and this is not a directory");
+            throw new ModelException(configDir + ": the config folder must be a diffusers model folder, and this is not a directory", ModelException.Fix.CONFIG_FOLDER);
         }
         if (Files.isDirectory(model)) {
             if (configDir != null) {
-                throw new ModelException(model + ": --config is for single-file checkpoints; a diffusers folder carries its own configs");
+                throw new ModelException(model + ": a config folder is for single-file checkpoints; a diffusers folder carries its own configs", ModelException.Fix.NO_CONFIG_FOLDER);
             }
             return fromFolder(model, override);
         }
@@ -214,7 +214,7 @@ public final class ModelDiscovery {
             text = c.text;
             scheduler = c.scheduler;
             tokenizer = Files.isDirectory(configDir.resolve("tokenizer")) ? configDir.resolve("tokenizer") : null;
-            configSource = "--config " + configDir;
+            configSource = "config folder " + configDir;
         } else if (a.isStandardSd1() || a.isStandardSd2()) {
             boolean sd2 = family == ModelFamily.SD2;
             String prediction = override != null ? override : (sd2 ? "v_prediction" : "epsilon");
@@ -223,10 +223,10 @@ public final class ModelDiscovery {
             text = sd2 ? ClipTextConfig.sd21() : ClipTextConfig.sd15();
             scheduler = standardSchedulerConfig(family);
             configSource = "standard " + family.label() + " values" + (sd2 && override == null
-                    ? " (v-prediction as the 768 models; pass --prediction eps for a 512 base model)" : "");
+                    ? " (v-prediction as the 768 models; epsilon for a 512 base model)" : "");
         } else {
             throw new ModelException(file + ": widths match no standard SD 1.x/2.x model (U-Net " + a.unetChannels() + ", context "
-                    + a.contextDim() + ", text width " + a.textWidth() + "); pass --config DIR with a diffusers folder of its settings");
+                    + a.contextDim() + ", text width " + a.textWidth() + "); its settings must come from a diffusers folder", ModelException.Fix.CONFIG_FOLDER);
         }
         String prediction = override != null ? override : String.valueOf(scheduler.getOrDefault("prediction_type", "epsilon"));
         if (a.textLayersUsed() < text.numHiddenLayers()) {
@@ -333,7 +333,7 @@ public final class ModelDiscovery {
             bad.add("text_encoder intermediate_size " + c.text.intermediateSize() + " vs " + a.textIntermediate());
         }
         if (!bad.isEmpty()) {
-            throw new ModelException(configDir + ": --config does not match " + file.getFileName() + " (config vs checkpoint): " + String.join("; ", bad));
+            throw new ModelException(configDir + ": the config folder does not match " + file.getFileName() + " (config vs checkpoint): " + String.join("; ", bad), ModelException.Fix.CONFIG_FOLDER);
         }
     }
 

@@ -164,7 +164,7 @@ class ModelDiscoveryTest {
     @Test
     void tinySingleFileWithoutConfigIsRefusedAskingForConfig() {
         ModelException e = assertThrows(ModelException.class, () -> ModelDiscovery.discover(conf.resolve("sd1-tiny.safetensors"), null, null));
-        assertTrue(e.getMessage().contains("--config"), e.getMessage());
+        assertEquals(ModelException.Fix.CONFIG_FOLDER, e.fix(), e.getMessage());
         assertFalse(e.getMessage().contains("\n"));
     }
 
@@ -236,7 +236,7 @@ class ModelDiscoveryTest {
     @Test
     void configForAFolderIsRefused() {
         ModelException e = assertThrows(ModelException.class, () -> ModelDiscovery.discover(conf.resolve("sd1-tiny"), conf.resolve("sd2-tiny"), null));
-        assertTrue(e.getMessage().contains("--config is for single-file checkpoints"), e.getMessage());
+        assertTrue(e.getMessage().contains("a config folder is for single-file checkpoints") && e.fix() == ModelException.Fix.NO_CONFIG_FOLDER, e.getMessage());
     }
 
     @Test

@@ -80,6 +80,6 @@ class ModelInspectorTest {
             assertFalse(e.getMessage().contains("\n"), e.getMessage());
         }
         ModelException e = assertThrows(ModelException.class, () -> ModelInspector.inspect(conf.resolve("sd1-tiny.safetensors"), dir.resolve("nope")));
-        assertTrue(e.getMessage().contains("--config"), e.getMessage());
+        org.junit.jupiter.api.Assertions.assertEquals(ModelException.Fix.CONFIG_FOLDER, e.fix(), e.getMessage());
     }
 }
