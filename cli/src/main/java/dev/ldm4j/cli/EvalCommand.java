@@ -109,7 +109,8 @@ public final class EvalCommand implements Runnable {
             if (!Files.exists(model)) {
                 throw new Main.UserError(model + ": no such file or directory");
             }
-            Sampling sampling = sampling(GenerationDefaults.of(model), steps, guidance, scheduler, karras);
+            Sampling sampling = sampling(GenerationDefaults.of(model), steps, guidance, scheduler, karras,
+                    dev.ldm4j.diffusion.model.ModelDiscovery.hasGuidanceEmbedding(model));
             if (sampling.scheduler() != null && !Schedulers.names().contains(sampling.scheduler())) {
                 throw new Main.UserError("unknown scheduler '" + sampling.scheduler() + "' (from " + model.resolve(GenerationDefaults.NAME)
                         + "); valid names: " + String.join(" ", Schedulers.names()));
@@ -143,11 +144,13 @@ public final class EvalCommand implements Runnable {
 
         /**
          * Steps, guidance and sampler as ./ldm4j generate settles them (GenerateCommand.applyModelDefaults):
-         * the flag when given, else the model folder's defaults, else diffusers' (50, 7.5, the model's scheduler).
+         * the flag when given, else the model folder's defaults, else diffusers' (50 and 7.5, or 4 and 8.5 for an LCM
+         * U-Net; the model's scheduler).
          */
-        static Sampling sampling(Map<String, Object> defaults, Integer steps, Double guidance, String scheduler, boolean karras) {
-            int n = steps != null ? steps : GenerationDefaults.intValue(defaults, "steps", 50);
-            double g = guidance != null ? guidance : GenerationDefaults.doubleValue(defaults, "guidance", 7.5);
+        static Sampling sampling(Map<String, Object> defaults, Integer steps, Double guidance, String scheduler, boolean karras,
+                                 boolean latentConsistency) {
+            int n = GenerationDefaults.steps(defaults, steps, latentConsistency);
+            double g = GenerationDefaults.guidance(defaults, guidance, latentConsistency);
             GenerationDefaults.SchedulerChoice chosen = GenerationDefaults.scheduler(defaults, scheduler, karras);
             String s = chosen.name();
             boolean k = chosen.karras();

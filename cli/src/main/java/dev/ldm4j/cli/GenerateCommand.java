@@ -379,8 +379,8 @@ public final class GenerateCommand implements Callable<Integer> {
      */
     private void applyModelDefaults(Map<String, Object> d) {
         latentConsistency = ModelDiscovery.hasGuidanceEmbedding(model);
-        steps = stepsOption != null ? stepsOption : GenerationDefaults.intValue(d, "steps", latentConsistency ? 4 : 50);
-        guidance = guidanceOption != null ? guidanceOption : GenerationDefaults.doubleValue(d, "guidance", latentConsistency ? 8.5 : 7.5);
+        steps = GenerationDefaults.steps(d, stepsOption, latentConsistency);
+        guidance = GenerationDefaults.guidance(d, guidanceOption, latentConsistency);
         GenerationDefaults.SchedulerChoice chosen = GenerationDefaults.scheduler(d, scheduler, karras);
         scheduler = chosen.name();
         karras = chosen.karras();

@@ -201,14 +201,6 @@ public final class TrainCommand implements Runnable {
             return 0;
         }
 
-        @SuppressWarnings("unchecked")
-        static Map<String, Object> section(Map<String, Object> arch, String name) {
-            Object o = arch.get(name);
-            if (!(o instanceof Map)) {
-                throw new Main.UserError("architecture: no \"" + name + "\" section");
-            }
-            return new LinkedHashMap<>((Map<String, Object>) o);
-        }
     }
 
     @Command(name = "vae", mixinStandardHelpOptions = true, sortOptions = false,
@@ -244,7 +236,7 @@ public final class TrainCommand implements Runnable {
                     weights = TrainableWeights.copyOf(f);
                 }
             } else {
-                config = section(architecture(), "vae");
+                config = new LinkedHashMap<>(Architectures.section(architecture(), "vae"));
                 weights = ModelInit.vae(dev.ldm4j.diffusion.vae.VaeConfig.fromJson(config), seed);
             }
             prepareOut();

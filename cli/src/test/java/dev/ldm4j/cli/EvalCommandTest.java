@@ -75,11 +75,13 @@ class EvalCommandTest {
     @Test
     void samplesAsGenerateDoes() {
         Map<String, Object> folder = Map.of("steps", 12, "guidance", 4.0, "scheduler", "dpmpp_2m", "karras", true);
-        assertEquals(new Sampling(12, 4.0, "dpmpp_2m", true), EvalCommand.Shapes.sampling(folder, null, null, null, false));
-        assertEquals(new Sampling(3, 1.0, "dpmpp_2m", true), EvalCommand.Shapes.sampling(folder, 3, 1.0, null, false));
-        assertEquals(new Sampling(12, 4.0, "euler", false), EvalCommand.Shapes.sampling(folder, null, null, "euler", false),
+        assertEquals(new Sampling(12, 4.0, "dpmpp_2m", true), EvalCommand.Shapes.sampling(folder, null, null, null, false, false));
+        assertEquals(new Sampling(3, 1.0, "dpmpp_2m", true), EvalCommand.Shapes.sampling(folder, 3, 1.0, null, false, false));
+        assertEquals(new Sampling(12, 4.0, "euler", false), EvalCommand.Shapes.sampling(folder, null, null, "euler", false, false),
                 "a flag's scheduler replaces the folder's, Karras included");
-        assertEquals(new Sampling(50, 7.5, null, false), EvalCommand.Shapes.sampling(Map.of(), null, null, null, false),
+        assertEquals(new Sampling(4, 8.5, null, false), EvalCommand.Shapes.sampling(Map.of(), null, null, null, false, true),
+                "an LCM U-Net: diffusers' LatentConsistencyModelPipeline defaults, as generate uses");
+        assertEquals(new Sampling(50, 7.5, null, false), EvalCommand.Shapes.sampling(Map.of(), null, null, null, false, false),
                 "no defaults: diffusers' 50 steps, 7.5, the model's own scheduler");
     }
 

@@ -108,8 +108,9 @@ public final class Architectures {
                 String.valueOf(sched.getOrDefault("_class_name", "DDIMScheduler")), vocab, defaults);
     }
 
+    /** One component's section of an architecture ("vae", "unet", "text_encoder", "scheduler"). */
     @SuppressWarnings("unchecked")
-    static Map<String, Object> section(Map<String, Object> arch, String name) {
+    public static Map<String, Object> section(Map<String, Object> arch, String name) {
         Object o = arch.get(name);
         if (!(o instanceof Map)) {
             throw new IllegalArgumentException("architecture: no \"" + name + "\" section");

@@ -4,8 +4,6 @@ package dev.ldm4j.train;
 import javax.imageio.ImageIO;
 import java.awt.image.BufferedImage;
 import java.io.IOException;
-import java.io.UncheckedIOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 
@@ -51,13 +49,5 @@ public final class Images {
                 throw new IOException("no PNG writer");
             }
         });
-    }
-
-    static void ensureDir(Path dir) {
-        try {
-            Files.createDirectories(dir);
-        } catch (IOException e) {
-            throw new UncheckedIOException(dir + ": " + e.getMessage(), e);
-        }
     }
 }

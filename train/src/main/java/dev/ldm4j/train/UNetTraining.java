@@ -166,8 +166,8 @@ public final class UNetTraining implements TrainingLoop.Objective {
         }
         List<BufferedImage> tiles = new ArrayList<>();
         try (StableDiffusionPipeline pipe = StableDiffusionPipeline.load(out, null, null, plain)) {
-            int steps = GenerationDefaults.intValue(parts.defaults(), "steps", 20);
-            double guidance = GenerationDefaults.doubleValue(parts.defaults(), "guidance", 5.0);
+            int steps = GenerationDefaults.steps(parts.defaults(), null, false);
+            double guidance = GenerationDefaults.guidance(parts.defaults(), null, false);
             for (int i = 0; i < samplePrompts.size(); i++) {
                 GenerationRequest req = GenerationRequest.textToImage(samplePrompts.get(i)).withSteps(steps)
                         .withGuidanceScale(guidance).withSeed(i + 1);

@@ -18,7 +18,6 @@ import dev.ldm4j.train.data.CaptionedImage;
 import dev.ldm4j.train.data.CaptionedImageDataset;
 
 import java.awt.image.BufferedImage;
-import java.io.PrintStream;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -157,11 +156,5 @@ public final class VaeTraining implements TrainingLoop.Objective {
             tiles.add(Images.fromChw(recon, i * per, r, w));
         }
         Images.writePng(Images.grid(tiles, 8), out.resolve("reconstructions.png"));
-    }
-
-    /** Runs the loop for this objective. */
-    public static long train(TrainingLoop.Settings settings, VaeTraining objective, AutogradBackend ag, CaptionedImageDataset data,
-                             Path out, boolean resume, PrintStream progress) {
-        return new TrainingLoop(settings, objective.trainable(false), ag, objective, data, out, progress).run(resume);
     }
 }

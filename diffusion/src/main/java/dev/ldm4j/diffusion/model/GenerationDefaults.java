@@ -37,6 +37,19 @@ public final class GenerationDefaults {
         return new SchedulerChoice(name, karras);
     }
 
+    /**
+     * The step count a run uses: the one asked for, else the folder's, else diffusers' pipeline default (4 for a
+     * LatentConsistencyModelPipeline, an LCM U-Net with a guidance embedding; 50 otherwise).
+     */
+    public static int steps(Map<String, Object> d, Integer asked, boolean latentConsistency) {
+        return asked != null ? asked : intValue(d, "steps", latentConsistency ? 4 : 50);
+    }
+
+    /** The guidance scale a run uses, the same way: asked, else the folder's, else 8.5 (LCM) or 7.5. */
+    public static double guidance(Map<String, Object> d, Double asked, boolean latentConsistency) {
+        return asked != null ? asked : doubleValue(d, "guidance", latentConsistency ? 8.5 : 7.5);
+    }
+
     public static int intValue(Map<String, Object> d, String key, int fallback) {
         return d != null && d.get(key) instanceof Number n ? n.intValue() : fallback;
     }
