@@ -257,7 +257,7 @@ public final class TrainCommand implements Runnable {
         @Option(names = "--model", paramLabel = "DIR", description = "Fine-tune this diffusers folder (its unet, text encoder, tokenizer, scheduler and vae) instead of a new model.")
         Path model;
 
-        @Option(names = "--prediction", defaultValue = "eps", description = "What the U-Net predicts: eps, v or sample (default: ${DEFAULT-VALUE}).")
+        @Option(names = "--prediction", description = "What a new U-Net predicts: eps, v or sample (default: the architecture's scheduler prediction_type; v for the built-in shapes architecture).")
         String prediction;
 
         @Option(names = "--caption-dropout", defaultValue = "0.1", description = "Probability of training on the empty caption, for classifier-free guidance (default: ${DEFAULT-VALUE}).")
@@ -278,7 +278,8 @@ public final class TrainCommand implements Runnable {
         @Override
         public Integer call() {
             validate();
-            require(List.of("eps", "v", "sample").contains(prediction), "--prediction must be eps, v or sample, got '" + prediction + "'");
+            require(prediction == null || List.of("eps", "v", "sample").contains(prediction), "--prediction must be eps, v or sample, got '" + prediction + "'");
+            require(prediction == null || model == null, "--prediction is for a new U-Net; a --model keeps the prediction_type of its scheduler");
             require(captionDropout >= 0 && captionDropout <= 1, "--caption-dropout must be in [0, 1], got " + captionDropout);
             require(Double.isFinite(minSnrGamma) && minSnrGamma >= 0, "--min-snr-gamma must be 0 or more, got " + minSnrGamma);
             require(Double.isFinite(offsetNoise) && offsetNoise >= 0, "--offset-noise must be 0 or more, got " + offsetNoise);
@@ -290,7 +291,7 @@ public final class TrainCommand implements Runnable {
             }
             CaptionedImageDataset data = dataset();
             UNetTraining.Parts parts = model != null ? Architectures.load(model, vaeDir) : Architectures.fresh(architecture(), vaeDir, data, seed,
-                    switch (prediction) {
+                    prediction == null ? null : switch (prediction) {
                         case "eps" -> "epsilon";
                         case "v" -> "v_prediction";
                         default -> "sample";

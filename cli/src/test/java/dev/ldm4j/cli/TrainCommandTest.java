@@ -31,7 +31,8 @@ class TrainCommandTest {
              "text_encoder": {"hidden_size": 16, "intermediate_size": 32, "num_hidden_layers": 2, "num_attention_heads": 2,
                               "max_position_embeddings": 77, "hidden_act": "quick_gelu"},
              "scheduler": {"class": "DDIMScheduler", "config": {"num_train_timesteps": 1000, "beta_start": 0.00085, "beta_end": 0.012,
-                           "beta_schedule": "scaled_linear", "clip_sample": false, "set_alpha_to_one": false, "steps_offset": 1}},
+                           "beta_schedule": "scaled_linear", "clip_sample": false, "set_alpha_to_one": false, "steps_offset": 0,
+                           "prediction_type": "v_prediction", "timestep_spacing": "trailing", "rescale_betas_zero_snr": true}},
              "defaults": {"steps": 4, "guidance": 3.0}}
             """;
 
@@ -48,6 +49,8 @@ class TrainCommandTest {
         assertOneLineError(run("train", "vae", "--data", tmp.resolve("nowhere").toString(), "--out", out.toString()), "--data");
         assertOneLineError(run("train", "unet", "--data", "shapes", "--out", out.toString(), "--vae", tmp.toString()), "vae/config.json");
         assertOneLineError(run("train", "unet", "--data", "shapes", "--out", out.toString(), "--vae", tmp.toString(), "--caption-dropout", "2"), "--caption-dropout");
+        assertOneLineError(run("train", "unet", "--data", "shapes", "--out", out.toString(), "--model", tmp.toString(), "--prediction", "v"), "--prediction");
+        assertOneLineError(run("train", "unet", "--data", "shapes", "--out", out.toString(), "--vae", tmp.toString(), "--prediction", "x0"), "--prediction");
         assertFalse(Files.exists(out), "nothing written");
         Files.createDirectories(out);
         Files.writeString(out.resolve("keep.txt"), "mine");
@@ -80,6 +83,8 @@ class TrainCommandTest {
                 "vae/config.json", "samples.png", "loss.png")) {
             assertTrue(Files.isRegularFile(model.resolve(f)), f);
         }
+        assertTrue(Files.readString(model.resolve("scheduler/scheduler_config.json")).matches("(?s).*\"prediction_type\"\\s*:\\s*\"v_prediction\".*"),
+                "without --prediction the architecture's prediction_type is kept");
         Path png = tmp.resolve("x.png");
         CliTest.Result g = run("generate", "--model", model.toString(), "--prompt", "a blue square", "--seed", "1", "--output", png.toString());
         assertEquals(0, g.code(), g.err());

@@ -62,7 +62,10 @@ public final class Architectures {
         return counts;
     }
 
-    /** A new U-Net and text encoder from arch, the frozen VAE from vaeDir/vae, a tokenizer learned from data's captions. */
+    /**
+     * A new U-Net and text encoder from arch, the frozen VAE from vaeDir/vae, a tokenizer learned from data's captions.
+     * predictionType replaces the scheduler section's prediction_type; null keeps it.
+     */
     @SuppressWarnings("unchecked")
     public static UNetTraining.Parts fresh(Map<String, Object> arch, Path vaeDir, CaptionedImageDataset data, long seed, String predictionType) {
         BpeTrainer.Vocabulary vocab = BpeTrainer.train(captionWords(data));
@@ -75,7 +78,9 @@ public final class Architectures {
         Map<String, Object> unet = new LinkedHashMap<>(section(arch, "unet"));
         Map<String, Object> sched = section(arch, "scheduler");
         Map<String, Object> schedConfig = new LinkedHashMap<>((Map<String, Object>) sched.get("config"));
-        schedConfig.put("prediction_type", predictionType);
+        if (predictionType != null) {
+            schedConfig.put("prediction_type", predictionType);
+        }
         Map<String, Object> vaeConfig = Json.parseObject(vaeDir.resolve("vae/config.json"));
         TrainableWeights vae;
         try (SafetensorsFile f = SafetensorsFile.open(vaeDir.resolve("vae/diffusion_pytorch_model.safetensors"))) {
