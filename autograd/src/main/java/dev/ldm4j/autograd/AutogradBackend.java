@@ -49,6 +49,7 @@ public final class AutogradBackend implements Backend {
     private final Set<Storage> tracked = Collections.newSetFromMap(new IdentityHashMap<>());
     private List<Node> tape = new ArrayList<>();
     private int noGradDepth;
+    private boolean gradientCheckpointing;
 
     public AutogradBackend(Backend inner) {
         this.inner = inner;
@@ -127,12 +128,22 @@ public final class AutogradBackend implements Backend {
     }
 
     /**
-     * Runs block(inputs) without keeping its intermediates, and records one node whose backward runs the
-     * block again with recording and walks that short tape: the activation memory of the block is held
-     * only while backward passes through it. block must be deterministic (no random draws).
+     * Turns gradient checkpointing of the blocks model code marks with checkpoint() on or off (off by
+     * default: every intermediate is kept, and backward needs no second forward).
      */
+    public void setGradientCheckpointing(boolean on) {
+        gradientCheckpointing = on;
+    }
+
+    /**
+     * With gradient checkpointing on, runs block(inputs) without keeping its intermediates, and records one
+     * node whose backward runs the block again with recording and walks that short tape: the activation
+     * memory of the block is held only while backward passes through it. block must be deterministic (no
+     * random draws). With it off, the block is recorded op by op as usual.
+     */
+    @Override
     public Tensor checkpoint(Function<Tensor[], Tensor> block, Tensor... inputs) {
-        if (noGradDepth > 0 || leaves.isEmpty()) {
+        if (!gradientCheckpointing || noGradDepth > 0 || leaves.isEmpty()) {
             return block.apply(inputs);
         }
         Tensor out;

@@ -126,6 +126,7 @@ class AutogradBackendTest {
         AutogradBackend.Gradients g1 = plain.backward(l1);
 
         AutogradBackend ck = new AutogradBackend(cpu);
+        ck.setGradientCheckpointing(true);
         ck.requireGrad(w1);
         ck.requireGrad(w2);
         ck.requireGrad(x);

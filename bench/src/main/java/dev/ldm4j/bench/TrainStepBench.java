@@ -19,9 +19,11 @@
 // held before the step (weights, gradients, optimizer state), over the batch size; and the highest heap
 // after any GC during the measured steps (absolute).
 //
+// --gradient-checkpointing measures the same steps with every resnet and transformer block checkpointed.
+//
 // Run: bench/train-bench.sh, or
 //   java --add-modules jdk.incubator.vector -Xmx6g -XX:+UseParallelGC -cp bench/target/benchmarks.jar \
-//        dev.ldm4j.bench.TrainStepBench [--batches 8,16] [--warmup 4] [--steps 8]
+//        dev.ldm4j.bench.TrainStepBench [--batches 8,16] [--warmup 4] [--steps 8] [--gradient-checkpointing]
 package dev.ldm4j.bench;
 
 import com.sun.management.GarbageCollectionNotificationInfo;
@@ -102,13 +104,15 @@ public final class TrainStepBench {
     public static void main(String[] args) throws Exception {
         int[] batches = {8, 16};
         int warmup = 4, steps = 8;
+        boolean checkpointing = false;
         for (int i = 0; i < args.length; i++) {
             switch (args[i]) {
                 case "--batches" -> batches = Arrays.stream(args[++i].split(",")).mapToInt(Integer::parseInt).toArray();
                 case "--warmup" -> warmup = Integer.parseInt(args[++i]);
                 case "--steps" -> steps = Integer.parseInt(args[++i]);
+                case "--gradient-checkpointing" -> checkpointing = true;
                 default -> {
-                    System.err.println("usage: TrainStepBench [--batches 8,16] [--warmup K] [--steps N]");
+                    System.err.println("usage: TrainStepBench [--batches 8,16] [--warmup K] [--steps N] [--gradient-checkpointing]");
                     System.exit(2);
                 }
             }
@@ -129,7 +133,9 @@ public final class TrainStepBench {
             for (int b : batches) {
                 ProfilingBackend prof = new ProfilingBackend(Backends.create("cpu"));
                 Setup s = model.equals("unet") ? unet(arch, vocab, tokenizer, prof) : vae(arch, data, prof);
-                System.err.printf("%s, batch %d: %d warm-up + %d measured steps ...%n", model, b, warmup, steps);
+                s.ag().setGradientCheckpointing(checkpointing);
+                System.err.printf("%s, batch %d, gradient checkpointing %s: %d warm-up + %d measured steps ...%n",
+                        model, b, checkpointing ? "on" : "off", warmup, steps);
                 results.add(run(model, b, warmup, steps, s, prof, data, gcPeak, arch));
                 if (model.equals("unet") && b == batches[batches.length - 1]) {
                     unetReport = prof.report();

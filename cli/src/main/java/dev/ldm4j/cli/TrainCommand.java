@@ -99,6 +99,9 @@ public final class TrainCommand implements Runnable {
         @Option(names = "--profile", description = "After the run, print time per op (forward and backward kernels) to stderr.")
         boolean profile;
 
+        @Option(names = "--gradient-checkpointing", description = "Keep only the inputs of each resnet and transformer block for backward and recompute the rest there: less activation memory, about one more forward per step.")
+        boolean gradientCheckpointing;
+
         @Option(names = "--stop-after", paramLabel = "STEP", description = "End this run after STEP (saving a checkpoint), to continue later with --resume.")
         Long stopAfter;
 
@@ -161,6 +164,13 @@ public final class TrainCommand implements Runnable {
             } catch (IOException e) {
                 throw new Main.UserError("--out " + out + ": " + e.getMessage());
             }
+        }
+
+        /** The recording backend over backend(), checkpointing blocks with --gradient-checkpointing. */
+        AutogradBackend autograd() {
+            AutogradBackend ag = new AutogradBackend(backend());
+            ag.setGradientCheckpointing(gradientCheckpointing);
+            return ag;
         }
 
         /** The backend the run computes on: the CPU, timed op by op with --profile. */
@@ -240,7 +250,7 @@ public final class TrainCommand implements Runnable {
                 weights = ModelInit.vae(dev.ldm4j.diffusion.vae.VaeConfig.fromJson(config), seed);
             }
             prepareOut();
-            AutogradBackend ag = new AutogradBackend(backend());
+            AutogradBackend ag = autograd();
             VaeTraining objective = new VaeTraining(config, weights, ag, (float) klWeight,
                     loss.equals("mse") ? VaeLoss.Reconstruction.MSE : VaeLoss.Reconstruction.L1, data, seed);
             System.err.printf("train vae: %,d parameters, %s, %d steps of %d images%n", weights.parameterCount(), data.getClass().getSimpleName(), steps, batch);
@@ -300,7 +310,7 @@ public final class TrainCommand implements Runnable {
             Path tokDir = out.resolve("tokenizer");
             ClipTokenizer tokenizer = parts.vocabulary().tokenizer(tokDir);
             List<String> prompts = !samplePrompts.isEmpty() ? samplePrompts : data instanceof ShapesDataset ? Architectures.SHAPES_SAMPLE_PROMPTS : List.of();
-            AutogradBackend ag = new AutogradBackend(backend());
+            AutogradBackend ag = autograd();
             UNetTraining objective = new UNetTraining(parts, new UNetTraining.Recipe(captionDropout, minSnrGamma, offsetNoise, !freezeTextEncoder),
                     tokenizer, ag, prompts);
             System.err.printf("train unet: %,d U-Net and %,d text-encoder parameters%s, %d steps of %d images%n",

@@ -262,6 +262,15 @@ public interface Backend extends AutoCloseable {
     }
 
     /**
+     * block(inputs), marked as one unit whose intermediates a recording backend may drop and recompute
+     * (gradient checkpointing): model code wraps its resnet and transformer blocks in it. Every other
+     * backend just runs the block. block must be deterministic and read nothing but inputs and weights.
+     */
+    default Tensor checkpoint(java.util.function.Function<Tensor[], Tensor> block, Tensor... inputs) {
+        return block.apply(inputs);
+    }
+
+    /**
      * The most device memory this backend's allocator has held at once (weights, live activations and
      * cached free blocks) since it started or its peak was last reset, in bytes; -1 where the JVM
      * manages the memory (the CPU).

@@ -6,6 +6,7 @@
 // looks at each op cannot see inside a replay), so wrapped backends run op by op.
 package dev.ldm4j.tensor;
 
+import java.util.function.Function;
 import java.util.function.LongSupplier;
 import java.util.function.Supplier;
 
@@ -290,6 +291,12 @@ public abstract class ForwardingBackend implements Backend {
     @Override
     public void release(Tensor t) {
         inner.release(t);
+    }
+
+    /** The inner backend decides (a recording one may checkpoint); the block's ops still come through this wrapper. */
+    @Override
+    public Tensor checkpoint(Function<Tensor[], Tensor> block, Tensor... inputs) {
+        return inner.checkpoint(block, inputs);
     }
 
     @Override

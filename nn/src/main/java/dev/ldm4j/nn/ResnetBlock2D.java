@@ -38,8 +38,16 @@ public final class ResnetBlock2D {
         this(p, inChannels, outChannels, tembChannels, groups, eps, 1f);
     }
 
-    /** x [B, Cin, H, W], temb [B, T] (null without time embedding) -> [B, Cout, H, W]. */
+    /**
+     * x [B, Cin, H, W], temb [B, T] (null without time embedding) -> [B, Cout, H, W]. The block is one
+     * unit of gradient checkpointing (Backend.checkpoint).
+     */
     public Tensor forward(Tensor x, Tensor temb) {
+        return temb == null ? backend.checkpoint(in -> compute(in[0], null), x)
+                : backend.checkpoint(in -> compute(in[0], in[1]), x, temb);
+    }
+
+    private Tensor compute(Tensor x, Tensor temb) {
         try (TensorScope scope = TensorScope.open()) {
             Tensor n = norm1.forwardSilu(x);                                     // [B, Cin, H, W]
             Tensor h;

@@ -3,7 +3,9 @@
 // noise-regression step of each tiny U-Net (epsilon for sd1-tiny, v-prediction for sd2-tiny) with the
 // gradient of every parameter, of the context and of the noisy input; and one KL-VAE step with every
 // parameter's gradient. Tolerances as the README suggests: loss 1e-5 relative, each gradient 1e-4
-// relative (L2 over the tensor).
+// relative (L2 over the tensor). Each runs as recorded op by op and with gradient checkpointing of every
+// resnet and transformer block (the blocks recomputed in backward), which must give the same gradients
+// while keeping fewer activations.
 package dev.ldm4j.train;
 
 import dev.ldm4j.autograd.AutogradBackend;
@@ -20,7 +22,7 @@ import dev.ldm4j.weights.Json;
 import dev.ldm4j.weights.SafetensorsFile;
 import dev.ldm4j.weights.WeightSource;
 import org.junit.jupiter.params.ParameterizedTest;
-import org.junit.jupiter.params.provider.ValueSource;
+import org.junit.jupiter.params.provider.CsvSource;
 
 import java.nio.file.Path;
 import java.util.Map;
@@ -85,10 +87,11 @@ class ModelGradientsTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"sd1-tiny", "sd2-tiny"})
-    void unetNoiseRegressionStepMatchesPyTorch(String name) {
+    @CsvSource({"sd1-tiny,false", "sd2-tiny,false", "sd1-tiny,true", "sd2-tiny,true"})
+    void unetNoiseRegressionStepMatchesPyTorch(String name, boolean checkpointing) {
         Path dir = model(name);
         AutogradBackend ag = new AutogradBackend(Backends.create("cpu"));
+        ag.setGradientCheckpointing(checkpointing);
         try (WeightSource file = SafetensorsFile.open(dir.resolve("unet/diffusion_pytorch_model.safetensors"));
              WeightSource golden = SafetensorsFile.open(dir.resolve("train_golden.safetensors"))) {
             TrainableWeights weights = TrainableWeights.copyOf(file);
@@ -108,6 +111,13 @@ class ModelGradientsTest {
             Tensor context = ag.requireGrad(dense(golden, "train.context"));
             Tensor pred = unet.forward(noisy, ts, context);
             assertTrue(relativeError(pred.toFloatArray(), dense(golden, "train.pred").toFloatArray()) < 1e-5, "prediction");
+            if (checkpointing) {
+                AutogradBackend plain = new AutogradBackend(Backends.create("cpu"));
+                weights.parameters().values().forEach(plain::requireGrad);
+                new UNet2DConditionModel(Params.root(weights, plain), UNetConfig.fromJson(Json.parseObject(dir.resolve("unet/config.json"))))
+                        .forward(plain.requireGrad(dense(golden, "train.noisy")), ts, plain.requireGrad(dense(golden, "train.context")));
+                assertTrue(ag.savedBytes() < plain.savedBytes() / 2, "checkpointing keeps " + ag.savedBytes() + " bytes, plain " + plain.savedBytes());
+            }
             Tensor loss = Losses.mse(ag, pred, dense(golden, "train.target"));
             double want = dense(golden, "train.loss").toFloatArray()[0];
             assertEquals(want, loss.toFloatArray()[0], LOSS_TOLERANCE * Math.abs(want), "loss");
@@ -126,10 +136,11 @@ class ModelGradientsTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"sd1-tiny", "sd2-tiny"})
-    void vaeKlStepMatchesPyTorch(String name) {
+    @CsvSource({"sd1-tiny,false", "sd2-tiny,false", "sd1-tiny,true", "sd2-tiny,true"})
+    void vaeKlStepMatchesPyTorch(String name, boolean checkpointing) {
         Path dir = model(name);
         AutogradBackend ag = new AutogradBackend(Backends.create("cpu"));
+        ag.setGradientCheckpointing(checkpointing);
         try (WeightSource file = SafetensorsFile.open(dir.resolve("vae/diffusion_pytorch_model.safetensors"));
              WeightSource golden = SafetensorsFile.open(dir.resolve("vae_train_golden.safetensors"))) {
             TrainableWeights weights = TrainableWeights.copyOf(file);

@@ -51,8 +51,12 @@ public final class Transformer2DModel {
         }
     }
 
-    /** x [B, C, H, W], context [B, 77, Cctx] -> [B, C, H, W]. */
+    /** x [B, C, H, W], context [B, 77, Cctx] -> [B, C, H, W]. One unit of gradient checkpointing (Backend.checkpoint). */
     public Tensor forward(Tensor x, Tensor context) {
+        return backend.checkpoint(in -> compute(in[0], in[1]), x, context);
+    }
+
+    private Tensor compute(Tensor x, Tensor context) {
         int b = x.dim(0), c = x.dim(1), h = x.dim(2), w = x.dim(3);
         try (TensorScope scope = TensorScope.open()) {
             Tensor n = norm.forward(x);                                                  // [B, C, H, W]
