@@ -66,7 +66,8 @@ class TrainCommandTest {
         Files.writeString(arch, TINY_ARCH);
         Path vae = tmp.resolve("vae"), model = tmp.resolve("model");
         CliTest.Result v = run("train", "vae", "--data", "shapes", "--resolution", "16", "--arch", arch.toString(), "--out", vae.toString(),
-                "--steps", "60", "--batch", "4", "--lr", "1e-2", "--lr-schedule", "constant", "--log-every", "1", "--save-every", "100");
+                "--steps", "60", "--batch", "4", "--lr", "1e-2", "--lr-schedule", "constant", "--log-every", "1", "--save-every", "100",
+                "--gradient-checkpointing");
         assertEquals(0, v.code(), v.err());
         assertDecreased(vae.resolve("train-log.jsonl"), 5);
         for (String f : List.of("vae/config.json", "vae/diffusion_pytorch_model.safetensors", "loss.png", "reconstructions.png", "checkpoint/training_state.safetensors")) {
