@@ -96,6 +96,19 @@ class LoraEmbeddingCliTest {
     }
 
     @Test
+    void theLcmLoraCommandShapeRunsOnTheTinyModel(@TempDir Path dir) {
+        assumeTrue(SharedFixtures.available(), "../shared is absent");
+        // The README's LCM-LoRA command, with a random LoRA on the tiny model: no unconditional pass, the LCM sampler.
+        Path out = dir.resolve("lcm.png");
+        CliTest.Result r = run("generate", "--model", SharedFixtures.conformance().resolve("sd1-tiny").toString(), "--prompt", "a house",
+                "--lora", lora(dir).toString(), "--scheduler", "lcm", "--steps", "4", "--guidance", "1", "--width", "64", "--height", "64",
+                "--seed", "2", "--output", out.toString());
+        assertEquals(0, r.code(), r.err());
+        assertEquals(4, r.err().lines().filter(l -> l.startsWith("step ")).count(), r.err());
+        assertTrue(Files.exists(out));
+    }
+
+    @Test
     void aLoraGivenAsTheModelPointsToTheFlag(@TempDir Path dir) {
         assertOneLineError(run("generate", "--model", lora(dir).toString(), "--prompt", "x", "--output", dir.resolve("o.png").toString()),
                 "not a whole model; load a base model and apply the LoRA to it with --lora FILE[:SCALE]");

@@ -124,31 +124,46 @@ class LoraMergeTest {
      * F32 weight, within one step of F16 (the merged weight is stored as F16, like the weight it replaces).
      */
     private static void assertMerged(WeightSource base, WeightSource merged, Layer l, double scale) {
-        float[] w = base.tensor(l.target()).toFloatArray();
         float[] m = merged.tensor(l.target()).toFloatArray();
         boolean half = base.info(l.target()).dtype() == dev.ldm4j.tensor.DType.F16;
         assertEquals(base.info(l.target()).dtype(), merged.info(l.target()).dtype(), "the merged weight keeps its dtype");
+        double[] expected = expectedInDouble(base, l, scale);
+        float[] w = base.tensor(l.target()).toFloatArray();
+        double maxDelta = 0;
+        for (int i = 0; i < m.length; i++) {
+            double e = expected[i];
+            double step = half ? Math.max(Math.scalb(1.0, Math.getExponent(e) - 10), Math.scalb(1.0, -24)) : 4 * Math.ulp((float) e) + 1e-7;
+            assertTrue(Math.abs(m[i] - e) <= step, l.target() + "[" + i + "]: merged " + m[i] + ", expected " + e + " (tolerance " + step + ")");
+            maxDelta = Math.max(maxDelta, Math.abs(e - w[i]));
+        }
+        assertTrue(maxDelta > 1e-2, l.target() + ": the update is not negligible (" + maxDelta + "), so the check means something");
+    }
+
+    private static void assertAllMerged(StableDiffusionModelSpec base, StableDiffusionModelSpec merged, List<Layer> layers, double scale) {
+        for (Layer l : layers) {
+            assertMerged(l.unet() ? base.unetWeights() : base.textEncoderWeights(),
+                    l.unet() ? merged.unetWeights() : merged.textEncoderWeights(), l, scale);
+        }
+    }
+
+    /** W + scale * (alpha / r) * up . down in float64, W read from the base weights. */
+    private static double[] expectedInDouble(WeightSource w, Layer l, double scale) {
+        float[] base = w.tensor(l.target()).toFloatArray();
         int rank = l.rank();
         int out = l.upShape()[0];
-        int cols = w.length / out;
+        int cols = base.length / out;
         double factor = scale * (Double.isNaN(l.alpha()) ? 1.0 : l.alpha() / rank);
-        double maxDelta = 0;
+        double[] m = new double[base.length];
         for (int o = 0; o < out; o++) {
             for (int j = 0; j < cols; j++) {
                 double d = 0;
                 for (int k = 0; k < rank; k++) {
                     d += (double) l.up()[o * rank + k] * l.down()[k * cols + j];
                 }
-                double expected = w[o * cols + j] + factor * d;
-                double step = half ? Math.max(Math.scalb(1.0, Math.getExponent(expected) - 10), Math.scalb(1.0, -24))
-                        : 4 * Math.ulp((float) expected) + 1e-7;
-                double got = m[o * cols + j];
-                assertTrue(Math.abs(got - expected) <= step, l.target() + "[" + (o * cols + j) + "]: merged " + got + ", expected "
-                        + expected + " (tolerance " + step + ")");
-                maxDelta = Math.max(maxDelta, Math.abs(factor * d));
+                m[o * cols + j] = base[o * cols + j] + factor * d;
             }
         }
-        assertTrue(maxDelta > 1e-2, l.target() + ": the update is not negligible (" + maxDelta + "), so the check means something");
+        return m;
     }
 
     private static void assertOnlyTouched(WeightSource merged, List<Layer> layers, boolean unet) {
@@ -165,10 +180,7 @@ class LoraMergeTest {
         try (StableDiffusionModelSpec spec = folder("sd1-tiny")) {
             ModelAddons.Applied a = ModelAddons.apply(spec, List.of(new ModelAddons.Lora(file, 0.7)), List.of());
             try (StableDiffusionModelSpec merged = a.spec()) {
-                for (Layer l : layers) {
-                    assertMerged(l.unet() ? spec.unetWeights() : spec.textEncoderWeights(),
-                            l.unet() ? merged.unetWeights() : merged.textEncoderWeights(), l, 0.7);
-                }
+                assertAllMerged(spec, merged, layers, 0.7);
                 assertOnlyTouched(merged.unetWeights(), layers, true);
                 assertOnlyTouched(merged.textEncoderWeights(), layers, false);
                 assertArrayEquals(spec.unetWeights().tensor("conv_in.weight").toFloatArray(), merged.unetWeights().tensor("conv_in.weight").toFloatArray());
@@ -188,10 +200,7 @@ class LoraMergeTest {
         try (StableDiffusionModelSpec spec = singleFile("sd1-tiny")) {
             ModelAddons.Applied a = ModelAddons.apply(spec, List.of(new ModelAddons.Lora(file, 1.3)), List.of());
             try (StableDiffusionModelSpec merged = a.spec()) {
-                for (Layer l : layers) {
-                    assertMerged(l.unet() ? spec.unetWeights() : spec.textEncoderWeights(),
-                            l.unet() ? merged.unetWeights() : merged.textEncoderWeights(), l, 1.3);
-                }
+                assertAllMerged(spec, merged, layers, 1.3);
                 assertOnlyTouched(merged.unetWeights(), layers, true);
                 assertEquals(List.of(), a.warnings());
             }
@@ -221,10 +230,7 @@ class LoraMergeTest {
             try (spec) {
                 ModelAddons.Applied a = ModelAddons.apply(spec, List.of(new ModelAddons.Lora(file, 0.5)), List.of());
                 try (StableDiffusionModelSpec merged = a.spec()) {
-                    for (Layer l : layers) {
-                        assertMerged(l.unet() ? spec.unetWeights() : spec.textEncoderWeights(),
-                                l.unet() ? merged.unetWeights() : merged.textEncoderWeights(), l, 0.5);
-                    }
+                    assertAllMerged(spec, merged, layers, 0.5);
                     String k = "text_model.encoder.layers.0.self_attn.k_proj.weight";
                     assertArrayEquals(spec.textEncoderWeights().tensor(k).toFloatArray(), merged.textEncoderWeights().tensor(k).toFloatArray(),
                             "k, stacked beside v in the single file, is untouched");
@@ -252,10 +258,7 @@ class LoraMergeTest {
         try (StableDiffusionModelSpec spec = folder("sd1-tiny")) {
             ModelAddons.Applied a = ModelAddons.apply(spec, List.of(new ModelAddons.Lora(file, 1.0)), List.of());
             try (StableDiffusionModelSpec merged = a.spec()) {
-                for (Layer l : layers) {
-                    assertMerged(l.unet() ? spec.unetWeights() : spec.textEncoderWeights(),
-                            l.unet() ? merged.unetWeights() : merged.textEncoderWeights(), l, 1.0);
-                }
+                assertAllMerged(spec, merged, layers, 1.0);
             }
         }
     }
@@ -339,7 +342,12 @@ class LoraMergeTest {
                 }
                 for (Layer l : layers) {
                     if (l.unet() == unet) {
-                        tensors.put(l.target(), Tensor.of(mergedInDouble(w, l, 0.8), w.info(l.target()).shape()));
+                        double[] e = expectedInDouble(w, l, 0.8);
+                        float[] f = new float[e.length];
+                        for (int i = 0; i < e.length; i++) {
+                            f[i] = (float) e[i];
+                        }
+                        tensors.put(l.target(), Tensor.of(f, w.info(l.target()).shape()));
                     }
                 }
                 SafetensorsWriter.write(out.resolve(unet ? "diffusion_pytorch_model.safetensors" : "model.safetensors"), tensors);
@@ -355,25 +363,6 @@ class LoraMergeTest {
             }
             assertTrue(worst <= 1e-4, "image from the offline merge differs by up to " + worst);
         }
-    }
-
-    private static float[] mergedInDouble(WeightSource w, Layer l, double scale) {
-        float[] base = w.tensor(l.target()).toFloatArray();
-        int rank = l.rank();
-        int out = l.upShape()[0];
-        int cols = base.length / out;
-        double factor = scale * (Double.isNaN(l.alpha()) ? 1.0 : l.alpha() / rank);
-        float[] m = new float[base.length];
-        for (int o = 0; o < out; o++) {
-            for (int j = 0; j < cols; j++) {
-                double d = 0;
-                for (int k = 0; k < rank; k++) {
-                    d += (double) l.up()[o * rank + k] * l.down()[k * cols + j];
-                }
-                m[o * cols + j] = (float) (base[o * cols + j] + factor * d);
-            }
-        }
-        return m;
     }
 
     @Test
