@@ -5,9 +5,9 @@
 // Why merge on load rather than add x . down^T . up^T at run time: a merged model runs every step at
 // the speed of the plain model (the extra products would cost each step about what the LoRA's rank
 // adds to every adapted layer, for the whole run), needs no change to the model code, the CPU or CUDA
-// kernels or a recorded CUDA graph, and gives the numbers diffusers' fuse_lora gives. What it costs:
+// kernels or a recorded CUDA graph, and uses the formula of diffusers' fuse_lora. What it costs:
 // a copy of each touched tensor. That copy keeps the dtype of the tensor it replaces (the sum is
-// formed in float32 and rounded once, as fuse_lora and A1111 do on a half-precision model), so memory
+// formed in float32 and rounded once, as fusing into a half-precision model does), so memory
 // does not grow past the touched tensors' own size, and it lives off the Java heap, in the overlay
 // that replaces them; the memory-mapped rest of the checkpoint stays untouched.
 //
