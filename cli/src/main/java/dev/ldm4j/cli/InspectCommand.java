@@ -11,6 +11,7 @@ import picocli.CommandLine.Spec;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Locale;
 import java.util.concurrent.Callable;
 
 @Command(name = "inspect", mixinStandardHelpOptions = true,
@@ -21,7 +22,9 @@ public final class InspectCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
 
-    @Parameters(arity = "0..1", paramLabel = "FILE", description = "A LoRA or embedding .safetensors file (or a model, as --model).")
+    @Parameters(arity = "0..1", paramLabel = "FILE",
+            description = {"A LoRA or embedding .safetensors file (or a model, as --model). With --model beside it, also what",
+                    "applying it to that model changes and leaves out."})
     Path file;
 
     @Option(names = "--model", paramLabel = "PATH", description = "A .safetensors checkpoint or a diffusers model folder.")
@@ -35,20 +38,24 @@ public final class InspectCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        if ((file == null) == (model == null)) {
-            throw new Main.UserError("give one thing to inspect: a LoRA or embedding FILE, or --model PATH");
+        if (file == null && model == null) {
+            throw new Main.UserError("give something to inspect: a LoRA or embedding FILE, or --model PATH");
         }
         String report;
-        if (file != null && Files.isRegularFile(file)) {
-            String name = file.getFileName().toString().toLowerCase(java.util.Locale.ROOT);
-            AddonInspector.Kind kind = name.endsWith(".safetensors") ? AddonInspector.kind(file) : AddonInspector.Kind.NEITHER;
-            report = switch (kind) {
-                case LORA -> AddonInspector.lora(file);
-                case EMBEDDING -> AddonInspector.embedding(file);
-                case NEITHER -> ModelInspector.inspect(file, config, prediction);
-            };
-        } else {
-            report = ModelInspector.inspect(file != null ? file : model, config, prediction);
+        AddonInspector.Kind kind = AddonInspector.Kind.NEITHER;
+        if (file != null && Files.isRegularFile(file) && file.getFileName().toString().toLowerCase(Locale.ROOT).endsWith(".safetensors")) {
+            kind = AddonInspector.kind(file);
+        }
+        if (file != null && model != null && kind == AddonInspector.Kind.NEITHER) {
+            throw new Main.UserError(file + " is no LoRA or embedding file; inspect a model with --model PATH alone");
+        }
+        report = switch (kind) {
+            case LORA -> AddonInspector.lora(file);
+            case EMBEDDING -> AddonInspector.embedding(file);
+            case NEITHER -> ModelInspector.inspect(file != null ? file : model, config, prediction);
+        };
+        if (model != null && kind != AddonInspector.Kind.NEITHER) {
+            report += "\n" + AddonInspector.against(model, config, prediction, file, kind);
         }
         spec.commandLine().getOut().print(report);
         spec.commandLine().getOut().flush();

@@ -132,7 +132,22 @@ class LoraEmbeddingCliTest {
         assertTrue(e.out().contains("Token:        'glow' (the file's name)"), e.out());
         assertTrue(e.out().contains("Vectors:      2 of width 32;"), e.out());
 
-        assertOneLineError(run("inspect"), "give one thing to inspect");
+        assertOneLineError(run("inspect"), "give something to inspect");
+    }
+
+    @Test
+    void inspectWithAModelSaysWhatApplyingTheFileDoesThere(@TempDir Path dir) {
+        assumeTrue(SharedFixtures.available(), "../shared is absent");
+        String model = SharedFixtures.conformance().resolve("sd1-tiny").toString();
+        CliTest.Result l = run("inspect", lora(dir).toString(), "--model", model);
+        assertEquals(0, l.code(), l.err());
+        assertTrue(l.out().contains("Kind:         LoRA"), l.out());
+        assertTrue(l.out().contains("Applied:      LoRA " + dir.resolve("style.safetensors")) && l.out().contains("1 U-Net and 1 text-encoder weights"), l.out());
+        assertTrue(l.out().contains("Left out:     " + dir.resolve("style.safetensors") + ": 1 of its 3 LoRA layers match no weight"), l.out());
+
+        Path wide = dir.resolve("wide.safetensors");
+        SafetensorsWriter.write(wide, Map.of("emb_params", filled(0.1f, 1, 768)));
+        assertOneLineError(run("inspect", wide.toString(), "--model", model), "its vectors have width 768, but this model's text encoder takes 32");
     }
 
     private static String[] concat(String[] a, String... b) {

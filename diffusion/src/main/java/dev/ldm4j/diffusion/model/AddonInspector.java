@@ -1,7 +1,7 @@
 // The report of `ldm4j inspect FILE` for an add-on: what a LoRA file holds (layout, layers in the
 // U-Net and text encoder, ranks, alphas, which blocks and which kinds of layer it adapts, stray
-// tensors) or what a textual-inversion embedding holds (layout, token, vectors and their width).
-// It reads the file alone; which of the layers a given model has is said when the LoRA is applied.
+// tensors) or what a textual-inversion embedding holds (layout, token, vectors and their width);
+// with a model, also what applying it to that model changes and leaves out (ModelAddons' lines).
 package dev.ldm4j.diffusion.model;
 
 import dev.ldm4j.weights.WeightSource;
@@ -88,6 +88,25 @@ public final class AddonInspector {
         };
         line(out, "Vectors:      " + e.count() + " of width " + e.width() + model + "; the token takes " + e.count()
                 + " of a prompt's 75 positions");
+        return out.toString();
+    }
+
+    /**
+     * What applying the add-on to a model does: ModelAddons' summary and warnings for it (a LoRA at
+     * scale 1), found by applying it; throws ModelException, LoraException or EmbeddingException in one line.
+     */
+    public static String against(Path model, Path configDir, String prediction, Path file, Kind kind) {
+        List<ModelAddons.Lora> loras = kind == Kind.LORA ? List.of(new ModelAddons.Lora(file, 1.0)) : List.of();
+        List<ModelAddons.Embedding> embeddings = kind == Kind.EMBEDDING ? List.of(new ModelAddons.Embedding(file, null)) : List.of();
+        StringBuilder out = new StringBuilder();
+        try (StableDiffusionModelSpec spec = ModelDiscovery.discover(model, configDir, prediction)) {
+            ModelAddons.Applied a = ModelAddons.apply(spec, loras, embeddings);
+            try (StableDiffusionModelSpec applied = a.spec()) {
+                line(out, "Model:        " + applied.path() + " (" + applied.family().label() + ", " + applied.layout().label() + ")");
+                a.summary().forEach(s -> line(out, "Applied:      " + s));
+                a.warnings().forEach(w -> line(out, "Left out:     " + w));
+            }
+        }
         return out.toString();
     }
 
