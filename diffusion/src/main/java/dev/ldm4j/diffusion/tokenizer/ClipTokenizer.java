@@ -145,6 +145,19 @@ public final class ClipTokenizer {
         return new ClipTokenizer(this, all);
     }
 
+    /** How many ids the added token starting with id stands for (its vectors), or 0 when id starts none. */
+    public int addedTokenLength(int id) {
+        if (!addedById.containsKey(id)) {
+            return 0;
+        }
+        for (AddedToken t : added) {
+            if (t.ids()[0] == id) {
+                return t.ids().length;
+            }
+        }
+        return 0;
+    }
+
     /** The added tokens (textual-inversion embeddings), longest first. */
     public List<AddedToken> addedTokens() {
         return added;

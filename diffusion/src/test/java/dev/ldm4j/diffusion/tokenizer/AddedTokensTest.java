@@ -3,6 +3,7 @@
 // before; decode names the token once; duplicates and taken ids refused.
 package dev.ldm4j.diffusion.tokenizer;
 
+import dev.ldm4j.diffusion.prompt.A1111Prompt;
 import dev.ldm4j.tensor.SharedFixtures;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -48,6 +49,22 @@ class AddedTokensTest {
         ClipEncoding e = added.encode("a <cat-toy> on a mat");
         assertEquals(7, e.tokenCount(), "a, three vectors, on, a, mat");
         assertEquals("a <cat-toy> on a mat", added.decode(e.ids()));
+    }
+
+    @Test
+    void a1111ChunksKeepAnEmbeddingsVectorsTogether() {
+        String text = "a ".repeat(74) + "<cat-toy> house";
+        List<A1111Prompt.Chunk> chunks = A1111Prompt.chunks(A1111Prompt.parse(text), added);
+        assertEquals(2, chunks.size());
+        int[] first = chunks.get(0).ids();
+        int[] second = chunks.get(1).ids();
+        assertEquals(added.tokenIds("a")[0], first[74]);
+        assertEquals(added.eosId(), first[75], "the three vectors do not fit after 74 tokens: the chunk ends there");
+        assertArrayEquals(new int[] {added.bosId(), V + 1, V + 2, V + 3, added.tokenIds("house")[0], added.eosId()},
+                java.util.Arrays.copyOf(second, 6));
+        assertEquals(3, added.addedTokenLength(V + 1));
+        assertEquals(0, added.addedTokenLength(V + 2));
+        assertEquals(0, added.addedTokenLength(added.tokenIds("a")[0]));
     }
 
     @Test
