@@ -90,6 +90,12 @@ public final class EvalCommand implements Runnable {
         @Option(names = "--device", defaultValue = "cpu", paramLabel = "cpu|cuda", description = "Where to compute (default: ${DEFAULT-VALUE}).")
         String device;
 
+        @Option(names = "--lora", paramLabel = "FILE[:SCALE]", description = "Apply a LoRA with this scale (default 1), as for generate (repeatable).")
+        List<String> loraOptions = new java.util.ArrayList<>();
+
+        @Option(names = "--embedding", paramLabel = "FILE[:TOKEN]", description = "Load a textual-inversion embedding, as for generate (repeatable).")
+        List<String> embeddingOptions = new java.util.ArrayList<>();
+
         @Option(names = "--grid", paramLabel = "FILE.png", description = "Also write the generated images as one PNG grid, in prompt order.")
         Path grid;
 
@@ -116,9 +122,12 @@ public final class EvalCommand implements Runnable {
                         + "); valid names: " + String.join(" ", Schedulers.names()));
             }
 
+            var loras = AddonOptions.loras(loraOptions);
+            var embeddings = AddonOptions.embeddings(embeddingOptions);
             long loadStart = System.nanoTime();
             try (Backend backend = Backends.create(device, Map.of());
-                 StableDiffusionPipeline pipe = StableDiffusionPipeline.load(model, config, null, backend)) {
+                 StableDiffusionPipeline pipe = StableDiffusionPipeline.load(model, config, null, null, backend, backend, loras, embeddings)) {
+                AddonOptions.report(pipe.addons(), err);
                 err.printf(Locale.ROOT, "ldm4j: loaded %s on %s in %.1f s%n", model, backend.name(), (System.nanoTime() - loadStart) / 1e9);
                 Report report = ShapesBenchmark.run(pipe, sampling, chosen, limit == null ? Integer.MAX_VALUE : limit, vaeSamples,
                         (done, total, s) -> err.printf(Locale.ROOT, "[%d/%d] %s, seed %d: %s (%.2f s)%n", done, total,

@@ -3,6 +3,7 @@
 package dev.ldm4j.cli;
 
 import dev.ldm4j.diffusion.model.GenerationDefaults;
+import dev.ldm4j.diffusion.model.ModelAddons;
 import dev.ldm4j.diffusion.model.ModelDiscovery;
 import dev.ldm4j.diffusion.pipeline.GenerationRequest;
 import dev.ldm4j.diffusion.pipeline.GenerationResult;
@@ -148,6 +149,16 @@ public final class GenerateCommand implements Callable<Integer> {
                     "difference the run continues op by op and says why. Experimental: not yet run on a GPU."})
     boolean cudaGraph;
 
+    @Option(names = "--lora", paramLabel = "FILE[:SCALE]",
+            description = {"Apply a LoRA (.safetensors, kohya/A1111 or diffusers/PEFT layout) with this scale (default 1), merged",
+                    "into the weights on load (repeatable). E.g. an LCM-LoRA with --scheduler lcm --steps 4 --guidance 1."})
+    List<String> loraOptions = new ArrayList<>();
+
+    @Option(names = "--embedding", paramLabel = "FILE[:TOKEN]",
+            description = {"Load a textual-inversion embedding (.safetensors, A1111 or diffusers layout) whose TOKEN (default:",
+                    "the file's name without .safetensors) may then be used in --prompt and --negative-prompt (repeatable)."})
+    List<String> embeddingOptions = new ArrayList<>();
+
     @Option(names = "--output", defaultValue = "ldm4j.png", paramLabel = "FILE.png",
             description = "Where to write the image; with --batch N > 1, FILE-0.png ... FILE-(N-1).png (default: ${DEFAULT-VALUE}).")
     Path output;
@@ -178,6 +189,8 @@ public final class GenerateCommand implements Callable<Integer> {
         model = BuiltinModels.resolve(model);
         applyModelDefaults(GenerationDefaults.of(model));
         validate();
+        loras = AddonOptions.loras(loraOptions);
+        embeddings = AddonOptions.embeddings(embeddingOptions);
         List<Path> outputs = outputFiles();
         RgbImage init = image == null ? null : readInitImage(image);
         long s = seed != null ? seed : ThreadLocalRandom.current().nextLong(0, 1L << 53);
@@ -190,7 +203,8 @@ public final class GenerateCommand implements Callable<Integer> {
         try (Backend backend = profile ? new ProfilingBackend(created) : created;
              Backend vaeOwn = vaeDtype == null ? null : profiled(Backends.create(device, Map.of("dtype", vaeDtype)));
              StableDiffusionPipeline pipe = StableDiffusionPipeline.load(model, config, tokenizer, prediction, backend,
-                     vaeOwn == null ? backend : vaeOwn)) {
+                     vaeOwn == null ? backend : vaeOwn, loras, embeddings)) {
+            AddonOptions.report(pipe.addons(), err);
             err.printf(Locale.ROOT, "ldm4j: loaded %s (%s, %s) on %s in %.1f s; seed %d%n", model, pipe.spec().family(), pipe.spec().layout(),
                     backend.name(), seconds(System.nanoTime() - loadStart), s);
             int[] size = pipe.outputSize(request);                    // {W, H}: the pipeline decides and checks it
@@ -246,6 +260,10 @@ public final class GenerateCommand implements Callable<Integer> {
         return 0;
     }
 
+    /** --lora and --embedding, read and checked before the model loads. */
+    private List<ModelAddons.Lora> loras = List.of();
+    private List<ModelAddons.Embedding> embeddings = List.of();
+
     /** With --from-png and a batch in the file (and no --batch): which image of the batch to write, else -1. */
     private int keepOnly = -1;
 
@@ -262,6 +280,14 @@ public final class GenerateCommand implements Callable<Integer> {
         GenerationSettings s = GenerationSettings.fromInfotext(Infotext.parse(text), fromPng.toString());
         if (!s.ignored().isEmpty()) {
             err.println("ldm4j: warning: " + fromPng + ": ignored, ldm4j has no such setting: " + String.join(", ", s.ignored()));
+        }
+        if (s.loras() != null && !given("--lora")) {
+            throw new Main.UserError(fromPng + " was made with the LoRA " + s.loras() + ", of which it holds only the name;"
+                    + " pass the file with --lora FILE[:SCALE]");
+        }
+        if (s.embeddings() != null && !given("--embedding")) {
+            throw new Main.UserError(fromPng + " was made with the embeddings " + s.embeddings() + ", of which it holds only the names;"
+                    + " pass the files with --embedding FILE[:TOKEN]");
         }
         if (!given("--prompt")) {
             prompt = s.prompt();
@@ -361,7 +387,8 @@ public final class GenerateCommand implements Callable<Integer> {
         String ownClass = scheduler == null ? String.valueOf(pipe.spec().schedulerConfig().get("_class_name")) : null;
         return new GenerationSettings(prompt, negativePrompt, steps, guidance, scheduler, karras, ownClass, null, schedulerOptions,
                 s, size[0], size[1], noiseDtype, generator, clipSkip, style.label(), imageToImage ? strength : null, prediction,
-                device, dtype, vaeDtype, batch, index, ModelHash.name(model), modelHash, List.of());
+                device, dtype, vaeDtype, batch, index, ModelHash.name(model), modelHash,
+                AddonOptions.describeLoras(loras), AddonOptions.describeEmbeddings(embeddings), List.of());
     }
 
     /** "ldm4j VERSION" for the parameters' Version key. */

@@ -31,6 +31,8 @@ import java.util.Map;
  * @param strength         image-to-image strength, null for text-to-image
  * @param batchSize        images drawn together (1 = none)
  * @param batchIndex       which of them this is
+ * @param loras            the LoRA files applied, "name:scale, ..." (ldm4j's key LoRA), or null
+ * @param embeddings       the embeddings loaded, "name[:token], ..." (ldm4j's key Embeddings), or null
  * @param ignored          keys of the file that ldm4j has no setting for
  */
 record GenerationSettings(
@@ -59,6 +61,8 @@ record GenerationSettings(
         int batchIndex,
         String modelName,
         String modelHash,
+        String loras,
+        String embeddings,
         List<String> ignored) {
 
     static final String KEY = "parameters";
@@ -114,6 +118,12 @@ record GenerationSettings(
         }
         if (vaeDtype != null) {
             f.put("VAE dtype", vaeDtype);
+        }
+        if (loras != null) {
+            f.put("LoRA", loras);
+        }
+        if (embeddings != null) {
+            f.put("Embeddings", embeddings);
         }
         f.put("Version", version);
         return new Infotext(prompt, negativePrompt, f);
@@ -207,7 +217,7 @@ record GenerationSettings(
         return new GenerationSettings(text.prompt(), text.negativePrompt(), steps, guidance, scheduler, karras, schedulerClass,
                 samplerProblem, options, seed, width, height, f.remove("Noise dtype"), generator, clipSkip, promptStyle, strength,
                 f.remove("Prediction"), f.remove("Device"), f.remove("Dtype"), f.remove("VAE dtype"), n, index, modelName, modelHash,
-                new ArrayList<>(f.keySet()));
+                f.remove("LoRA"), f.remove("Embeddings"), new ArrayList<>(f.keySet()));
     }
 
     /** Takes typed values out of the fields, naming the file and key when one is not a number. */

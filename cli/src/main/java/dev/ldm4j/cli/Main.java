@@ -99,6 +99,7 @@ public final class Main implements Runnable {
             case NoDenoisingStepException e -> e.getMessage() + "; raise --strength or --steps";
             case ModelException e when e.fix() == ModelException.Fix.CONFIG_FOLDER -> e.getMessage() + " (--config DIR)";
             case ModelException e when e.fix() == ModelException.Fix.NO_CONFIG_FOLDER -> e.getMessage() + "; leave out --config";
+            case ModelException e when e.fix() == ModelException.Fix.LORA_FLAG -> e.getMessage() + " with --lora FILE[:SCALE]";
             case UnsupportedRequestException e when e.part() == UnsupportedRequestException.Part.KARRAS ->
                     "--karras needs --scheduler (e.g. --scheduler dpmpp_2m --karras)";
             default -> null;

@@ -140,7 +140,8 @@ class InfotextTest {
         options.put("eta", "0.5");
         GenerationSettings written = new GenerationSettings("a (red:1.5) apple, on a table: still life", "blurry, dark", 12, 7.5,
                 "dpmpp_2m", true, null, null, options, 9007199254740991L, 72, 104, "float64", "cpu", 1, "a1111", 0.6, "v",
-                "cuda", "fp16", "bf16", 4, 2, "sd1-tiny", "abcdef0123", List.of());
+                "cuda", "fp16", "bf16", 4, 2, "sd1-tiny", "abcdef0123", "style.safetensors:0.8, lcm-lora.safetensors:1.0",
+                "bad-hands.safetensors:bad_hands", List.of());
         String text = written.toInfotext("ldm4j dev").format();
         assertTrue(text.startsWith("a (red:1.5) apple, on a table: still life\nNegative prompt: blurry, dark\nSteps: 12, Sampler: DPM++ 2M, "
                 + "Schedule type: Karras, CFG scale: 7.5, Seed: 9007199254740991, Size: 72x104, Model hash: abcdef0123, Model: sd1-tiny, "
@@ -150,7 +151,7 @@ class InfotextTest {
 
         // The model's own scheduler (no --scheduler) is written by its class and read back as "none chosen".
         GenerationSettings own = new GenerationSettings("p", "", 3, 1.0, null, false, "PNDMScheduler", null, Map.of(), 1L, 64, 64,
-                "float32", "cuda", 0, "diffusers", null, null, "cpu", null, null, 1, 0, "m", "0000000000", List.of());
+                "float32", "cuda", 0, "diffusers", null, null, "cpu", null, null, 1, 0, "m", "0000000000", null, null, List.of());
         String ownText = own.toInfotext("ldm4j dev").format();
         assertEquals("p\nSteps: 3, Sampler: PLMS, CFG scale: 1.0, Seed: 1, Size: 64x64, Model hash: 0000000000, Model: m, "
                 + "Scheduler: PNDMScheduler, Prompt style: diffusers, Version: ldm4j dev", ownText);

@@ -66,6 +66,12 @@ public record ClipTextConfig(
         return hiddenSize / numAttentionHeads;
     }
 
+    /** The same encoder with a token table of vocabSize rows (rows added for textual-inversion embeddings). */
+    public ClipTextConfig withVocabSize(int vocabSize) {
+        return new ClipTextConfig(vocabSize, hiddenSize, intermediateSize, numHiddenLayers, numAttentionHeads, maxPositionEmbeddings,
+                hiddenAct, layerNormEps, padTokenId, bosTokenId, eosTokenId);
+    }
+
     public ClipTextConfig withLayers(int layers) {
         return new ClipTextConfig(vocabSize, hiddenSize, intermediateSize, layers, numAttentionHeads, maxPositionEmbeddings,
                 hiddenAct, layerNormEps, padTokenId, bosTokenId, eosTokenId);

@@ -2,8 +2,8 @@
 // component's config.json and safetensors weights, scheduler/scheduler_config.json, tokenizer/) or
 // an original-layout single file whose architecture is read from its names and shapes. Settings the
 // shapes cannot reveal come from --config DIR (a diffusers folder) or, for the published models,
-// their standard values. Unsupported models (SDXL, inpainting, LoRA files, single-file LCM checkpoints) are
-// refused by name. A folder whose U-Net has time_cond_proj_dim (LCM-distilled) is read like any other.
+// their standard values. Unsupported models (SDXL, inpainting, single-file LCM checkpoints) and LoRA files (an add-on,
+// not a model: ModelAddons) are refused by name. A folder whose U-Net has time_cond_proj_dim (LCM-distilled) is read like any other.
 package dev.ldm4j.diffusion.model;
 
 import dev.ldm4j.diffusion.clip.ClipTextConfig;
@@ -16,6 +16,7 @@ import dev.ldm4j.weights.WeightException;
 import dev.ldm4j.weights.WeightSource;
 import dev.ldm4j.weights.keys.MappedWeightSource;
 import dev.ldm4j.weights.keys.OriginalLayout;
+import dev.ldm4j.weights.lora.LoraFile;
 
 import java.io.IOException;
 import java.io.InputStream;
@@ -185,9 +186,8 @@ public final class ModelDiscovery {
     }
 
     static StableDiffusionModelSpec fromOriginal(Path file, WeightSource src, Path configDir, String override) {
-        if (isLora(src)) {
-            throw new ModelException(file + ": a LoRA file (e.g. an LCM-LoRA), not a whole model; LoRA is not supported yet (issue 16):"
-                    + " pass a whole model, e.g. an LCM-distilled diffusers folder");
+        if (LoraFile.looksLikeLora(src.names())) {
+            throw new ModelException(file + ": a LoRA file (e.g. an LCM-LoRA), not a whole model; load a base model and apply the LoRA to it", ModelException.Fix.LORA_FLAG);
         }
         if (src.info(OriginalLayout.UNET_PREFIX + "time_embed.cond_proj.weight") != null) {
             throw new ModelException(file + ": an LCM-distilled U-Net (" + OriginalLayout.UNET_PREFIX + "time_embed.cond_proj.weight)"
@@ -252,17 +252,6 @@ public final class ModelDiscovery {
         return new StableDiffusionModelSpec(file, ModelLayout.ORIGINAL_SINGLE_FILE, family, unet, vae, text,
                 withPrediction(scheduler, prediction), tokenizer, prediction, configSource, unetW, vaeW, textW,
                 ignored, unrecognized, List.of(src));
-    }
-
-    /** LoRA weights (kohya's lora_unet_* / lora_te_*, or PEFT/diffusers' *.lora_A / *.lora.down names), not a model. */
-    private static boolean isLora(WeightSource src) {
-        for (String n : src.names()) {
-            if (n.startsWith("lora_unet_") || n.startsWith("lora_te") || n.contains(".lora_A.") || n.contains(".lora_down.")
-                    || n.contains(".lora.down.")) {
-                return true;
-            }
-        }
-        return false;
     }
 
     /**

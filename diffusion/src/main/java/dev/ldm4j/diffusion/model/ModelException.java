@@ -10,7 +10,9 @@ public class ModelException extends WeightException {
         /** A diffusers folder whose configs describe a single-file checkpoint. */
         CONFIG_FOLDER,
         /** Giving no config folder (a diffusers model folder carries its own). */
-        NO_CONFIG_FOLDER
+        NO_CONFIG_FOLDER,
+        /** Applying the file as a LoRA onto a base model, rather than loading it as the model. */
+        LORA_FLAG
     }
 
     private final Fix fix;

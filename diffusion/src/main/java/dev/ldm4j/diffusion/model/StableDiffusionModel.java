@@ -63,6 +63,9 @@ public final class StableDiffusionModel implements AutoCloseable {
         }
         ClipTokenizer tokenizer = spec.tokenizer() == null ? null
                 : ClipTokenizer.load(spec.tokenizer(), spec.family() == ModelFamily.SD2 ? "!" : ClipTokenizer.EOS_TOKEN);
+        if (tokenizer != null && !spec.addedTokens().isEmpty()) {
+            tokenizer = tokenizer.withAddedTokens(spec.addedTokens());
+        }
         return new StableDiffusionModel(spec, text, unet, vae, vaeBackend, tokenizer);
     }
 

@@ -10,6 +10,7 @@
 package dev.ldm4j.diffusion.pipeline;
 
 import dev.ldm4j.diffusion.model.MissingTokenizerException;
+import dev.ldm4j.diffusion.model.ModelAddons;
 import dev.ldm4j.diffusion.model.ModelDiscovery;
 import dev.ldm4j.diffusion.model.StableDiffusionModel;
 import dev.ldm4j.diffusion.model.StableDiffusionModelSpec;
@@ -43,6 +44,7 @@ public final class StableDiffusionPipeline implements AutoCloseable {
     private final UNet2DConditionModel unet;
     private final AutoencoderKL vae;
     private final Backend vaeBackend;
+    private ModelAddons.Applied addons;
     private boolean recordSteps;
     private String recordingStatus;
 
@@ -61,6 +63,7 @@ public final class StableDiffusionPipeline implements AutoCloseable {
         this.unet = model.unet();
         this.vae = model.vae();
         this.vaeBackend = model.vaeBackend();
+        this.addons = new ModelAddons.Applied(spec, List.of(), List.of());
     }
 
     /**
@@ -80,14 +83,33 @@ public final class StableDiffusionPipeline implements AutoCloseable {
 
     /** Like load(model, configDir, tokenizer, prediction, backend), with the VAE on vaeBackend (same device, e.g. another precision). */
     public static StableDiffusionPipeline load(Path model, Path configDir, Path tokenizer, String prediction, Backend backend, Backend vaeBackend) {
+        return load(model, configDir, tokenizer, prediction, backend, vaeBackend, List.of(), List.of());
+    }
+
+    /**
+     * Like load(model, configDir, tokenizer, prediction, backend, vaeBackend), with LoRA files merged into
+     * the weights and textual-inversion embeddings added to the text encoder and tokenizer (ModelAddons);
+     * what they changed, and what of them was left out, is in addons().
+     */
+    public static StableDiffusionPipeline load(Path model, Path configDir, Path tokenizer, String prediction, Backend backend,
+                                               Backend vaeBackend, List<ModelAddons.Lora> loras, List<ModelAddons.Embedding> embeddings) {
         StableDiffusionModelSpec found = ModelDiscovery.discover(model, configDir, prediction);
         StableDiffusionModelSpec spec = tokenizer == null ? found : found.withTokenizer(tokenizer);
         try {
-            return new StableDiffusionPipeline(StableDiffusionModel.load(spec, backend, vaeBackend), backend);
+            ModelAddons.Applied applied = ModelAddons.apply(spec, loras, embeddings);
+            spec = applied.spec();
+            StableDiffusionPipeline pipe = new StableDiffusionPipeline(StableDiffusionModel.load(spec, backend, vaeBackend), backend);
+            pipe.addons = applied;
+            return pipe;
         } catch (RuntimeException e) {
             spec.close();
             throw e;
         }
+    }
+
+    /** What the LoRA files and embeddings given to load changed (summary) and left out (warnings); empty lists for none. */
+    public ModelAddons.Applied addons() {
+        return addons;
     }
 
     /**

@@ -7,7 +7,8 @@
 //  - chunks: the tokens, each with its weight, fill chunks of 75; each chunk becomes BOS + 75 tokens
 //    (padded with EOS) + EOS, 77 ids encoded on its own. When a chunk is full and a comma lies among
 //    its last 20 tokens, the text after that comma moves to the next chunk (the web UI's default
-//    "prompt word wrap length limit" of 20).
+//    "prompt word wrap length limit" of 20). A textual-inversion token's vectors are never split between
+//    chunks: when they do not fit in the current chunk they start the next one, as in the web UI.
 // The weights are applied to the text encoder's output in PromptEncoder.
 package dev.ldm4j.diffusion.prompt;
 
@@ -189,7 +190,13 @@ public final class A1111Prompt {
                 continue;
             }
             float weight = (float) piece.weight();
-            for (int token : tokenizer.tokenIds(piece.text())) {
+            int[] tokens = tokenizer.tokenIds(piece.text());
+            for (int i = 0; i < tokens.length; i++) {
+                int token = tokens[i];
+                int vectors = tokenizer.addedTokenLength(token);
+                if (vectors > 1 && c.size + vectors > CHUNK_TOKENS && vectors <= CHUNK_TOKENS) {
+                    c.next();       // an embedding's vectors stay in one chunk, as the web UI keeps them
+                }
                 if (token == comma) {
                     c.lastComma = c.size;
                 } else if (COMMA_BACKTRACK != 0 && c.size == CHUNK_TOKENS && c.lastComma != -1

@@ -4,7 +4,9 @@
 // printable characters, merge symbol pairs by rank with "</w>" marking the end of the word, and
 // look the symbols up in the vocabulary. encode() gives the 77 ids the text encoder takes.
 // Loads the three layouts in use: vocab.json + merges.txt, tokenizer.json, and OpenAI's
-// bpe_simple_vocab_16e6.txt.gz.
+// bpe_simple_vocab_16e6.txt.gz. withAddedTokens() gives a tokenizer that also knows the tokens of
+// textual-inversion embeddings: each is found in the normalized text before the word split and
+// stands for its own ids (one per vector), past the base vocabulary.
 package dev.ldm4j.diffusion.tokenizer;
 
 import dev.ldm4j.weights.Json;
@@ -20,10 +22,12 @@ import java.text.Normalizer;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Set;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import java.util.zip.GZIPInputStream;
@@ -53,6 +57,10 @@ public final class ClipTokenizer {
     private final int eosId;
     private final int padId;
     private final String source;
+    private final List<AddedToken> added;           // longest text first
+    private final List<String> addedMatch;           // each added token's text as normalize() leaves it
+    private final Map<Integer, String> addedById;    // first id of each added token -> its text
+    private final Set<Integer> addedIds;
     private final Map<String, int[]> cache = new LinkedHashMap<>(256, 0.75f, true) {
         @Override
         protected boolean removeEldestEntry(Map.Entry<String, int[]> eldest) {
@@ -83,6 +91,76 @@ public final class ClipTokenizer {
         this.bosId = requireToken(BOS_TOKEN, "BOS");
         this.eosId = requireToken(EOS_TOKEN, "EOS");
         this.padId = requireToken(padToken, "pad");
+        this.added = List.of();
+        this.addedMatch = List.of();
+        this.addedById = Map.of();
+        this.addedIds = Set.of();
+    }
+
+    private ClipTokenizer(ClipTokenizer base, List<AddedToken> tokens) {
+        this.vocab = base.vocab;
+        this.idToToken = base.idToToken;
+        this.mergeRanks = base.mergeRanks;
+        this.bosId = base.bosId;
+        this.eosId = base.eosId;
+        this.padId = base.padId;
+        this.source = base.source;
+        List<AddedToken> sorted = new ArrayList<>(tokens);
+        sorted.sort((a, b) -> Integer.compare(normalize(b.text()).length(), normalize(a.text()).length()));
+        this.added = List.copyOf(sorted);
+        this.addedMatch = sorted.stream().map(t -> normalize(t.text())).toList();
+        Map<Integer, String> byId = new HashMap<>();
+        Set<Integer> ids = new HashSet<>();
+        for (AddedToken t : sorted) {
+            byId.put(t.ids()[0], t.text());
+            for (int id : t.ids()) {
+                ids.add(id);
+            }
+        }
+        this.addedById = Map.copyOf(byId);
+        this.addedIds = Set.copyOf(ids);
+    }
+
+    /**
+     * This tokenizer with tokens added (textual-inversion embeddings). A token is found in the text
+     * after normalization (so case does not matter) where it is not glued to a letter or digit (the
+     * token "cat" is found in "a cat," but not in "catalog"; "<cat-toy>" in "a<cat-toy>") and gives
+     * its ids. Two tokens with the same text, or ids already in use, are refused.
+     */
+    public ClipTokenizer withAddedTokens(List<AddedToken> tokens) {
+        List<AddedToken> all = new ArrayList<>(added);
+        all.addAll(tokens);
+        Set<String> texts = new HashSet<>();
+        Set<Integer> ids = new HashSet<>();
+        for (AddedToken t : all) {
+            if (!texts.add(normalize(t.text()))) {
+                throw new TokenizerException("the token '" + t.text() + "' is added twice");
+            }
+            for (int id : t.ids()) {
+                if (id < idToToken.length && idToToken[id] != null || !ids.add(id)) {
+                    throw new TokenizerException("the added token '" + t.text() + "' asks for id " + id + ", which is taken");
+                }
+            }
+        }
+        return new ClipTokenizer(this, all);
+    }
+
+    /** How many ids the added token starting with id stands for (its vectors), or 0 when id starts none. */
+    public int addedTokenLength(int id) {
+        if (!addedById.containsKey(id)) {
+            return 0;
+        }
+        for (AddedToken t : added) {
+            if (t.ids()[0] == id) {
+                return t.ids().length;
+            }
+        }
+        return 0;
+    }
+
+    /** The added tokens (textual-inversion embeddings), longest first. */
+    public List<AddedToken> addedTokens() {
+        return added;
     }
 
     private int requireToken(String token, String role) {
@@ -319,13 +397,48 @@ public final class ClipTokenizer {
     public int[] tokenIds(String text) {
         String clean = normalize(text);
         List<Integer> out = new ArrayList<>();
-        Matcher m = WORDS.matcher(clean);
-        while (m.find()) {
-            for (int id : wordIds(m.group())) {
+        int from = 0;
+        while (from <= clean.length()) {
+            int[] found = nextAddedToken(clean, from);          // {position, index into added}, or null
+            int end = found == null ? clean.length() : found[0];
+            Matcher m = WORDS.matcher(clean.substring(from, end));
+            while (m.find()) {
+                for (int id : wordIds(m.group())) {
+                    out.add(id);
+                }
+            }
+            if (found == null) {
+                break;
+            }
+            for (int id : added.get(found[1]).ids()) {
                 out.add(id);
             }
+            from = found[0] + addedMatch.get(found[1]).length();
         }
         return out.stream().mapToInt(Integer::intValue).toArray();
+    }
+
+    /** The first added token in clean at or after from, longest first at one position: {position, index}, or null. */
+    private int[] nextAddedToken(String clean, int from) {
+        if (added.isEmpty()) {
+            return null;
+        }
+        for (int at = from; at < clean.length(); at++) {
+            for (int i = 0; i < addedMatch.size(); i++) {
+                String t = addedMatch.get(i);
+                if (clean.startsWith(t, at) && freeEdge(clean, at - 1, t.charAt(0))
+                        && freeEdge(clean, at + t.length(), t.charAt(t.length() - 1))) {
+                    return new int[] {at, i};
+                }
+            }
+        }
+        return null;
+    }
+
+    /** A token's edge character that is a letter or digit must not touch one in the text (at index outside). */
+    private static boolean freeEdge(String text, int outside, char edge) {
+        return !Character.isLetterOrDigit(edge) || outside < 0 || outside >= text.length()
+                || !Character.isLetterOrDigit(text.charAt(outside));
     }
 
     /** Text as the tokenizer sees it: NFC, whitespace runs to one space, trimmed, lower case. */
@@ -415,6 +528,13 @@ public final class ClipTokenizer {
         ByteArrayOutputStream bytes = new ByteArrayOutputStream();
         for (int id : ids) {
             if (id == bosId || id == eosId) {
+                continue;
+            }
+            if (addedIds.contains(id)) {
+                String t = addedById.get(id);
+                if (t != null) {
+                    bytes.writeBytes((t + " ").getBytes(StandardCharsets.UTF_8));
+                }
                 continue;
             }
             String token = id >= 0 && id < idToToken.length ? idToToken[id] : null;

@@ -272,13 +272,14 @@ class ModelDiscoveryTest {
     }
 
     @Test
-    void loraFilesAndSingleFileLcmCheckpointsAreNamedAsUnsupported(@TempDir Path dir) {
+    void loraFilesAsModelsAndSingleFileLcmCheckpointsAreNamedAsUnsupported(@TempDir Path dir) {
         for (String key : List.of("lora_unet_down_blocks_0_attentions_0_proj_in.lora_down.weight",
                 "unet.down_blocks.0.attentions.0.proj_in.lora_A.weight")) {
             Path lora = dir.resolve("pytorch_lora_weights.safetensors");
             SafetensorsWriter.write(lora, Map.of(key, Tensor.zeros(4, 8)), Map.of(), null, true);
             ModelException e = assertThrows(ModelException.class, () -> ModelDiscovery.discover(lora, null, null));
-            assertTrue(e.getMessage().contains("LoRA") && e.getMessage().contains("issue 16"), e.getMessage());
+            assertTrue(e.getMessage().contains("a LoRA file") && e.getMessage().contains("base model"), e.getMessage());
+            assertEquals(ModelException.Fix.LORA_FLAG, e.fix());
         }
 
         Path lcm = dir.resolve("lcm.safetensors");
