@@ -276,6 +276,16 @@ public final class TrainCommand implements Runnable {
         @Option(names = "--min-snr-gamma", defaultValue = "0", description = "Min-SNR-gamma loss weighting (Hang et al. 2023), e.g. 5; 0 = off (default: ${DEFAULT-VALUE}).")
         double minSnrGamma;
 
+        @Option(names = "--timestep-bias", defaultValue = "none", paramLabel = "STRATEGY",
+                description = "Draw some timesteps more often, as diffusers' --timestep_bias_strategy: none, later (the noisiest) or earlier (default: ${DEFAULT-VALUE}).")
+        String timestepBias;
+
+        @Option(names = "--timestep-bias-portion", defaultValue = "0.25", description = "The share of the timesteps that --timestep-bias favours (default: ${DEFAULT-VALUE}).")
+        double timestepBiasPortion;
+
+        @Option(names = "--timestep-bias-multiplier", defaultValue = "1.0", description = "How much more often the favoured timesteps are drawn (default: ${DEFAULT-VALUE}).")
+        double timestepBiasMultiplier;
+
         @Option(names = "--offset-noise", defaultValue = "0", description = "Offset noise strength (default: ${DEFAULT-VALUE}).")
         double offsetNoise;
 
@@ -293,6 +303,9 @@ public final class TrainCommand implements Runnable {
             require(captionDropout >= 0 && captionDropout <= 1, "--caption-dropout must be in [0, 1], got " + captionDropout);
             require(Double.isFinite(minSnrGamma) && minSnrGamma >= 0, "--min-snr-gamma must be 0 or more, got " + minSnrGamma);
             require(Double.isFinite(offsetNoise) && offsetNoise >= 0, "--offset-noise must be 0 or more, got " + offsetNoise);
+            require(List.of("none", "later", "earlier").contains(timestepBias), "--timestep-bias must be none, later or earlier, got '" + timestepBias + "'");
+            require(timestepBiasPortion >= 0 && timestepBiasPortion <= 1, "--timestep-bias-portion must be in [0, 1], got " + timestepBiasPortion);
+            require(timestepBiasMultiplier > 0 && Double.isFinite(timestepBiasMultiplier), "--timestep-bias-multiplier must be a positive number, got " + timestepBiasMultiplier);
             require(vae != null || model != null, "train unet needs --vae DIR (the frozen VAE) or --model DIR to fine-tune");
             Path vaeDir = vae != null ? vae : model;
             require(Files.isRegularFile(vaeDir.resolve("vae/config.json")), (vae != null ? "--vae " : "--model ") + vaeDir + ": no vae/config.json");
@@ -311,7 +324,8 @@ public final class TrainCommand implements Runnable {
             ClipTokenizer tokenizer = parts.vocabulary().tokenizer(tokDir);
             List<String> prompts = !samplePrompts.isEmpty() ? samplePrompts : data instanceof ShapesDataset ? Architectures.SHAPES_SAMPLE_PROMPTS : List.of();
             AutogradBackend ag = autograd();
-            UNetTraining objective = new UNetTraining(parts, new UNetTraining.Recipe(captionDropout, minSnrGamma, offsetNoise, !freezeTextEncoder),
+            UNetTraining objective = new UNetTraining(parts, new UNetTraining.Recipe(captionDropout, minSnrGamma, offsetNoise, !freezeTextEncoder,
+                    new dev.ldm4j.train.TimestepBias(timestepBias, timestepBiasPortion, timestepBiasMultiplier)),
                     tokenizer, ag, prompts);
             System.err.printf("train unet: %,d U-Net and %,d text-encoder parameters%s, %d steps of %d images%n",
                     parts.unet().parameterCount(), parts.textEncoder().parameterCount(), freezeTextEncoder ? " (frozen)" : "", steps, batch);

@@ -51,6 +51,9 @@ class TrainCommandTest {
         assertOneLineError(run("train", "unet", "--data", "shapes", "--out", out.toString(), "--vae", tmp.toString(), "--caption-dropout", "2"), "--caption-dropout");
         assertOneLineError(run("train", "unet", "--data", "shapes", "--out", out.toString(), "--model", tmp.toString(), "--prediction", "v"), "--prediction");
         assertOneLineError(run("train", "unet", "--data", "shapes", "--out", out.toString(), "--vae", tmp.toString(), "--prediction", "x0"), "--prediction");
+        assertOneLineError(run("train", "unet", "--data", "shapes", "--out", out.toString(), "--vae", tmp.toString(), "--timestep-bias", "middle"), "--timestep-bias");
+        assertOneLineError(run("train", "unet", "--data", "shapes", "--out", out.toString(), "--vae", tmp.toString(), "--timestep-bias", "later",
+                "--timestep-bias-multiplier", "0"), "--timestep-bias-multiplier");
         assertFalse(Files.exists(out), "nothing written");
         Files.createDirectories(out);
         Files.writeString(out.resolve("keep.txt"), "mine");

@@ -39,8 +39,12 @@ import java.util.Map;
 import java.util.SplittableRandom;
 
 public final class UNetTraining implements TrainingLoop.Objective {
-    /** How the U-Net learns: the target's parameterization and the options of the loss. */
-    public record Recipe(double captionDropout, double minSnrGamma, double offsetNoise, boolean trainTextEncoder) {
+    /** How the U-Net learns: the options of the loss and which timesteps it is drawn at. */
+    public record Recipe(double captionDropout, double minSnrGamma, double offsetNoise, boolean trainTextEncoder, TimestepBias timestepBias) {
+        /** Uniform timesteps. */
+        public Recipe(double captionDropout, double minSnrGamma, double offsetNoise, boolean trainTextEncoder) {
+            this(captionDropout, minSnrGamma, offsetNoise, trainTextEncoder, TimestepBias.NONE);
+        }
     }
 
     /** The parts of the model: configs (diffusers keys) and weights; the VAE's are only read. */
@@ -53,6 +57,7 @@ public final class UNetTraining implements TrainingLoop.Objective {
 
     private final Parts parts;
     private final Recipe recipe;
+    private final TimestepBias.Sampler timesteps;
     private final ClipTokenizer tokenizer;
     private final UNet2DConditionModel unet;
     private final ClipTextTransformer textEncoder;
@@ -75,6 +80,7 @@ public final class UNetTraining implements TrainingLoop.Objective {
         this.vae = new AutoencoderKL(Params.root(parts.vae(), plain), vc);
         this.scalingFactor = (float) vc.scalingFactor();
         this.forward = ForwardProcess.of(parts.schedulerConfig());
+        this.timesteps = recipe.timestepBias().sampler(forward.numTrainTimesteps());
         parts.unet().parameters().forEach((k, v) -> trainable.put("unet." + k, v));
         if (recipe.trainTextEncoder()) {
             parts.textEncoder().parameters().forEach((k, v) -> trainable.put("text_encoder." + k, v));
@@ -95,7 +101,7 @@ public final class UNetTraining implements TrainingLoop.Objective {
         DiagonalGaussianDistribution q = vae.encode(images);
         int[] ls = q.mean().shape();                                                     // [B, C, h, w]
         float[] latents = plain.scale(q.sample(plain, Tensor.of(gen.randn(ls), ls)), scalingFactor).toFloatArray();
-        // Forward process at uniform timesteps.
+        // Forward process at uniform (or biased) timesteps.
         float[] noise = gen.randn(ls);
         if (recipe.offsetNoise() > 0) {
             float[] offset = gen.randn(b, ls[1]);
@@ -107,7 +113,7 @@ public final class UNetTraining implements TrainingLoop.Objective {
         int[] t = new int[b];
         float[] tf = new float[b];
         for (int i = 0; i < b; i++) {
-            t[i] = random.nextInt(forward.numTrainTimesteps());
+            t[i] = timesteps.draw(random);
             tf[i] = t[i];
         }
         Tensor noisy = Tensor.of(forward.addNoise(latents, noise, t), ls);
