@@ -69,8 +69,8 @@ public final class DistillCommand implements Runnable {
         List<String> samplePrompts = new ArrayList<>();
 
         /** The loop's flags, then the teacher folder, the data and the student architecture. */
-        void validate(long steps, double emaDecay) {
-            validateLoop(steps, emaDecay);
+        void validate(String stepsFlag, long steps, double emaDecay) {
+            validateLoop(stepsFlag, steps, emaDecay);
             TrainCommand.checkData(data, resolution);
             teacher = BuiltinModels.resolve(teacher);
             for (String f : List.of("unet/config.json", "text_encoder/config.json", "vae/config.json", "scheduler/scheduler_config.json",
@@ -153,7 +153,7 @@ public final class DistillCommand implements Runnable {
 
         @Override
         public Integer call() {
-            validate(stepsPerRound, emaDecay);
+            validate("--steps-per-round", stepsPerRound, emaDecay);
             require(toSteps >= 1, "--to-steps must be at least 1, got " + toSteps);
             require(fromSteps > toSteps && fromSteps % toSteps == 0 && Integer.bitCount(fromSteps / toSteps) == 1,
                     "--from-steps " + fromSteps + " must be --to-steps (" + toSteps + ") times a power of two, at least 2");
@@ -164,6 +164,8 @@ public final class DistillCommand implements Runnable {
             require(Double.isFinite(g) && g >= 1, "--guidance must be a finite number >= 1, got " + g);
             Map<String, Object> arch = studentUnet();
             CaptionedImageDataset d = dataset();
+            UNetTraining.Parts firstTeacher = loadTeacher(teacher);
+            UNetTraining.Parts firstStudent = student(() -> Students.progressive(firstTeacher, arch, fromSteps / 2, seed));
             prepareOut();
             PrintStream err = System.err;
             Path previous = teacher;
@@ -176,10 +178,9 @@ public final class DistillCommand implements Runnable {
                     err.println("stopped before round " + round + " (--stop-after " + stopAfter + "); --resume continues");
                     return 0;
                 }
-                UNetTraining.Parts teacherParts = loadTeacher(previous);
-                int steps = n;
                 boolean first = round == 1;
-                UNetTraining.Parts studentParts = student(() -> Students.progressive(teacherParts, first ? arch : null, steps, seed));
+                UNetTraining.Parts teacherParts = first ? firstTeacher : loadTeacher(previous);
+                UNetTraining.Parts studentParts = first ? firstStudent : Students.progressive(teacherParts, null, n, seed);
                 AutogradBackend ag = new AutogradBackend(backend());
                 ClipTokenizer tokenizer = ClipTokenizer.load(previous.resolve("tokenizer"));
                 ProgressiveDistillation objective = new ProgressiveDistillation(teacherParts, studentParts, n,
@@ -232,7 +233,7 @@ public final class DistillCommand implements Runnable {
 
         @Override
         public Integer call() {
-            validate(steps, emaDecay);
+            validate("--steps", steps, emaDecay);
             require(solver.equals("ddim"), "--solver must be ddim, got '" + solver + "'");
             require(emaDecay > 0, "--ema-decay must be in (0, 1) (the target network), got " + emaDecay);
             require(Double.isFinite(wMin) && wMin >= 0, "--w-min must be a finite number >= 0, got " + wMin);

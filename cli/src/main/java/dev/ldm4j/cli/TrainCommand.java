@@ -95,9 +95,9 @@ public final class TrainCommand implements Runnable {
         @Option(names = "--overwrite", description = "Start afresh in an existing DIR, replacing what it holds.")
         boolean overwrite;
 
-        /** Checks the loop's flags (steps: the run's step count) and that --out may be written. */
-        void validateLoop(long steps, double emaDecay) {
-            require(steps >= 1, "--steps must be at least 1, got " + steps);
+        /** Checks the loop's flags (steps: the run's step count, given by the flag stepsFlag) and that --out may be written. */
+        void validateLoop(String stepsFlag, long steps, double emaDecay) {
+            require(steps >= 1, stepsFlag + " must be at least 1, got " + steps);
             require(batch >= 1, "--batch must be at least 1, got " + batch);
             require(Double.isFinite(lr) && lr > 0, "--lr must be a positive number, got " + lr);
             require(LrSchedule.NAMES.contains(lrSchedule), "--lr-schedule must be one of " + LrSchedule.NAMES + ", got '" + lrSchedule + "'");
@@ -200,7 +200,7 @@ public final class TrainCommand implements Runnable {
         int resolution;
 
         void validate() {
-            validateLoop(steps, emaDecay);
+            validateLoop("--steps", steps, emaDecay);
             checkData(data, resolution);
             if (arch != null) {
                 require(Files.isRegularFile(arch), "--arch " + arch + ": no such file");
