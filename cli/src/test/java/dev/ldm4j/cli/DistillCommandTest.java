@@ -119,6 +119,7 @@ class DistillCommandTest {
             assertTrue(Files.isRegularFile(straight.resolve(f)), f);
         }
         assertGenerates(straight, tmp, "1 steps");
+        assertServedAsBuiltIn(straight, tmp, "shapes-pd");
 
         CliTest.Result first = run(progressive(stopped, "--stop-after", "4"));
         assertEquals(0, first.code(), first.err());
@@ -144,6 +145,7 @@ class DistillCommandTest {
         assertEquals(10L, sched.get("original_inference_steps"), "1000 / K");
         assertEquals(Map.of("steps", 4L, "guidance", 4.0, "scheduler", "lcm"), Json.parseObject(straight.resolve("ldm4j_defaults.json")));
         assertGenerates(straight, tmp, "4 steps");
+        assertServedAsBuiltIn(straight, tmp, "shapes-lcm");
 
         assertEquals(0, run(consistency(stopped, "--guidance", "4", "--stop-after", "2")).code());
         List<String> kept = Files.readAllLines(stopped.resolve("train-log.jsonl"));
@@ -173,6 +175,29 @@ class DistillCommandTest {
         assertEquals(0, g.code(), g.err());
         assertTrue(g.err().contains(steps), "the folder's own defaults (" + steps + "): " + g.err());
         assertTrue(Files.size(png) > 0);
+    }
+
+    /** With the folder at models/NAME of an ldm4j home, ./ldm4j models lists NAME and --model NAME generates from it. */
+    private static void assertServedAsBuiltIn(Path folder, Path tmp, String name) throws IOException {
+        Path home = tmp.resolve("home");
+        Files.createDirectories(home.resolve("models"));
+        Files.createSymbolicLink(home.resolve("models").resolve(name), folder.toAbsolutePath());
+        String before = System.getProperty("ldm4j.home");
+        System.setProperty("ldm4j.home", home.toString());
+        try {
+            CliTest.Result m = run("models");
+            assertEquals(0, m.code(), m.err());
+            assertTrue(m.out().lines().anyMatch(l -> l.startsWith(name + " ")), m.out());
+            Path png = tmp.resolve(name + ".png");
+            CliTest.Result g = run("generate", "--model", name, "--prompt", "a red circle", "--seed", "2", "--output", png.toString());
+            assertEquals(0, g.code(), g.err());
+        } finally {
+            if (before == null) {
+                System.clearProperty("ldm4j.home");
+            } else {
+                System.setProperty("ldm4j.home", before);
+            }
+        }
     }
 
     private static void assertSameWeights(Path a, Path b) {
