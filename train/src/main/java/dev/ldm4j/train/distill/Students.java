@@ -1,8 +1,11 @@
 // The students' model folders: the teacher's text encoder, tokenizer and VAE unchanged, a student U-Net, and the
 // scheduler config and ldm4j_defaults.json that make `./ldm4j generate --model OUT` sample the student as it was
-// trained. The student U-Net is a copy of the teacher's when it has the teacher's architecture; a different
-// architecture (a smaller network, BK-SDM's "fewer blocks, fewer channels" in spirit, Kim et al. 2023) starts
-// from PyTorch's default initialisation (ModelInit): no teacher weights are sliced into it. The consistency
+// trained. The student U-Net is a copy of the teacher's when it has the teacher's architecture. A different
+// architecture (a smaller network: fewer blocks or fewer channels, as BK-SDM, Kim et al. 2023) starts from
+// PyTorch's default initialisation (ModelInit), and then every tensor whose name and shape are a teacher tensor's
+// is copied from the teacher, as BK-SDM initialises its pruned U-Net from the blocks it keeps: a student that only
+// drops blocks (e.g. the attention of one level) starts as the teacher without them; one with fewer channels shares
+// no tensor and starts new. No weights are sliced. The consistency
 // student adds time_cond_proj_dim: its new time_embedding.cond_proj weight starts at zero, so that the student
 // starts as the teacher's conditional branch whatever w it is given.
 package dev.ldm4j.train.distill;
@@ -43,9 +46,7 @@ public final class Students {
         defaults.put("steps", steps);
         defaults.put("guidance", 1.0);
         Map<String, Object> config = config(teacher, unetArch);
-        TrainableWeights unet = sameArchitecture(teacher, config) ? TrainableWeights.of("student unet", teacher.unet().parameters())
-                : ModelInit.unet(UNetConfig.fromJson(config), seed);
-        return parts(teacher, config, unet, sched, "DDIMScheduler", defaults);
+        return parts(teacher, config, TrainableWeights.of("student unet", weights(teacher, config, seed)), sched, "DDIMScheduler", defaults);
     }
 
     /**
@@ -65,14 +66,8 @@ public final class Students {
         defaults.put("guidance", 1 + defaultW);
         defaults.put("scheduler", "lcm");
         Map<String, Object> config = config(teacher, unetArch);
-        boolean same = sameArchitecture(teacher, config);
+        Map<String, Tensor> weights = weights(teacher, config, seed);
         config.put("time_cond_proj_dim", GUIDANCE_EMBEDDING_DIM);
-        Map<String, Tensor> weights = new LinkedHashMap<>();
-        if (same) {
-            weights.putAll(teacher.unet().parameters());
-        } else {
-            weights.putAll(ModelInit.unet(UNetConfig.fromJson(config), seed).parameters());
-        }
         int c0 = UNetConfig.fromJson(config).blockOutChannels().get(0);
         weights.put(COND_PROJ, Tensor.zeros(c0, GUIDANCE_EMBEDDING_DIM));            // nn.Linear(cond_proj_dim, C0): [C0, dim]
         return parts(teacher, config, TrainableWeights.of("student unet", weights), sched, "LCMScheduler", defaults);
@@ -98,9 +93,18 @@ public final class Students {
         return config;
     }
 
-    /** Whether config describes the teacher's U-Net (then the student starts as a copy of it). */
-    static boolean sameArchitecture(UNetTraining.Parts teacher, Map<String, Object> config) {
-        return UNetConfig.fromJson(config).equals(UNetConfig.fromJson(teacher.unetConfig()));
+    /**
+     * The initial weights of a student U-Net of the given config: the teacher's when the architecture is the teacher's,
+     * else a new initialisation with every tensor of the teacher's name and shape copied in (see the header).
+     */
+    static Map<String, Tensor> weights(UNetTraining.Parts teacher, Map<String, Object> config, long seed) {
+        Map<String, Tensor> t = teacher.unet().parameters();
+        if (UNetConfig.fromJson(config).equals(UNetConfig.fromJson(teacher.unetConfig()))) {
+            return new LinkedHashMap<>(t);
+        }
+        Map<String, Tensor> w = new LinkedHashMap<>(ModelInit.unet(UNetConfig.fromJson(config), seed).parameters());
+        w.replaceAll((name, fresh) -> t.containsKey(name) && java.util.Arrays.equals(t.get(name).shape(), fresh.shape()) ? t.get(name) : fresh);
+        return w;
     }
 
     private static Map<String, Object> schedule(Map<String, Object> teacher) {
