@@ -18,6 +18,7 @@ import dev.ldm4j.train.distill.ConsistencyDistillation;
 import dev.ldm4j.train.distill.ProgressiveDistillation;
 import dev.ldm4j.train.distill.Students;
 import dev.ldm4j.weights.Json;
+import dev.ldm4j.weights.WeightException;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
@@ -30,6 +31,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
+import java.util.function.Supplier;
 import java.util.stream.Stream;
 
 import static dev.ldm4j.cli.TrainCommand.require;
@@ -111,10 +113,10 @@ public final class DistillCommand implements Runnable {
         }
 
         /** A student from Students, an IllegalArgumentException (an incompatible --student-arch) said in one line. */
-        UNetTraining.Parts student(java.util.function.Supplier<UNetTraining.Parts> make) {
+        UNetTraining.Parts student(Supplier<UNetTraining.Parts> make) {
             try {
                 return make.get();
-            } catch (IllegalArgumentException | dev.ldm4j.weights.WeightException e) {
+            } catch (IllegalArgumentException | WeightException e) {
                 throw new Main.UserError("--student-arch " + studentArch + ": " + e.getMessage());
             }
         }

@@ -313,7 +313,13 @@ public final class EvalCommand implements Runnable {
             if (karras && scheduler == null) {
                 throw new Main.UserError("--karras needs --scheduler (e.g. --scheduler dpmpp_2m --karras)");
             }
-            if (compare != null) {
+            if (compare == null) {
+                for (String flag : List.of("--steps-list", "--grid-prompts")) {
+                    if (spec.commandLine().getParseResult().hasMatchedOption(flag)) {
+                        throw new Main.UserError(flag + " goes with --compare (a teacher and its students)");
+                    }
+                }
+            } else {
                 if (compare.isEmpty()) {
                     throw new Main.UserError("--compare needs at least one model");
                 }

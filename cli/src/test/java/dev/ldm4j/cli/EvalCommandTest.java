@@ -96,6 +96,7 @@ class EvalCommandTest {
         assertOneLineError(run("eval", "shapes", "--model", model, "--compare", model, "--guidance", "3"), "drop --guidance 3.0");
         assertOneLineError(run("eval", "shapes", "--model", model, "--compare", model, "--steps-list", "4,0"), "--steps-list");
         assertOneLineError(run("eval", "shapes", "--model", model, "--compare", model, "--grid-prompts", "0"), "--grid-prompts must be at least 1, got 0");
+        assertOneLineError(run("eval", "shapes", "--model", model, "--steps-list", "1,2"), "--steps-list goes with --compare");
         CliTest.Result missing = run("eval", "shapes", "--model", tiny().toString(), "--compare", model, "--limit", "1");
         assertOneLineError(missing, "--compare " + model);
         assertFalse(missing.err().contains(" at "), "refused before any model runs: " + missing.err());

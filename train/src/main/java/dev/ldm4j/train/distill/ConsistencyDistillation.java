@@ -31,6 +31,7 @@ import dev.ldm4j.train.UNetTraining;
 import dev.ldm4j.train.data.CaptionedImage;
 import dev.ldm4j.train.optim.EmaModel;
 
+import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -133,7 +134,7 @@ public final class ConsistencyDistillation extends DistillationObjective {
         }
         Tensor m = studentUnet.forward(ag.toDevice(Tensor.of(z, shape)), floats(s), cond, ag.toDevice(embedding));
         double[] ones = new double[b];
-        java.util.Arrays.fill(ones, 1);
+        Arrays.fill(ones, 1);
         Tensor loss = affineMse(ag, m, z, coef, fTarget, ones);
         return new TrainingLoop.StepLoss(loss, Map.of());
     }

@@ -23,6 +23,7 @@ import dev.ldm4j.train.UNetTraining;
 import dev.ldm4j.train.data.CaptionedImage;
 
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -103,7 +104,7 @@ public abstract class DistillationObjective implements TrainingLoop.Objective {
 
     /** The context of a guided teacher call: ["" x B, captions] -> [2B, 77, D]. */
     protected Tensor guidedContext(List<String> captions) {
-        List<String> both = new java.util.ArrayList<>(captions.size() * 2);
+        List<String> both = new ArrayList<>(captions.size() * 2);
         captions.forEach(c -> both.add(""));
         both.addAll(captions);
         return context(both);

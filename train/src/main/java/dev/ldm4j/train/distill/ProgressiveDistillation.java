@@ -25,6 +25,7 @@ import dev.ldm4j.train.TrainingLoop;
 import dev.ldm4j.train.UNetTraining;
 import dev.ldm4j.train.data.CaptionedImage;
 
+import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import java.util.SplittableRandom;
@@ -95,7 +96,7 @@ public final class ProgressiveDistillation extends DistillationObjective {
         double[] g = null;
         if (guidance != null) {
             g = new double[b];
-            java.util.Arrays.fill(g, guidance);
+            Arrays.fill(g, guidance);
         }
         float[] z1 = teacherLevels.ddimStep(z, teacher(z, shape, t, teacherContext, g), t, t1);      // z_t'
         float[] z2 = teacherLevels.ddimStep(z1, teacher(z1, shape, t1, teacherContext, g), t1, t2);  // z_t''

@@ -16,6 +16,7 @@ import dev.ldm4j.train.ModelInit;
 import dev.ldm4j.train.TrainableWeights;
 import dev.ldm4j.train.UNetTraining;
 
+import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -103,7 +104,7 @@ public final class Students {
             return new LinkedHashMap<>(t);
         }
         Map<String, Tensor> w = new LinkedHashMap<>(ModelInit.unet(UNetConfig.fromJson(config), seed).parameters());
-        w.replaceAll((name, fresh) -> t.containsKey(name) && java.util.Arrays.equals(t.get(name).shape(), fresh.shape()) ? t.get(name) : fresh);
+        w.replaceAll((name, fresh) -> t.containsKey(name) && Arrays.equals(t.get(name).shape(), fresh.shape()) ? t.get(name) : fresh);
         return w;
     }
 
