@@ -133,10 +133,10 @@ public final class DistillCommand implements Runnable {
     }
 
     @Command(name = "progressive", mixinStandardHelpOptions = true, sortOptions = false,
-            description = {"Progressive distillation (Salimans & Ho 2022): rounds that halve the DDIM step count, from --from-steps to",
-                    "--to-steps; in each a student (the previous round's, the first a copy of the teacher) learns to take two",
-                    "teacher steps in one. The first round's teacher runs with classifier-free guidance at --guidance; the",
-                    "students are conditional only (guidance distilled in). Rounds go to OUT/rounds/, the final student to OUT."})
+            description = "Progressive distillation (Salimans & Ho 2022): rounds that halve the DDIM step count, from --from-steps to "
+                    + "--to-steps; in each a student (the previous round's, the first a copy of the teacher) learns to take two "
+                    + "teacher steps in one. The first round's teacher runs with classifier-free guidance at --guidance; the students"
+                    + " are conditional only (guidance distilled in). Rounds go to OUT/rounds/, the final student to OUT.")
     static final class Progressive extends Options implements Callable<Integer> {
         @Option(names = "--from-steps", defaultValue = "64", description = "DDIM steps of the teacher in the first round (default: ${DEFAULT-VALUE}).")
         int fromSteps;
@@ -207,10 +207,10 @@ public final class DistillCommand implements Runnable {
     }
 
     @Command(name = "consistency", mixinStandardHelpOptions = true, sortOptions = false,
-            description = {"Latent consistency distillation (Luo et al. 2023, Algorithm 1): a student with a guidance embedding",
-                    "(time_cond_proj_dim) learns to map any point of the teacher's guided probability-flow ODE to its end, from",
-                    "one DDIM step of the teacher over K training timesteps and an EMA target network. OUT samples in 4 steps",
-                    "with the LCM scheduler and no unconditional pass."})
+            description = "Latent consistency distillation (Luo et al. 2023, Algorithm 1): a student with a guidance embedding "
+                    + "(time_cond_proj_dim) learns to map any point of the teacher's guided probability-flow ODE to its end, from one"
+                    + " DDIM step of the teacher over K training timesteps and an EMA target network. OUT samples in 4 steps with the"
+                    + " LCM scheduler and no unconditional pass.")
     static final class Consistency extends Options implements Callable<Integer> {
         @Option(names = "--steps", defaultValue = "1000", description = "Optimizer steps (default: ${DEFAULT-VALUE}).")
         long steps;

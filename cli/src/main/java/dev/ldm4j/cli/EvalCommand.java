@@ -100,10 +100,10 @@ public final class EvalCommand implements Runnable {
         boolean overwrite;
 
         @Option(names = "--compare", split = ",", paramLabel = "M2[,M3...]",
-                description = {"Compare --model (a teacher) with these models (its students): each model at each of --steps-list, and",
-                        "the teacher also at --steps (default 50), each at its own guidance and sampler; one table of the images correct",
-                        "per group and the median time per image. --grid then shows the first --grid-prompts prompts, one row each:",
-                        "the teacher at --steps beside every student at every step count of --steps-list."})
+                description = "Compare --model (a teacher) with these models (its students): each model at each of --steps-list, and the "
+                        + "teacher also at --steps (default 50), each at its own guidance and sampler; one table of the images correct "
+                        + "per group and the median time per image. --grid then shows the first --grid-prompts prompts, one row each: the"
+                        + " teacher at --steps beside every student at every step count of --steps-list.")
         List<Path> compare;
 
         @Option(names = "--steps-list", split = ",", paramLabel = "N[,N...]", defaultValue = "1,2,4,8",
