@@ -2,7 +2,9 @@
 // group and attribute, with the time per image) and its VAE's reconstruction PSNR; the measurement is
 // dev.ldm4j.train.eval.ShapesBenchmark. Images are sampled as ./ldm4j generate samples them for the same
 // model: flags, else the model folder's ldm4j_defaults.json, else 50 steps, guidance 7.5 and the model's
-// own scheduler. Every flag is checked before the model loads.
+// own scheduler. Every flag is checked before the model loads. With --compare, a teacher and its distilled students
+// are measured side by side (one table over models and step counts, one grid of the same prompts and seeds); the
+// VAE's PSNR is left out there, the students sharing the teacher's VAE.
 package dev.ldm4j.cli;
 
 import dev.ldm4j.diffusion.model.GenerationDefaults;

@@ -53,7 +53,7 @@ public final class UNetTraining implements TrainingLoop.Objective {
     private final ClipTokenizer tokenizer;
     private final UNet2DConditionModel unet;
     private final ClipTextTransformer textEncoder;
-    private final LatentEncoder latents;
+    private final LatentEncoder latentEncoder;
     private final ForwardProcess forward;
     private final Map<String, Tensor> trainable = new LinkedHashMap<>();
     private final Backend plain;
@@ -67,7 +67,7 @@ public final class UNetTraining implements TrainingLoop.Objective {
         this.unet = new UNet2DConditionModel(Params.root(parts.unet(), ag), UNetConfig.fromJson(parts.unetConfig()));
         this.textEncoder = new ClipTextTransformer(Params.root(parts.textEncoder(), recipe.trainTextEncoder() ? ag : plain),
                 ClipTextConfig.fromJson(parts.textConfig()));
-        this.latents = new LatentEncoder(parts, plain);
+        this.latentEncoder = new LatentEncoder(parts, plain);
         this.forward = ForwardProcess.of(parts.schedulerConfig());
         parts.unet().parameters().forEach((k, v) -> trainable.put("unet." + k, v));
         if (recipe.trainTextEncoder()) {
@@ -85,7 +85,7 @@ public final class UNetTraining implements TrainingLoop.Objective {
     public TrainingLoop.StepLoss loss(AutogradBackend ag, List<CaptionedImage> batch, TorchGenerator gen, SplittableRandom random) {
         int b = batch.size();
         // Latents: z = (mu + sigma eps) * scaling_factor from the frozen VAE.
-        Tensor z = this.latents.encode(batch, gen);                                      // [B, C, h, w]
+        Tensor z = latentEncoder.encode(batch, gen);                                           // [B, C, h, w]
         int[] ls = z.shape();
         float[] latents = z.toFloatArray();
         // Forward process at uniform timesteps.
