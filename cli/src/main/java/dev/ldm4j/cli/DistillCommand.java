@@ -63,8 +63,8 @@ public final class DistillCommand implements Runnable {
 
         @Option(names = "--student-arch", paramLabel = "FILE",
                 description = "JSON whose \"unet\" section (diffusers config keys) replaces keys of the teacher's U-Net config, e.g. "
-                        + "{\"unet\": {\"block_out_channels\": [32, 64, 64]}}: a smaller student, trained from a new initialisation "
-                        + "(default: the teacher's architecture and weights).")
+                        + "{\"unet\": {\"block_out_channels\": [32, 64, 64]}}: a smaller student, from a new initialisation with "
+                        + "every teacher tensor of the same name and shape copied in (default: the teacher's architecture and weights).")
         Path studentArch;
 
         @Option(names = "--sample-prompt", paramLabel = "TEXT", description = "A prompt for the samples grid written at each save (repeatable; default: eight shapes prompts for --data shapes).")
@@ -117,6 +117,9 @@ public final class DistillCommand implements Runnable {
             try {
                 return make.get();
             } catch (IllegalArgumentException | WeightException e) {
+                if (studentArch == null) {
+                    throw e;
+                }
                 throw new Main.UserError("--student-arch " + studentArch + ": " + e.getMessage());
             }
         }
@@ -166,8 +169,12 @@ public final class DistillCommand implements Runnable {
             require(Double.isFinite(g) && g >= 1, "--guidance must be a finite number >= 1, got " + g);
             Map<String, Object> arch = studentUnet();
             CaptionedImageDataset d = dataset();
+            // The first round (the guided teacher, the student of --student-arch) is built before anything is written.
             UNetTraining.Parts firstTeacher = loadTeacher(teacher);
-            UNetTraining.Parts firstStudent = student(() -> Students.progressive(firstTeacher, arch, fromSteps / 2, seed));
+            UNetTraining.Parts studentParts = student(() -> Students.progressive(firstTeacher, arch, fromSteps / 2, seed));
+            AutogradBackend ag = new AutogradBackend(backend());
+            ProgressiveDistillation objective = new ProgressiveDistillation(firstTeacher, studentParts, fromSteps / 2, g > 1 ? g : null,
+                    ClipTokenizer.load(teacher.resolve("tokenizer")), ag, prompts(d));
             prepareOut();
             PrintStream err = System.err;
             Path previous = teacher;
@@ -180,13 +187,13 @@ public final class DistillCommand implements Runnable {
                     err.println("stopped before round " + round + " (--stop-after " + stopAfter + "); --resume continues");
                     return 0;
                 }
-                boolean first = round == 1;
-                UNetTraining.Parts teacherParts = first ? firstTeacher : loadTeacher(previous);
-                UNetTraining.Parts studentParts = first ? firstStudent : Students.progressive(teacherParts, null, n, seed);
-                AutogradBackend ag = new AutogradBackend(backend());
-                ClipTokenizer tokenizer = ClipTokenizer.load(previous.resolve("tokenizer"));
-                ProgressiveDistillation objective = new ProgressiveDistillation(teacherParts, studentParts, n,
-                        first && g > 1 ? g : null, tokenizer, ag, prompts(d));
+                if (round > 1) {
+                    UNetTraining.Parts teacherParts = loadTeacher(previous);           // the last round's student, already guided
+                    studentParts = Students.progressive(teacherParts, null, n, seed);
+                    ag = new AutogradBackend(backend());
+                    objective = new ProgressiveDistillation(teacherParts, studentParts, n, null,
+                            ClipTokenizer.load(previous.resolve("tokenizer")), ag, prompts(d));
+                }
                 err.printf("distill progressive, round %d: %d -> %d steps, %,d student parameters, %d steps of %d images%n",
                         round, 2 * n, n, studentParts.unet().parameterCount(), stepsPerRound, batch);
                 TrainingLoop loop = new TrainingLoop(settings(stepsPerRound, emaDecay), objective.trainable(), ag, objective, d, dir, err);
@@ -248,10 +255,10 @@ public final class DistillCommand implements Runnable {
             CaptionedImageDataset d = dataset();
             UNetTraining.Parts teacherParts = loadTeacher(teacher);
             UNetTraining.Parts studentParts = student(() -> Students.consistency(teacherParts, arch, skip, g - 1, seed));
-            prepareOut();
             AutogradBackend ag = new AutogradBackend(backend());
             ClipTokenizer tokenizer = ClipTokenizer.load(teacher.resolve("tokenizer"));
             ConsistencyDistillation objective = new ConsistencyDistillation(teacherParts, studentParts, skip, wMin, wMax, tokenizer, ag, prompts(d));
+            prepareOut();
             System.err.printf("distill consistency: %,d student parameters, K = %d, w in [%s, %s], %d steps of %d images%n",
                     studentParts.unet().parameterCount(), skip, wMin, wMax, steps, batch);
             TrainingLoop loop = new TrainingLoop(settings(steps, emaDecay), objective.trainable(), ag, objective, d, out, System.err)
