@@ -144,6 +144,14 @@ class DistillCommandTest {
         assertEquals("LCMScheduler", sched.get("_class_name"));
         assertEquals(10L, sched.get("original_inference_steps"), "1000 / K");
         assertEquals(Map.of("steps", 4L, "guidance", 4.0, "scheduler", "lcm"), Json.parseObject(straight.resolve("ldm4j_defaults.json")));
+        try (SafetensorsFile f = SafetensorsFile.open(straight.resolve("unet/diffusion_pytorch_model.safetensors"))) {
+            float[] proj = f.tensor("time_embedding.cond_proj.weight").toFloatArray();
+            double norm = 0;
+            for (float v : proj) {
+                norm += v * v;
+            }
+            assertTrue(norm > 0, "the guidance projection, zero at the start, has learned from w");
+        }
         assertGenerates(straight, tmp, "4 steps");
         assertServedAsBuiltIn(straight, tmp, "shapes-lcm");
 
