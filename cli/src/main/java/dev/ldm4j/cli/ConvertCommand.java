@@ -34,7 +34,7 @@ public final class ConvertCommand implements Callable<Integer> {
     boolean overwrite;
 
     /** The parts of a model folder that are copied: configs, tokenizer files, the model card; training leftovers are not. */
-    private static final List<String> SKIP = List.of("checkpoint", "train-log.jsonl", "loss.png", "samples.png", "reconstructions.png");
+    private static final List<String> SKIP = List.of("checkpoint", "rounds", "train-log.jsonl", "loss.png", "samples.png", "reconstructions.png");
 
     @Override
     public Integer call() throws IOException {

@@ -2,7 +2,9 @@
 // group and attribute, with the time per image) and its VAE's reconstruction PSNR; the measurement is
 // dev.ldm4j.train.eval.ShapesBenchmark. Images are sampled as ./ldm4j generate samples them for the same
 // model: flags, else the model folder's ldm4j_defaults.json, else 50 steps, guidance 7.5 and the model's
-// own scheduler. Every flag is checked before the model loads.
+// own scheduler. Every flag is checked before the model loads. With --compare, a teacher and its distilled students
+// are measured side by side (one table over models and step counts, one grid of the same prompts and seeds); the
+// VAE's PSNR is left out there, the students sharing the teacher's VAE.
 package dev.ldm4j.cli;
 
 import dev.ldm4j.diffusion.model.GenerationDefaults;
@@ -105,12 +107,29 @@ public final class EvalCommand implements Runnable {
         @Option(names = "--overwrite", description = "Replace --grid and --json if they exist.")
         boolean overwrite;
 
+        @Option(names = "--compare", split = ",", paramLabel = "M2[,M3...]",
+                description = "Compare --model (a teacher) with these models (its students): each model at each of --steps-list, and the "
+                        + "teacher also at --steps (default 50), each at its own guidance and sampler; one table of the images correct "
+                        + "per group and the median time per image. --grid then shows the first --grid-prompts prompts, one row each: the"
+                        + " teacher at --steps beside every student at every step count of --steps-list.")
+        List<Path> compare;
+
+        @Option(names = "--steps-list", split = ",", paramLabel = "N[,N...]", defaultValue = "1,2,4,8",
+                description = "Step counts of --compare (default: ${DEFAULT-VALUE}).")
+        List<Integer> stepsList;
+
+        @Option(names = "--grid-prompts", paramLabel = "K", defaultValue = "8", description = "Rows of the --compare grid (default: ${DEFAULT-VALUE}).")
+        int gridPrompts;
+
         @Override
         public Integer call() {
             PrintWriter out = spec.commandLine().getOut();
             PrintWriter err = spec.commandLine().getErr();
             Set<Group> chosen = groups();
             checkFlags();
+            if (compare != null) {
+                return compare(out, err, chosen);
+            }
             model = BuiltinModels.resolve(model);
             if (!Files.exists(model)) {
                 throw new Main.UserError(model + ": no such file or directory");
@@ -149,6 +168,113 @@ public final class EvalCommand implements Runnable {
                 }
             }
             return 0;
+        }
+
+        /** One row of the --compare table: a model at a step count. */
+        record Row(String model, Report report) {
+        }
+
+        /** --compare: every model at every step count of --steps-list (the teacher also at --steps), one table, one grid. */
+        private Integer compare(PrintWriter out, PrintWriter err, Set<Group> chosen) {
+            int referenceSteps = steps != null ? steps : 50;
+            List<Path> models = new ArrayList<>();
+            models.add(model != null ? model : Path.of(BuiltinModels.DEFAULT));
+            models.addAll(compare);
+            List<Path> dirs = new ArrayList<>();
+            for (int m = 0; m < models.size(); m++) {
+                dirs.add(BuiltinModels.resolve(models.get(m)));
+                if (!Files.exists(dirs.get(m))) {
+                    throw new Main.UserError((m == 0 ? "--model " : "--compare ") + models.get(m) + ": no such file or directory");
+                }
+            }
+            List<Row> rows = new ArrayList<>();
+            List<Row> gridColumns = new ArrayList<>();
+            try (Backend backend = Backends.create(device, Map.of())) {
+                for (int m = 0; m < models.size(); m++) {
+                    Path given = models.get(m);
+                    Path dir = dirs.get(m);
+                    List<Integer> counts = new ArrayList<>();
+                    if (m == 0) {
+                        counts.add(referenceSteps);
+                    }
+                    stepsList.stream().filter(n -> !counts.contains(n)).forEach(counts::add);
+                    boolean lcm = dev.ldm4j.diffusion.model.ModelDiscovery.hasGuidanceEmbedding(dir);
+                    try (StableDiffusionPipeline pipe = StableDiffusionPipeline.load(dir, config, null, backend)) {
+                        for (int n : counts) {
+                            Sampling sampling = sampling(GenerationDefaults.of(dir), n, null, null, false, lcm);
+                            err.printf(Locale.ROOT, "ldm4j: %s at %d steps%n", given, n);
+                            Report report = ShapesBenchmark.run(pipe, sampling, chosen, limit == null ? Integer.MAX_VALUE : limit, 0,
+                                    ShapesBenchmark.Progress.NONE);
+                            Row row = new Row(given.toString(), report);
+                            rows.add(row);
+                            if (m == 0 ? n == referenceSteps : stepsList.contains(n)) {
+                                gridColumns.add(row);
+                            }
+                        }
+                    }
+                }
+                out.println("device: " + backend.name());
+            }
+            out.print(compareTable(rows));
+            out.flush();
+            if (grid != null) {
+                Images.writePng(compareGrid(gridColumns, gridPrompts), grid);
+                err.println("ldm4j: wrote " + grid);
+            }
+            if (json != null) {
+                List<Object> list = new ArrayList<>();
+                for (Row r : rows) {
+                    Map<String, Object> j = new LinkedHashMap<>();
+                    j.put("model", r.model());
+                    j.putAll(r.report().toJson());
+                    list.add(j);
+                }
+                DiffusersFolder.writeJson(json, Map.of("rows", list));
+                err.println("ldm4j: wrote " + json);
+            }
+            return 0;
+        }
+
+        /** One line per model and step count: guidance, sampler, images correct per group and overall, median time per image. */
+        static String compareTable(List<Row> rows) {
+            StringBuilder sb = new StringBuilder();
+            List<String> groupNames = rows.getFirst().report().groups().stream().map(ShapesBenchmark.Score::name).toList();
+            sb.append(String.format(Locale.ROOT, "shapes-v1 prompt adherence, %d prompts per row, images correct per group%n%n",
+                    rows.getFirst().report().overall().images().total()));
+            int width = Math.max(16, rows.stream().mapToInt(r -> r.model().length()).max().orElse(0));
+            sb.append(String.format(Locale.ROOT, "%-" + width + "s %5s %8s  %-22s", "model", "steps", "guidance", "sampler"));
+            for (String g : groupNames) {
+                sb.append(String.format(Locale.ROOT, " %12s", g));
+            }
+            sb.append(String.format(Locale.ROOT, " %8s %9s%n", "all", "s/image"));
+            for (Row r : rows) {
+                Report rep = r.report();
+                sb.append(String.format(Locale.ROOT, "%-" + width + "s %5d %8s  %-22s", r.model(), rep.sampling().steps(),
+                        String.format(Locale.ROOT, "%.1f", rep.sampling().guidance()), shortSampler(rep.scheduler())));
+                for (ShapesBenchmark.Score g : rep.groups()) {
+                    sb.append(String.format(Locale.ROOT, " %11.1f%%", g.images().percent()));
+                }
+                sb.append(String.format(Locale.ROOT, " %7.1f%% %9.3f%n", rep.overall().images().percent(), rep.overall().medianSeconds()));
+            }
+            return sb.toString();
+        }
+
+        private static String shortSampler(String described) {
+            int open = described.indexOf('('), close = described.indexOf(')');
+            return open >= 0 && close > open ? described.substring(open + 1, close) : described;
+        }
+
+        /** Rows: the first `prompts` prompts; columns: the given runs in order (same prompts and seeds in each). */
+        static java.awt.image.BufferedImage compareGrid(List<Row> columns, int prompts) {
+            int n = Math.min(prompts, columns.getFirst().report().samples().size());
+            List<java.awt.image.BufferedImage> tiles = new ArrayList<>();
+            for (int p = 0; p < n; p++) {
+                for (Row c : columns) {
+                    dev.ldm4j.train.data.Rgb8Image im = c.report().samples().get(p).image();
+                    tiles.add(Images.fromChw(im.toChw(), 0, im.height(), im.width()));
+                }
+            }
+            return Images.grid(tiles, columns.size());
         }
 
         /**
@@ -197,6 +323,29 @@ public final class EvalCommand implements Runnable {
             }
             if (karras && scheduler == null) {
                 throw new Main.UserError("--karras needs --scheduler (e.g. --scheduler dpmpp_2m --karras)");
+            }
+            if (compare == null) {
+                for (String flag : List.of("--steps-list", "--grid-prompts")) {
+                    if (spec.commandLine().getParseResult().hasMatchedOption(flag)) {
+                        throw new Main.UserError(flag + " goes with --compare (a teacher and its students)");
+                    }
+                }
+            } else {
+                if (compare.isEmpty()) {
+                    throw new Main.UserError("--compare needs at least one model");
+                }
+                if (guidance != null || scheduler != null || karras) {
+                    throw new Main.UserError("--compare samples each model at its own guidance and sampler; drop "
+                            + (guidance != null ? "--guidance " + guidance : scheduler != null ? "--scheduler " + scheduler : "--karras"));
+                }
+            }
+            for (int n : stepsList) {
+                if (n < 1) {
+                    throw new Main.UserError("--steps-list: each step count must be at least 1, got " + n);
+                }
+            }
+            if (gridPrompts < 1) {
+                throw new Main.UserError("--grid-prompts must be at least 1, got " + gridPrompts);
             }
             if (limit != null && limit < 1) {
                 throw new Main.UserError("--limit must be at least 1, got " + limit);

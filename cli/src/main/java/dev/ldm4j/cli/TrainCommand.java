@@ -48,20 +48,13 @@ public final class TrainCommand implements Runnable {
         spec.commandLine().usage(spec.commandLine().getOut());
     }
 
-    /** The options both stages share. */
-    abstract static class Common {
-        @Option(names = "--data", required = true, paramLabel = "SPEC",
-                description = "'shapes' (the procedural shapes-v1 dataset) or a folder of images with metadata.jsonl or .txt captions.")
-        String data;
-
+    /**
+     * The options of any run of the training loop (train and distill): the output folder and its resume rules, the
+     * optimizer and its schedule, the seed, logging and saving.
+     */
+    abstract static class LoopOptions {
         @Option(names = "--out", required = true, paramLabel = "DIR", description = "Output folder (a diffusers model folder, the log, pictures, the checkpoint).")
         Path out;
-
-        @Option(names = "--arch", paramLabel = "FILE", description = "JSON with \"vae\", \"unet\", \"text_encoder\", \"scheduler\" sections in diffusers config keys (default: the built-in shapes architecture).")
-        Path arch;
-
-        @Option(names = "--steps", defaultValue = "1000", description = "Optimizer steps (default: ${DEFAULT-VALUE}).")
-        long steps;
 
         @Option(names = "--batch", defaultValue = "8", description = "Images per step (default: ${DEFAULT-VALUE}).")
         int batch;
@@ -80,12 +73,6 @@ public final class TrainCommand implements Runnable {
 
         @Option(names = "--max-grad-norm", defaultValue = "1.0", description = "Global gradient-norm clipping; 0 = off (default: ${DEFAULT-VALUE}).")
         double maxGradNorm;
-
-        @Option(names = "--ema-decay", defaultValue = "0", description = "EMA of the weights (diffusers' EMAModel), written to the model folder; 0 = off (default: ${DEFAULT-VALUE}).")
-        double emaDecay;
-
-        @Option(names = "--resolution", defaultValue = "64", description = "Image side in pixels (default: ${DEFAULT-VALUE}).")
-        int resolution;
 
         @Option(names = "--seed", defaultValue = "0", description = "Seed of the initial weights, the batches and every random draw (default: ${DEFAULT-VALUE}).")
         long seed;
@@ -111,8 +98,9 @@ public final class TrainCommand implements Runnable {
         @Option(names = "--overwrite", description = "Start afresh in an existing DIR, replacing what it holds.")
         boolean overwrite;
 
-        void validate() {
-            require(steps >= 1, "--steps must be at least 1, got " + steps);
+        /** Checks the loop's flags (steps: the run's step count, given by the flag stepsFlag) and that --out may be written. */
+        void validateLoop(String stepsFlag, long steps, double emaDecay) {
+            require(steps >= 1, stepsFlag + " must be at least 1, got " + steps);
             require(batch >= 1, "--batch must be at least 1, got " + batch);
             require(Double.isFinite(lr) && lr > 0, "--lr must be a positive number, got " + lr);
             require(LrSchedule.NAMES.contains(lrSchedule), "--lr-schedule must be one of " + LrSchedule.NAMES + ", got '" + lrSchedule + "'");
@@ -120,32 +108,17 @@ public final class TrainCommand implements Runnable {
             require(Double.isFinite(weightDecay) && weightDecay >= 0, "--weight-decay must be 0 or more, got " + weightDecay);
             require(Double.isFinite(maxGradNorm) && maxGradNorm >= 0, "--max-grad-norm must be 0 or more, got " + maxGradNorm);
             require(emaDecay >= 0 && emaDecay < 1, "--ema-decay must be in [0, 1), got " + emaDecay);
-            require(resolution >= 8 && resolution % 8 == 0, "--resolution must be a positive multiple of 8, got " + resolution);
             require(logEvery >= 1, "--log-every must be at least 1, got " + logEvery);
             require(saveEvery >= 1, "--save-every must be at least 1, got " + saveEvery);
             require(!(resume && overwrite), "--resume and --overwrite exclude each other");
             require(stopAfter == null || stopAfter >= 1, "--stop-after must be at least 1, got " + stopAfter);
-            if (arch != null) {
-                require(Files.isRegularFile(arch), "--arch " + arch + ": no such file");
-            }
             if (Files.exists(out)) {
                 require(Files.isDirectory(out), "--out " + out + " exists and is not a folder");
                 require(resume || overwrite || isEmpty(out), "--out " + out + " exists; pass --resume to continue it or --overwrite to start afresh");
             }
-            if (!data.equals("shapes")) {
-                require(Files.isDirectory(Path.of(data)), "--data " + data + ": neither 'shapes' nor a folder");
-            }
         }
 
-        CaptionedImageDataset dataset() {
-            return data.equals("shapes") ? new ShapesDataset(seed, resolution) : ImageFolderDataset.open(Path.of(data), resolution);
-        }
-
-        Map<String, Object> architecture() {
-            return arch == null ? Architectures.shapes() : Json.parseObject(arch);
-        }
-
-        TrainingLoop.Settings settings() {
+        TrainingLoop.Settings settings(long steps, double emaDecay) {
             return new TrainingLoop.Settings(steps, batch, lr, lrSchedule, warmup, weightDecay, maxGradNorm, emaDecay, seed, logEvery, saveEvery);
         }
 
@@ -184,6 +157,12 @@ public final class TrainCommand implements Runnable {
             if (stopAfter != null) {
                 loop.stopAt(stopAfter);
             }
+            runLoopTo(loop, err);
+            return 0;
+        }
+
+        /** Runs the loop (its stopAt already set) with Ctrl-C saving a checkpoint before the JVM exits; returns the last step. */
+        long runLoopTo(TrainingLoop loop, PrintStream err) {
             CountDownLatch done = new CountDownLatch(1);
             Thread hook = new Thread(() -> {
                 loop.requestStop();
@@ -196,10 +175,11 @@ public final class TrainCommand implements Runnable {
             Runtime.getRuntime().addShutdownHook(hook);
             try {
                 long last = loop.run(resume);
-                err.println("saved step " + last + " to " + out);
+                err.println("saved step " + last + " to " + loop.out());
                 if (loop.backend() instanceof dev.ldm4j.tensor.ProfilingBackend p) {
                     err.print(p.report());
                 }
+                return last;
             } finally {
                 done.countDown();
                 try {
@@ -208,9 +188,59 @@ public final class TrainCommand implements Runnable {
                     // the JVM is already shutting down (Ctrl-C): the hook is running and waits for us
                 }
             }
-            return 0;
+        }
+    }
+
+    /** The options both stages share. */
+    abstract static class Common extends LoopOptions {
+        @Option(names = "--data", required = true, paramLabel = "SPEC",
+                description = "'shapes' (the procedural shapes-v1 dataset) or a folder of images with metadata.jsonl or .txt captions.")
+        String data;
+
+        @Option(names = "--arch", paramLabel = "FILE", description = "JSON with \"vae\", \"unet\", \"text_encoder\", \"scheduler\" sections in diffusers config keys (default: the built-in shapes architecture).")
+        Path arch;
+
+        @Option(names = "--steps", defaultValue = "1000", description = "Optimizer steps (default: ${DEFAULT-VALUE}).")
+        long steps;
+
+        @Option(names = "--ema-decay", defaultValue = "0", description = "EMA of the weights (diffusers' EMAModel), written to the model folder; 0 = off (default: ${DEFAULT-VALUE}).")
+        double emaDecay;
+
+        @Option(names = "--resolution", defaultValue = "64", description = "Image side in pixels (default: ${DEFAULT-VALUE}).")
+        int resolution;
+
+        void validate() {
+            validateLoop("--steps", steps, emaDecay);
+            checkData(data, resolution);
+            if (arch != null) {
+                require(Files.isRegularFile(arch), "--arch " + arch + ": no such file");
+            }
         }
 
+        CaptionedImageDataset dataset() {
+            return TrainCommand.dataset(data, seed, resolution);
+        }
+
+        Map<String, Object> architecture() {
+            return arch == null ? Architectures.shapes() : Json.parseObject(arch);
+        }
+
+        TrainingLoop.Settings settings() {
+            return settings(steps, emaDecay);
+        }
+    }
+
+    /** Checks --data (shapes or a folder) and --resolution. */
+    static void checkData(String data, int resolution) {
+        require(resolution >= 8 && resolution % 8 == 0, "--resolution must be a positive multiple of 8, got " + resolution);
+        if (!data.equals("shapes")) {
+            require(Files.isDirectory(Path.of(data)), "--data " + data + ": neither 'shapes' nor a folder");
+        }
+    }
+
+    /** The dataset --data names: shapes-v1 (seeded) or a folder of captioned images, at the given side. */
+    static CaptionedImageDataset dataset(String data, long seed, int resolution) {
+        return data.equals("shapes") ? new ShapesDataset(seed, resolution) : ImageFolderDataset.open(Path.of(data), resolution);
     }
 
     @Command(name = "vae", mixinStandardHelpOptions = true, sortOptions = false,

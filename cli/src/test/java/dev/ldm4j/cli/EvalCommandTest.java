@@ -73,6 +73,36 @@ class EvalCommandTest {
     }
 
     @Test
+    void compareMakesOneTableOfEveryModelAndStepCountAndAGridOfTheSamePrompts(@TempDir Path dir) throws Exception {
+        assumeTrue(SharedFixtures.available(), "../shared is absent");
+        Path grid = dir.resolve("compare.png");
+        Path json = dir.resolve("compare.json");
+        CliTest.Result r = run("eval", "shapes", "--model", tiny().toString(), "--compare", tiny().toString(), "--steps", "3",
+                "--steps-list", "1,2", "--limit", "1", "--groups", "seen,two", "--grid", grid.toString(), "--json", json.toString());
+        assertEquals(0, r.code(), r.err());
+        List<String> rows = r.out().lines().filter(l -> l.startsWith(tiny().toString())).toList();
+        assertEquals(5, rows.size(), "the teacher at 3, 1 and 2 steps, the student at 1 and 2:\n" + r.out());
+        assertTrue(rows.get(0).matches(".* 3 +7\\.5 +PNDMScheduler +\\d+\\.\\d% +\\d+\\.\\d% +\\d+\\.\\d% +\\d+\\.\\d+"), rows.get(0));
+        assertTrue(r.out().contains("seen") && r.out().contains("two objects") && r.out().contains("s/image"), r.out());
+        BufferedImage png = ImageIO.read(grid.toFile());
+        assertEquals(3 * (128 + 2) + 2, png.getWidth(), "the teacher at --steps, the student at 1 and 2 steps");
+        assertEquals(2 * (128 + 2) + 2, png.getHeight(), "one row per prompt (one seen, one two-object)");
+        assertEquals(5, ((List<?>) Json.parseObject(json).get("rows")).size());
+    }
+
+    @Test
+    void compareRefusesFlagsThatWouldOverrideEachModelsOwnSampling(@TempDir Path dir) {
+        String model = dir.resolve("no-such-model").toString();
+        assertOneLineError(run("eval", "shapes", "--model", model, "--compare", model, "--guidance", "3"), "drop --guidance 3.0");
+        assertOneLineError(run("eval", "shapes", "--model", model, "--compare", model, "--steps-list", "4,0"), "--steps-list");
+        assertOneLineError(run("eval", "shapes", "--model", model, "--compare", model, "--grid-prompts", "0"), "--grid-prompts must be at least 1, got 0");
+        assertOneLineError(run("eval", "shapes", "--model", model, "--steps-list", "1,2"), "--steps-list goes with --compare");
+        CliTest.Result missing = run("eval", "shapes", "--model", tiny().toString(), "--compare", model, "--limit", "1");
+        assertOneLineError(missing, "--compare " + model);
+        assertFalse(missing.err().contains(" at "), "refused before any model runs: " + missing.err());
+    }
+
+    @Test
     void samplesAsGenerateDoes() {
         Map<String, Object> folder = Map.of("steps", 12, "guidance", 4.0, "scheduler", "dpmpp_2m", "karras", true);
         assertEquals(new Sampling(12, 4.0, "dpmpp_2m", true), EvalCommand.Shapes.sampling(folder, null, null, null, false, false));

@@ -46,6 +46,11 @@ public final class TrainableWeights implements WeightSource {
         return new TrainableWeights(origin, new LinkedHashMap<>(out));
     }
 
+    /** The given tensors themselves, not copied (e.g. an EMA's live shadow arrays, read by a model built over them). */
+    public static TrainableWeights view(String origin, Map<String, Tensor> tensors) {
+        return new TrainableWeights(origin, new LinkedHashMap<>(new TreeMap<>(tensors)));
+    }
+
     /** The parameters by name, in name order; each tensor's data() is the array the optimizer updates. */
     public Map<String, Tensor> parameters() {
         return tensors;

@@ -45,6 +45,13 @@ public final class TrainingLoop {
         /** Writes pictures for people to look at (samples or reconstructions) for the given step; may do nothing. */
         default void writePictures(Path out, long step) {
         }
+
+        /**
+         * Called once run() has its state (new or resumed), before the first step, with the run's EMA of the weights
+         * (null when it keeps none): an objective whose loss reads the average (a consistency target network) keeps it.
+         */
+        default void beginRun(EmaModel ema) {
+        }
     }
 
     /** The run's settings (validated by the command line before anything is written); pictures come with each save. */
@@ -76,11 +83,23 @@ public final class TrainingLoop {
     }
 
     private long stopAt = Long.MAX_VALUE;
+    private EmaModel.Config emaConfig;
+
+    /** The EMA's full configuration for a new run (default: diffusers' EMAModel with Settings.emaDecay); used when emaDecay > 0. */
+    public TrainingLoop emaConfig(EmaModel.Config config) {
+        this.emaConfig = config;
+        return this;
+    }
 
     /** Ends this run (saving a checkpoint) after the given step, as if interrupted there; --resume continues it. */
     public TrainingLoop stopAt(long step) {
         this.stopAt = step;
         return this;
+    }
+
+    /** The folder the run writes. */
+    public Path out() {
+        return out;
     }
 
     /** The backend the autograd backend computes on. */
@@ -110,10 +129,12 @@ public final class TrainingLoop {
         } else {
             adam = new AdamW(params, AdamW.Hyperparameters.defaults().withLr(settings.lr()).withWeightDecay(settings.weightDecay()),
                     AdamW.biasesAndNorms());
-            ema = settings.emaDecay() > 0 ? new EmaModel(params, EmaModel.Config.defaults().withDecay(settings.emaDecay())) : null;
+            ema = settings.emaDecay() > 0
+                    ? new EmaModel(params, emaConfig != null ? emaConfig : EmaModel.Config.defaults().withDecay(settings.emaDecay())) : null;
             lr = new LrScheduler(LrSchedule.get(settings.lrSchedule(), settings.warmupSteps(), (int) settings.steps()), settings.lr());
             start = 0;
         }
+        objective.beginRun(ema);
         TrainLog log = new TrainLog(out, start, progress);
         weights.values().forEach(ag::requireGrad);
         long t0 = System.nanoTime(), samplesSince = 0, stepsDone = 0;

@@ -19,9 +19,6 @@ import dev.ldm4j.diffusion.schedulers.ForwardProcess;
 import dev.ldm4j.diffusion.tokenizer.ClipTokenizer;
 import dev.ldm4j.diffusion.unet.UNet2DConditionModel;
 import dev.ldm4j.diffusion.unet.UNetConfig;
-import dev.ldm4j.diffusion.vae.AutoencoderKL;
-import dev.ldm4j.diffusion.vae.DiagonalGaussianDistribution;
-import dev.ldm4j.diffusion.vae.VaeConfig;
 import dev.ldm4j.nn.Params;
 import dev.ldm4j.tensor.Backend;
 import dev.ldm4j.tensor.DType;
@@ -61,8 +58,7 @@ public final class UNetTraining implements TrainingLoop.Objective {
     private final ClipTokenizer tokenizer;
     private final UNet2DConditionModel unet;
     private final ClipTextTransformer textEncoder;
-    private final AutoencoderKL vae;
-    private final float scalingFactor;
+    private final LatentEncoder latentEncoder;
     private final ForwardProcess forward;
     private final Map<String, Tensor> trainable = new LinkedHashMap<>();
     private final Backend plain;
@@ -76,9 +72,7 @@ public final class UNetTraining implements TrainingLoop.Objective {
         this.unet = new UNet2DConditionModel(Params.root(parts.unet(), ag), UNetConfig.fromJson(parts.unetConfig()));
         this.textEncoder = new ClipTextTransformer(Params.root(parts.textEncoder(), recipe.trainTextEncoder() ? ag : plain),
                 ClipTextConfig.fromJson(parts.textConfig()));
-        VaeConfig vc = VaeConfig.fromJson(parts.vaeConfig());
-        this.vae = new AutoencoderKL(Params.root(parts.vae(), plain), vc);
-        this.scalingFactor = (float) vc.scalingFactor();
+        this.latentEncoder = new LatentEncoder(parts, plain);
         this.forward = ForwardProcess.of(parts.schedulerConfig());
         this.timesteps = recipe.timestepBias().sampler(forward.numTrainTimesteps());
         parts.unet().parameters().forEach((k, v) -> trainable.put("unet." + k, v));
@@ -97,10 +91,9 @@ public final class UNetTraining implements TrainingLoop.Objective {
     public TrainingLoop.StepLoss loss(AutogradBackend ag, List<CaptionedImage> batch, TorchGenerator gen, SplittableRandom random) {
         int b = batch.size();
         // Latents: z = (mu + sigma eps) * scaling_factor from the frozen VAE.
-        Tensor images = VaeTraining.stack(batch);                                       // [B, 3, R, R]
-        DiagonalGaussianDistribution q = vae.encode(images);
-        int[] ls = q.mean().shape();                                                     // [B, C, h, w]
-        float[] latents = plain.scale(q.sample(plain, Tensor.of(gen.randn(ls), ls)), scalingFactor).toFloatArray();
+        Tensor z = latentEncoder.encode(batch, gen);                                           // [B, C, h, w]
+        int[] ls = z.shape();
+        float[] latents = z.toFloatArray();
         // Forward process at uniform (or biased) timesteps.
         float[] noise = gen.randn(ls);
         if (recipe.offsetNoise() > 0) {
@@ -153,6 +146,11 @@ public final class UNetTraining implements TrainingLoop.Objective {
 
     /** The folder with weights in dtype (F16 for a shipped model). */
     public void writeFolder(Path out, DType dtype) {
+        writeFolder(parts, out, dtype);
+    }
+
+    /** The whole diffusers folder of parts, with weights in dtype. */
+    public static void writeFolder(Parts parts, Path out, DType dtype) {
         DiffusersFolder.writeModelIndex(out, parts.schedulerClass());
         DiffusersFolder.writeComponent(out.resolve("unet"), "UNet2DConditionModel", parts.unetConfig(), parts.unet().parameters(), dtype);
         DiffusersFolder.writeTextEncoder(out.resolve("text_encoder"), parts.textConfig(), parts.textEncoder().parameters(), dtype);
@@ -167,13 +165,20 @@ public final class UNetTraining implements TrainingLoop.Objective {
     /** samples.png: one image per sample prompt from the folder just written, at the folder's own defaults. */
     @Override
     public void writePictures(Path out, long step) {
+        writeSamples(out, samplePrompts, plain);
+    }
+
+    /** out/samples.png: one image per prompt (seeds 1, 2, ...) from the model folder out, at its own defaults; nothing for no prompts. */
+    public static void writeSamples(Path out, List<String> samplePrompts, Backend plain) {
         if (samplePrompts.isEmpty()) {
             return;
         }
         List<BufferedImage> tiles = new ArrayList<>();
+        Map<String, Object> defaults = GenerationDefaults.of(out);
+        boolean lcm = dev.ldm4j.diffusion.model.ModelDiscovery.hasGuidanceEmbedding(out);
         try (StableDiffusionPipeline pipe = StableDiffusionPipeline.load(out, null, null, plain)) {
-            int steps = GenerationDefaults.steps(parts.defaults(), null, false);
-            double guidance = GenerationDefaults.guidance(parts.defaults(), null, false);
+            int steps = GenerationDefaults.steps(defaults, null, lcm);
+            double guidance = GenerationDefaults.guidance(defaults, null, lcm);
             for (int i = 0; i < samplePrompts.size(); i++) {
                 GenerationRequest req = GenerationRequest.textToImage(samplePrompts.get(i)).withSteps(steps)
                         .withGuidanceScale(guidance).withSeed(i + 1);

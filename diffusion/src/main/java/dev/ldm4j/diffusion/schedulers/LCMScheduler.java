@@ -31,6 +31,24 @@ public final class LCMScheduler extends BaseScheduler {
     private final double finalAlphaCumprod;
     private float[] lastDenoised;
 
+    /** sigma_data of the consistency boundary scalings (LCM eq. 9; diffusers' get_scalings_for_boundary_condition_discrete). */
+    public static final double SIGMA_DATA = 0.5;
+
+    /**
+     * c_skip(t) = sigma_data^2 / ((s t)^2 + sigma_data^2), s = timestep_scaling (10 in LCM): 1 at t = 0, so the
+     * consistency function f(x, t) = c_skip(t) x + c_out(t) x0_pred returns x unchanged there (Song et al. 2023, eq. 3).
+     */
+    public static double cSkip(double t, double timestepScaling) {
+        double scaled = t * timestepScaling;
+        return SIGMA_DATA * SIGMA_DATA / (scaled * scaled + SIGMA_DATA * SIGMA_DATA);
+    }
+
+    /** c_out(t) = s t / sqrt((s t)^2 + sigma_data^2): 0 at t = 0, near 1 once s t is far above sigma_data. */
+    public static double cOut(double t, double timestepScaling) {
+        double scaled = t * timestepScaling;
+        return scaled / Math.sqrt(scaled * scaled + SIGMA_DATA * SIGMA_DATA);
+    }
+
     public LCMScheduler(Map<String, Object> config) {
         this(new SchedulerConfig("LCMScheduler", defaults(), config));
     }
@@ -104,11 +122,8 @@ public final class LCMScheduler extends BaseScheduler {
         double aT = alphaBar(t);
         double aPrev = prevT >= 0 ? alphaBar(prevT) : finalAlphaCumprod;
         double bT = 1 - aT;
-        // Consistency boundary scalings with sigma_data = 0.5 (LCM eq. 9): c_skip(0) = 1, c_out(0) = 0.
-        double sigmaData = 0.5;
-        double scaled = t * config.getDouble("timestep_scaling");
-        double cSkip = sigmaData * sigmaData / (scaled * scaled + sigmaData * sigmaData);
-        double cOut = scaled / Math.sqrt(scaled * scaled + sigmaData * sigmaData);
+        double cSkip = cSkip(t, config.getDouble("timestep_scaling"));
+        double cOut = cOut(t, config.getDouble("timestep_scaling"));
         boolean clip = config.getBoolean("clip_sample");
         double range = config.getDouble("clip_sample_range");
         boolean last = stepIndex == timesteps.length - 1;

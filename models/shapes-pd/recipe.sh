@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Reproduces models/shapes-pd from the built-in teacher models/shapes, with one ldm4j command:
+#   distill progressive   three rounds of progressive distillation (Salimans & Ho 2022): 32 -> 16 -> 8 -> 4 DDIM steps,
+#                         400 optimizer steps of 16 images each. The first round's teacher is models/shapes under
+#                         classifier-free guidance at its default scale (5); the students are conditional only.
+#                         The student is also smaller than its teacher (student-arch.json, BK-SDM style): the
+#                         cross-attention transformers of the middle level (8x8 latents) are removed, every other
+#                         tensor starts as the teacher's; the first round teaches it to do without them.
+#   convert               the final student (OUT, a diffusers folder sampled with DDIM at 4 steps, no unconditional pass)
+#                         in fp16 becomes models/shapes-pd; its model card is written by hand from the run's numbers.
+# Resumable: run the script again after an interruption (--resume continues the round where it stopped).
+# Usage: models/shapes-pd/recipe.sh [WORK_DIR] (default: runs/shapes-pd). About 55 minutes on a 2-core machine.
+set -euo pipefail
+export LDM4J_HEAP=${LDM4J_HEAP:-4g}
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+work=${1:-$root/runs/shapes-pd}
+ldm4j="$root/ldm4j"
+mkdir -p "$work"
+
+"$ldm4j" distill progressive --teacher "$root/models/shapes" --out "$work/distill" --resume --seed 11 \
+    --student-arch "$root/models/shapes-pd/student-arch.json" \
+    --from-steps 32 --to-steps 4 --steps-per-round 400 --batch 16 --lr 2e-4 --warmup 20 --save-every 100
+"$ldm4j" convert --model "$work/distill" --out "$root/models/shapes-pd" --dtype fp16 --overwrite
+echo "models/shapes-pd written; compare it with its teacher: ./ldm4j eval shapes --model shapes --compare shapes-pd --grid pd.png"
