@@ -3,7 +3,8 @@
 // StableDiffusionImg2ImgPipeline run it, so that the same prompt, settings and noise give the same
 // image. generate() is the whole sampling loop in one method: encode the prompt, draw the starting
 // latents, then for each timestep scale the input, run the U-Net on the [uncond, cond] batch, apply
-// classifier-free guidance (Ho & Salimans 2022) and take a scheduler step; finally decode.
+// classifier-free guidance (Ho & Salimans 2022; Guidance, with its rescale and interval from SamplingOptions)
+// and take a scheduler step; finally decode.
 // A U-Net with time_cond_proj_dim (LCM-distilled, Luo et al. 2023) runs as diffusers'
 // LatentConsistencyModelPipeline: no unconditional batch, one U-Net pass per step, the guidance scale
 // fed to the U-Net through GuidanceScaleEmbedding (w = guidance - 1), the LCM scheduler by default.
@@ -176,10 +177,19 @@ public final class StableDiffusionPipeline implements AutoCloseable {
      * whatever the scheduler draws at each step.
      */
     public GenerationResult generate(GenerationRequest request, Scheduler scheduler, NoiseSource noise, StepListener listener) {
+        return generate(request, SamplingOptions.DEFAULT, scheduler, noise, listener);
+    }
+
+    /**
+     * The sampling loop with the switches of options (guidance rescale, guidance interval, a custom schedule). With a
+     * custom schedule the run takes its number of steps (request.steps() is not used).
+     */
+    public GenerationResult generate(GenerationRequest request, SamplingOptions options, Scheduler scheduler, NoiseSource noise,
+                                     StepListener listener) {
         int batch = request.batchSize();
         int[] size = outputSize(request);                                                      // {W, H}, checked
         boolean embedded = spec.unet().hasGuidanceEmbedding();                                 // an LCM U-Net: guidance goes in as a condition
-        checkSupported(request, embedded);
+        checkSupported(request, options, embedded);
         boolean guided = !embedded && request.guidanceScale() > 1.0;
         float guidance = (float) request.guidanceScale();
 
@@ -194,15 +204,20 @@ public final class StableDiffusionPipeline implements AutoCloseable {
                 ? backend.toDevice(GuidanceScaleEmbedding.forGuidanceScale(request.guidanceScale(), batch, spec.unet().timeCondProjDim()))
                 : null;
 
-        // 2. Timesteps, and the latents to start from.
-        scheduler.setTimesteps(request.steps());
+        // 2. Timesteps (from the step count, or as given), and the latents to start from.
+        int steps = options.schedule() == null ? request.steps() : options.schedule().steps();
+        if (options.schedule() == null) {
+            scheduler.setTimesteps(steps);
+        } else {
+            options.schedule().applyTo(scheduler);
+        }
         double[] timesteps = scheduler.timesteps();
         int[] shape = {batch, spec.unet().inChannels(), size[1] / vae.config().downFactor(), size[0] / vae.config().downFactor()};
         long t1 = System.nanoTime();
         int first;
         float[] latents;
         if (request.isImageToImage()) {
-            first = imageToImageStartIndex(scheduler, request.steps(), request.strength(), timesteps.length);
+            first = imageToImageStartIndex(scheduler, steps, request.strength(), timesteps.length);
             latents = imageToImageLatents(request.initImage(), shape, scheduler, first, noise); // [B, 4, h, w]
         } else {
             first = 0;
@@ -213,7 +228,11 @@ public final class StableDiffusionPipeline implements AutoCloseable {
         // 3. Denoising (the U-Net call optionally recorded after the first step and replayed, RecordedUNetStep).
         int total = timesteps.length - first;
         long[] stepNanos = new long[total];
-        RecordedUNetStep unetStep = new RecordedUNetStep(backend, unet, prompt.context(), guidanceCond, recordSteps, total);
+        // Guidance only in a sigma interval: the other steps run the U-Net on the conditional rows only (GuidanceInterval).
+        Tensor condContext = guided && options.guidanceInterval() != null
+                ? backend.contiguous(prompt.context().slice(0, batch, 2 * batch))                  // [B, 77, D]
+                : null;
+        RecordedUNetStep unetStep = new RecordedUNetStep(backend, unet, prompt.context(), condContext, guidanceCond, recordSteps, total);
         try {
             for (int i = first; i < timesteps.length; i++) {
                 long ts = System.nanoTime();
@@ -222,13 +241,20 @@ public final class StableDiffusionPipeline implements AutoCloseable {
                 try (TensorScope stepScope = TensorScope.open()) {
                     float[] modelInput = scheduler.scaleModelInput(latents, i);                    // [B, 4, h, w]
                     Tensor x = backend.toDevice(Tensor.of(modelInput, shape));
-                    if (guided) {
+                    boolean guideStep = guided && options.guidesAt(scheduler.sigmaAt(i));
+                    if (guideStep) {
                         x = backend.concat(0, x, x);                                               // [2B, 4, h, w]
                     }
                     Tensor tProj = unet.timeProjection(new float[] {t}, x.dim(0));                 // [2B or B, C0]
-                    Tensor out = unetStep.forward(i - first + 1, x, tProj);                        // [2B or B, 4, h, w]
+                    Tensor out = unetStep.forward(i - first + 1, x, tProj, guided && !guideStep);  // [2B or B, 4, h, w]
                     float[] prediction = backend.toHost(out).data();
-                    float[] noisePred = guided ? classifierFreeGuidance(prediction, guidance) : prediction; // [B, 4, h, w]
+                    float[] noisePred = prediction;                                                // [B, 4, h, w]
+                    if (guideStep) {
+                        noisePred = Guidance.classifierFree(prediction, guidance);
+                        if (options.guidanceRescale() > 0) {
+                            Guidance.rescale(noisePred, prediction, batch, options.guidanceRescale());
+                        }
+                    }
                     latents = scheduler.step(noisePred, i, latents, shape, noise);                 // [B, 4, h, w]
                     NonFiniteLatentsException.check(latents, i - first + 1, total, request.guidanceScale());
                 }
@@ -258,9 +284,14 @@ public final class StableDiffusionPipeline implements AutoCloseable {
      * negative prompt (there is no unconditional pass to steer), and its image-to-image pipeline is not
      * implemented here yet.
      */
-    private static void checkSupported(GenerationRequest request, boolean embedded) {
+    private static void checkSupported(GenerationRequest request, SamplingOptions options, boolean embedded) {
         if (!embedded) {
             return;
+        }
+        if (options.guidanceRescale() > 0 || options.guidanceInterval() != null) {
+            throw new UnsupportedRequestException(UnsupportedRequestException.Part.GUIDANCE,
+                    "this U-Net is LCM-distilled (time_cond_proj_dim): its guidance is an embedding, so guidance rescale and a"
+                            + " guidance interval have no classifier-free guidance to act on; leave them out");
         }
         if (!request.negativePrompt().isEmpty()) {
             throw new UnsupportedRequestException(UnsupportedRequestException.Part.NEGATIVE_PROMPT,
@@ -271,18 +302,6 @@ public final class StableDiffusionPipeline implements AutoCloseable {
             throw new UnsupportedRequestException(UnsupportedRequestException.Part.IMAGE_TO_IMAGE,
                     "image-to-image with an LCM-distilled U-Net (time_cond_proj_dim) is not supported yet; use text-to-image");
         }
-    }
-
-    /** noise_pred = uncond + g (cond - uncond) over the [uncond x B, cond x B] prediction. */
-    private static float[] classifierFreeGuidance(float[] prediction, float guidance) {
-        int half = prediction.length / 2;
-        float[] out = new float[half];
-        for (int j = 0; j < half; j++) {
-            float uncond = prediction[j];
-            float cond = prediction[half + j];
-            out[j] = uncond + guidance * (cond - uncond);
-        }
-        return out;
     }
 
     /**
