@@ -22,6 +22,7 @@ import dev.ldm4j.tensor.ProfilingBackend;
 import dev.ldm4j.tensor.Tensor;
 import dev.ldm4j.weights.SafetensorsWriter;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
@@ -148,6 +149,9 @@ public final class GenerateCommand implements Callable<Integer> {
                     "difference the run continues op by op and says why. Experimental: not yet run on a GPU."})
     boolean cudaGraph;
 
+    @Mixin
+    SamplingFlags sampling = new SamplingFlags();
+
     @Option(names = "--output", defaultValue = "ldm4j.png", paramLabel = "FILE.png",
             description = "Where to write the image; with --batch N > 1, FILE-0.png ... FILE-(N-1).png (default: ${DEFAULT-VALUE}).")
     Path output;
@@ -178,6 +182,11 @@ public final class GenerateCommand implements Callable<Integer> {
         model = BuiltinModels.resolve(model);
         applyModelDefaults(GenerationDefaults.of(model));
         validate();
+        sampling.check(given("--steps"), latentConsistency);
+        steps = sampling.steps(steps);
+        Map<String, String> withThreshold = new LinkedHashMap<>(sampling.thresholdOptions());
+        withThreshold.putAll(schedulerOptions);
+        schedulerOptions = withThreshold;
         List<Path> outputs = outputFiles();
         RgbImage init = image == null ? null : readInitImage(image);
         long s = seed != null ? seed : ThreadLocalRandom.current().nextLong(0, 1L << 53);
@@ -210,11 +219,13 @@ public final class GenerateCommand implements Callable<Integer> {
                 err.println("ldm4j: warning: " + fromPng + " was made with a model of hash " + pngModelHash + "; " + model
                         + " has hash " + modelHash + ", so the image will differ");
             }
-            GenerationResult result = pipe.generate(request, scheduler(pipe), noise(s), new Progress(err));
+            Scheduler chosen = scheduler(pipe);
+            sampling.checkScheduler(chosen);
+            GenerationResult result = pipe.generate(request, sampling.options(), chosen, noise(s), new Progress(err));
             for (int i = 0; i < outputs.size(); i++) {
                 int index = keepOnly >= 0 ? keepOnly : i;
                 Map<String, String> text = Map.of(GenerationSettings.KEY,
-                        settings(pipe, style, s, size, init != null, index, modelHash).toInfotext(version()).format());
+                        sampling.addTo(settings(pipe, style, s, size, init != null, index, modelHash).toInfotext(version())).format());
                 PngFiles.write(result.images().get(index), outputs.get(i), overwrite, text);
                 err.println("ldm4j: wrote " + outputs.get(i));
             }
@@ -259,10 +270,13 @@ public final class GenerateCommand implements Callable<Integer> {
             throw new Main.UserError(fromPng + " holds no generation parameters (no '" + GenerationSettings.KEY
                     + "' text chunk); ./ldm4j info " + fromPng + " shows what it holds");
         }
-        GenerationSettings s = GenerationSettings.fromInfotext(Infotext.parse(text), fromPng.toString());
-        if (!s.ignored().isEmpty()) {
-            err.println("ldm4j: warning: " + fromPng + ": ignored, ldm4j has no such setting: " + String.join(", ", s.ignored()));
+        Infotext parsed = Infotext.parse(text);
+        GenerationSettings s = GenerationSettings.fromInfotext(parsed, fromPng.toString());
+        List<String> ignored = s.ignored().stream().filter(k -> !SamplingFlags.INFOTEXT_KEYS.contains(k)).toList();
+        if (!ignored.isEmpty()) {
+            err.println("ldm4j: warning: " + fromPng + ": ignored, ldm4j has no such setting: " + String.join(", ", ignored));
         }
+        sampling.readFrom(parsed.fields(), this::given);
         if (!given("--prompt")) {
             prompt = s.prompt();
         }
@@ -437,6 +451,10 @@ public final class GenerateCommand implements Callable<Integer> {
         try {
             return pipe.scheduler(scheduler, karras, options);  // each option takes effect or is refused
         } catch (SchedulerOptionException e) {
+            Main.UserError threshold = sampling.thresholdRefusal(e);
+            if (threshold != null) {
+                throw threshold;
+            }
             throw new Main.UserError("--scheduler-option " + e.getMessage());
         }
     }

@@ -105,8 +105,15 @@ public record CustomSchedule(Kind kind, double[] values) {
         return new CustomScheduleException(kind, "custom " + kind.label + why + "; schedulers that take them: " + here);
     }
 
-    /** Checks custom timesteps against a scheduler's train range (and, when whole, that each is an integer). */
+    /**
+     * Checks custom timesteps against a scheduler's train range (and, when whole, that each is an integer); refuses
+     * them beside Karras sigmas, as diffusers does.
+     */
     static void checkTimesteps(Scheduler s, double[] t, int numTrainTimesteps, boolean whole) {
+        if (s.config().has("use_karras_sigmas") && s.config().getBoolean("use_karras_sigmas")) {
+            throw new CustomScheduleException(Kind.TIMESTEPS, s.name() + ": custom timesteps cannot be combined with"
+                    + " Karras sigmas (diffusers refuses use_karras_sigmas with timesteps)");
+        }
         for (double v : t) {
             if (v >= numTrainTimesteps) {
                 throw new CustomScheduleException(Kind.TIMESTEPS, s.name() + ": timesteps must be below num_train_timesteps ("

@@ -79,10 +79,6 @@ public final class DPMSolverMultistepScheduler extends BaseScheduler {
     @Override
     public void setCustomTimesteps(double[] t) {
         CustomSchedule.checkTimesteps(this, t, numTrainTimesteps, true);
-        if (config.getBoolean("use_karras_sigmas")) {
-            throw new CustomScheduleException(CustomSchedule.Kind.TIMESTEPS, name() + ": custom timesteps cannot be combined with"
-                    + " Karras sigmas (diffusers refuses use_karras_sigmas with timesteps)");
-        }
         numInferenceSteps = t.length;
         timesteps = t.clone();
         sigmas = SigmaSchedule.atTimesteps(timesteps, alphasCumprod).withFinal(DpmMath.finalSigma(config, alphasCumprod));

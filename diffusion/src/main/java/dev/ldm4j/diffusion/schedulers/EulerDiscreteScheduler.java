@@ -69,10 +69,6 @@ public final class EulerDiscreteScheduler extends KDiffusionScheduler {
     @Override
     public void setCustomTimesteps(double[] t) {
         CustomSchedule.checkTimesteps(this, t, numTrainTimesteps, false);
-        if (config.getBoolean("use_karras_sigmas")) {
-            throw new CustomScheduleException(CustomSchedule.Kind.TIMESTEPS, name() + ": custom timesteps cannot be combined with"
-                    + " Karras sigmas (diffusers refuses use_karras_sigmas with timesteps)");
-        }
         double[] t32 = new double[t.length];
         for (int i = 0; i < t.length; i++) {
             t32[i] = (float) t[i];
