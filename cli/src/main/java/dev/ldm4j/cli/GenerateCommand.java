@@ -76,7 +76,8 @@ public final class GenerateCommand implements Callable<Integer> {
     double guidance;
 
     @Option(names = "--scheduler", paramLabel = "NAME",
-            description = "Sampler: ddpm ddim pndm lms euler euler_a heun kdpm2 kdpm2_a dpmpp_2m dpmpp_2m_sde dpmpp_2s unipc deis lcm tcd."
+            description = "Sampler: ddpm ddim pndm lms euler euler_a heun kdpm2 kdpm2_a dpmpp_2m dpmpp_2m_sde dpmpp_2s unipc deis lcm tcd,"
+                    + " or a reverse-SDE sampler (docs/SDE.md): sde_euler, pc_langevin (options snr, corrector_steps)."
                     + " Default: the model folder's ldm4j_defaults.json, else the model's own (scheduler_config.json);"
                     + " lcm for an LCM-distilled U-Net whose folder names another.")
     String scheduler;
