@@ -197,6 +197,8 @@ public final class StableDiffusionPipeline implements AutoCloseable {
         long t0 = System.nanoTime();
         PromptEncoder.Embeddings prompt = promptEncoder.encode(request.prompt(), request.negativePrompt(), batch, guided,
                 request.clipSkip(), request.promptStyle());
+        Tensor context = options.promptBlend() == null ? prompt.context()                         // [2B or B, L, D]
+                : blendConditioning(prompt.context(), request, batch, guided, options.promptBlend());
         long textNanos = System.nanoTime() - t0;
 
         // LCM U-Net: the embedded guidance scale, w = guidance - 1 for every row, [B, time_cond_proj_dim].
@@ -230,9 +232,9 @@ public final class StableDiffusionPipeline implements AutoCloseable {
         long[] stepNanos = new long[total];
         // Guidance only in a sigma interval: the other steps run the U-Net on the conditional rows only (GuidanceInterval).
         Tensor condContext = guided && options.guidanceInterval() != null
-                ? backend.contiguous(prompt.context().slice(0, batch, 2 * batch))                  // [B, 77, D]
+                ? backend.contiguous(context.slice(0, batch, 2 * batch))                           // [B, 77, D]
                 : null;
-        RecordedUNetStep unetStep = new RecordedUNetStep(backend, unet, prompt.context(), condContext, guidanceCond, recordSteps, total);
+        RecordedUNetStep unetStep = new RecordedUNetStep(backend, unet, context, condContext, guidanceCond, recordSteps, total);
         try {
             for (int i = first; i < timesteps.length; i++) {
                 long ts = System.nanoTime();
@@ -302,6 +304,37 @@ public final class StableDiffusionPipeline implements AutoCloseable {
             throw new UnsupportedRequestException(UnsupportedRequestException.Part.IMAGE_TO_IMAGE,
                     "image-to-image with an LCM-distilled U-Net (time_cond_proj_dim) is not supported yet; use text-to-image");
         }
+    }
+
+    /**
+     * The context with its conditional rows (the last B) replaced, position by position, by the blend of the prompt's
+     * conditioning with that of the blend's other texts, each encoded as the prompt is (PromptBlend).
+     */
+    private Tensor blendConditioning(Tensor context, GenerationRequest request, int batch, boolean guided, PromptBlend blend) {
+        int[] shape = context.shape();                                                          // [2B or B, L, D]
+        int len = shape[1];
+        int dim = shape[2];
+        float[] all = backend.toHost(backend.contiguous(context)).toFloatArray();
+        List<float[]> others = new ArrayList<>();
+        for (String text : blend.texts()) {
+            Tensor c = promptEncoder.encode(text, "", batch, false, request.clipSkip(), request.promptStyle()).context(); // [B, L', D]
+            if (c.dim(1) != len) {
+                throw new IllegalArgumentException("the prompt to blend with (\"" + text + "\") encodes to " + c.dim(1)
+                        + " positions and the prompt to " + len + " (A1111 chunks of 77): give texts of the same number of chunks");
+            }
+            others.add(backend.toHost(backend.contiguous(c)).toFloatArray());
+        }
+        int condFrom = guided ? batch : 0;
+        for (int b = 0; b < batch; b++) {
+            for (int p = 0; p < len; p++) {
+                int at = ((condFrom + b) * len + p) * dim;
+                int otherAt = (b * len + p) * dim;
+                List<float[]> vectors = others.stream().map(o -> java.util.Arrays.copyOfRange(o, otherAt, otherAt + dim)).toList();
+                float[] mixed = blend.combine(java.util.Arrays.copyOfRange(all, at, at + dim), vectors);
+                System.arraycopy(mixed, 0, all, at, dim);
+            }
+        }
+        return backend.toDevice(Tensor.of(all, shape));
     }
 
     /**

@@ -105,7 +105,7 @@ class GuidanceTest {
     void rescaleZeroAndAnIntervalOfEverySigmaChangeNothing() {
         assumeTrue(pipe != null, "shared fixtures not present");
         float[] plain = run(request(7.5), SamplingOptions.DEFAULT);
-        SamplingOptions neutral = new SamplingOptions(0, new GuidanceInterval(0, Double.POSITIVE_INFINITY), null);
+        SamplingOptions neutral = SamplingOptions.DEFAULT.withGuidanceRescale(0).withGuidanceInterval(new GuidanceInterval(0, Double.POSITIVE_INFINITY));
         assertArrayEquals(plain, run(request(7.5), neutral));
     }
 
