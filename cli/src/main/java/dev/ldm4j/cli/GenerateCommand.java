@@ -6,6 +6,7 @@ import dev.ldm4j.diffusion.model.GenerationDefaults;
 import dev.ldm4j.diffusion.model.ModelDiscovery;
 import dev.ldm4j.diffusion.pipeline.GenerationRequest;
 import dev.ldm4j.diffusion.pipeline.GenerationResult;
+import dev.ldm4j.diffusion.pipeline.PromptBlend;
 import dev.ldm4j.diffusion.pipeline.RgbImage;
 import dev.ldm4j.diffusion.pipeline.StableDiffusionPipeline;
 import dev.ldm4j.diffusion.prompt.PromptStyle;
@@ -153,6 +154,9 @@ public final class GenerateCommand implements Callable<Integer> {
     @Mixin
     SamplingFlags sampling = new SamplingFlags();
 
+    @Mixin
+    PromptBlendFlags blending = new PromptBlendFlags();
+
     @Option(names = "--output", defaultValue = "ldm4j.png", paramLabel = "FILE.png",
             description = "Where to write the image; with --batch N > 1, FILE-0.png ... FILE-(N-1).png (default: ${DEFAULT-VALUE}).")
     Path output;
@@ -173,6 +177,7 @@ public final class GenerateCommand implements Callable<Integer> {
     public Integer call() {
         PrintWriter err = spec.commandLine().getErr();
         String pngModelHash = fromPng == null ? null : applyFromPng(err);
+        prompt = blending.prompt(prompt);
         if (prompt == null) {
             throw new Main.UserError("--prompt is required");
         }
@@ -184,6 +189,7 @@ public final class GenerateCommand implements Callable<Integer> {
         applyModelDefaults(GenerationDefaults.of(model));
         validate();
         sampling.check(given("--steps"), latentConsistency);
+        PromptBlend blend = blending.check(batch, saveLatents != null);
         steps = sampling.steps(steps);
         Map<String, String> withThreshold = new LinkedHashMap<>(sampling.thresholdOptions());
         withThreshold.putAll(schedulerOptions);
@@ -222,11 +228,14 @@ public final class GenerateCommand implements Callable<Integer> {
             }
             Scheduler chosen = scheduler(pipe);
             sampling.checkScheduler(chosen);
-            GenerationResult result = pipe.generate(request, sampling.options(), chosen, noise(s), new Progress(err));
+            GenerationResult result = blending.interpolating()
+                    ? blending.interpolate(b -> pipe.generate(request, sampling.options().withPromptBlend(b), chosen, noise(s), new Progress(err)))
+                    : pipe.generate(request, sampling.options().withPromptBlend(blend), chosen, noise(s), new Progress(err));
             for (int i = 0; i < outputs.size(); i++) {
                 int index = keepOnly >= 0 ? keepOnly : i;
                 Map<String, String> text = Map.of(GenerationSettings.KEY,
-                        sampling.addTo(settings(pipe, style, s, size, init != null, index, modelHash).toInfotext(version())).format());
+                        sampling.addTo(settings(pipe, style, s, size, init != null, index, modelHash).toInfotext(version()),
+                                blending.infotextFields()).format());
                 PngFiles.write(result.images().get(index), outputs.get(i), overwrite, text);
                 err.println("ldm4j: wrote " + outputs.get(i));
             }
@@ -273,11 +282,13 @@ public final class GenerateCommand implements Callable<Integer> {
         }
         Infotext parsed = Infotext.parse(text);
         GenerationSettings s = GenerationSettings.fromInfotext(parsed, fromPng.toString());
-        List<String> ignored = s.ignored().stream().filter(k -> !SamplingFlags.INFOTEXT_KEYS.contains(k)).toList();
+        List<String> ignored = s.ignored().stream()
+                .filter(k -> !SamplingFlags.INFOTEXT_KEYS.contains(k) && !PromptBlendFlags.INFOTEXT_KEYS.contains(k)).toList();
         if (!ignored.isEmpty()) {
             err.println("ldm4j: warning: " + fromPng + ": ignored, ldm4j has no such setting: " + String.join(", ", ignored));
         }
         sampling.readFrom(parsed.fields(), this::given);
+        blending.readFrom(parsed.fields(), this::given);
         if (!given("--prompt")) {
             prompt = s.prompt();
         }

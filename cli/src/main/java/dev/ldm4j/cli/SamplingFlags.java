@@ -151,16 +151,18 @@ final class SamplingFlags {
                 + " use ddpm, ddim, dpmpp_2m, dpmpp_2m_sde, dpmpp_2s, unipc or deis");
     }
 
-    /** The parameters text with these switches' fields added before its Version field. */
-    Infotext addTo(Infotext text) {
+    /** The parameters text with these switches' fields, then more, added before its Version field. */
+    Infotext addTo(Infotext text, Map<String, String> more) {
+        Map<String, String> added = new LinkedHashMap<>(infotextFields());
+        added.putAll(more);
         Map<String, String> f = new LinkedHashMap<>();
         text.fields().forEach((k, v) -> {
             if (k.equals("Version")) {
-                f.putAll(infotextFields());
+                f.putAll(added);
             }
             f.put(k, v);
         });
-        f.putAll(infotextFields());
+        f.putAll(added);
         return new Infotext(text.prompt(), text.negativePrompt(), f);
     }
 
