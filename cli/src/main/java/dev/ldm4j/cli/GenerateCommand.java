@@ -157,6 +157,9 @@ public final class GenerateCommand implements Callable<Integer> {
     @Mixin
     PromptBlendFlags blending = new PromptBlendFlags();
 
+    @Mixin
+    TraceFlags tracing = new TraceFlags();
+
     @Option(names = "--output", defaultValue = "ldm4j.png", paramLabel = "FILE.png",
             description = "Where to write the image; with --batch N > 1, FILE-0.png ... FILE-(N-1).png (default: ${DEFAULT-VALUE}).")
     Path output;
@@ -190,6 +193,7 @@ public final class GenerateCommand implements Callable<Integer> {
         validate();
         sampling.check(given("--steps"), latentConsistency);
         PromptBlend blend = blending.check(batch, saveLatents != null);
+        tracing.check(overwrite, blending.interpolating());
         steps = sampling.steps(steps);
         Map<String, String> withThreshold = new LinkedHashMap<>(sampling.thresholdOptions());
         withThreshold.putAll(schedulerOptions);
@@ -230,7 +234,8 @@ public final class GenerateCommand implements Callable<Integer> {
             sampling.checkScheduler(chosen);
             GenerationResult result = blending.interpolating()
                     ? blending.interpolate(b -> pipe.generate(request, sampling.options().withPromptBlend(b), chosen, noise(s), new Progress(err)))
-                    : pipe.generate(request, sampling.options().withPromptBlend(blend), chosen, noise(s), new Progress(err));
+                    : pipe.generate(request, sampling.options().withPromptBlend(blend), chosen, noise(s), tracing.listener(new Progress(err), batch));
+            tracing.write(result.latents(), pipe.spec().unet().inChannels(), result.images().get(0), chosen, overwrite, err);
             for (int i = 0; i < outputs.size(); i++) {
                 int index = keepOnly >= 0 ? keepOnly : i;
                 Map<String, String> text = Map.of(GenerationSettings.KEY,

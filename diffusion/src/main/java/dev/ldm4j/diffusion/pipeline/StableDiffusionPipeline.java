@@ -257,6 +257,10 @@ public final class StableDiffusionPipeline implements AutoCloseable {
                             Guidance.rescale(noisePred, prediction, batch, options.guidanceRescale());
                         }
                     }
+                    if (listener.wantsPredictions()) {
+                        double sigma = scheduler.sigmaAt(i);
+                        listener.onPrediction(i - first + 1, total, sigma, predictedX0(modelInput, noisePred, sigma, predictionType(scheduler)));
+                    }
                     latents = scheduler.step(noisePred, i, latents, shape, noise);                 // [B, 4, h, w]
                     NonFiniteLatentsException.check(latents, i - first + 1, total, request.guidanceScale());
                 }
@@ -377,6 +381,31 @@ public final class StableDiffusionPipeline implements AutoCloseable {
             System.arraycopy(init, 0, batch, b * init.length, init.length);                    // [B, 4, h/8, w/8]
         }
         return scheduler.addNoise(batch, noise.randn(shape), first);
+    }
+
+    /**
+     * The clean latents a model output predicts from the U-Net's input x_t (variance-preserving scaling, what
+     * scaleModelInput gives every scheduler) at noise level sigma, alpha_bar = 1 / (1 + sigma^2): epsilon (Ho et al.
+     * 2020, eq. 15) (x_t - sqrt(1 - alpha_bar) eps) / sqrt(alpha_bar); v (Salimans & Ho 2022) sqrt(alpha_bar) x_t -
+     * sqrt(1 - alpha_bar) v; sample: the output.
+     */
+    static float[] predictedX0(float[] modelInput, float[] output, double sigma, String predictionType) {
+        double a = Double.isInfinite(sigma) ? 0 : 1 / (1 + sigma * sigma);
+        double sa = Math.sqrt(a);
+        double sb = Math.sqrt(1 - a);
+        float[] x0 = new float[output.length];
+        for (int i = 0; i < x0.length; i++) {
+            x0[i] = (float) switch (predictionType) {
+                case "epsilon" -> (modelInput[i] - sb * output[i]) / sa;
+                case "v_prediction" -> sa * modelInput[i] - sb * output[i];
+                default -> output[i];
+            };
+        }
+        return x0;
+    }
+
+    private static String predictionType(Scheduler scheduler) {
+        return scheduler.config().has("prediction_type") ? scheduler.config().getString("prediction_type") : "epsilon";
     }
 
     private List<RgbImage> decode(float[] latents, int[] shape) {
