@@ -13,6 +13,8 @@ import dev.ldm4j.diffusion.pipeline.RgbImage;
 import dev.ldm4j.diffusion.pipeline.StepListener;
 import dev.ldm4j.diffusion.schedulers.Scheduler;
 import dev.ldm4j.train.Images;
+import org.apache.commons.math3.linear.Array2DRowRealMatrix;
+import org.apache.commons.math3.linear.LUDecomposition;
 import picocli.CommandLine.Option;
 
 import java.awt.BasicStroke;
@@ -210,46 +212,7 @@ final class TraceFlags {
             for (int a = 0; a < k; a++) {
                 ata[a][a] += 1e-6;                 // a flat image leaves channels undetermined: ridge them to 0
             }
-            return solve(ata, atb);
-        }
-
-        /** x [k][3] with a x = b, by Gaussian elimination with partial pivoting. */
-        private static double[][] solve(double[][] a, double[][] b) {
-            int k = a.length;
-            for (int col = 0; col < k; col++) {
-                int pivot = col;
-                for (int r = col + 1; r < k; r++) {
-                    if (Math.abs(a[r][col]) > Math.abs(a[pivot][col])) {
-                        pivot = r;
-                    }
-                }
-                double[] tr = a[col];
-                a[col] = a[pivot];
-                a[pivot] = tr;
-                double[] tb = b[col];
-                b[col] = b[pivot];
-                b[pivot] = tb;
-                for (int r = col + 1; r < k; r++) {
-                    double f = a[r][col] / a[col][col];
-                    for (int c = col; c < k; c++) {
-                        a[r][c] -= f * a[col][c];
-                    }
-                    for (int c = 0; c < 3; c++) {
-                        b[r][c] -= f * b[col][c];
-                    }
-                }
-            }
-            double[][] x = new double[k][3];
-            for (int r = k - 1; r >= 0; r--) {
-                for (int c = 0; c < 3; c++) {
-                    double s = b[r][c];
-                    for (int j = r + 1; j < k; j++) {
-                        s -= a[r][j] * x[j][c];
-                    }
-                    x[r][c] = s / a[r][r];
-                }
-            }
-            return x;
+            return new LUDecomposition(new Array2DRowRealMatrix(ata, false)).getSolver().solve(new Array2DRowRealMatrix(atb, false)).getData();
         }
 
         /** x0 [C, h, w] through the map, each cell a scale x scale block of pixels. */
