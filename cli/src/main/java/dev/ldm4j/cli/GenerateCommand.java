@@ -7,6 +7,7 @@ import dev.ldm4j.diffusion.model.ModelAddons;
 import dev.ldm4j.diffusion.model.ModelDiscovery;
 import dev.ldm4j.diffusion.pipeline.GenerationRequest;
 import dev.ldm4j.diffusion.pipeline.GenerationResult;
+import dev.ldm4j.diffusion.pipeline.PromptBlend;
 import dev.ldm4j.diffusion.pipeline.RgbImage;
 import dev.ldm4j.diffusion.pipeline.StableDiffusionPipeline;
 import dev.ldm4j.diffusion.prompt.PromptStyle;
@@ -23,6 +24,7 @@ import dev.ldm4j.tensor.ProfilingBackend;
 import dev.ldm4j.tensor.Tensor;
 import dev.ldm4j.weights.SafetensorsWriter;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
@@ -76,7 +78,8 @@ public final class GenerateCommand implements Callable<Integer> {
     double guidance;
 
     @Option(names = "--scheduler", paramLabel = "NAME",
-            description = "Sampler: ddpm ddim pndm lms euler euler_a heun kdpm2 kdpm2_a dpmpp_2m dpmpp_2m_sde dpmpp_2s unipc deis lcm tcd."
+            description = "Sampler: ddpm ddim pndm lms euler euler_a heun kdpm2 kdpm2_a dpmpp_2m dpmpp_2m_sde dpmpp_2s unipc deis lcm tcd,"
+                    + " or a reverse-SDE sampler (docs/SDE.md): sde_euler, pc_langevin (options snr, corrector_steps)."
                     + " Default: the model folder's ldm4j_defaults.json, else the model's own (scheduler_config.json);"
                     + " lcm for an LCM-distilled U-Net whose folder names another.")
     String scheduler;
@@ -159,6 +162,15 @@ public final class GenerateCommand implements Callable<Integer> {
                     "the file's name without .safetensors) may then be used in --prompt and --negative-prompt (repeatable)."})
     List<String> embeddingOptions = new ArrayList<>();
 
+    @Mixin
+    SamplingFlags sampling = new SamplingFlags();
+
+    @Mixin
+    PromptBlendFlags blending = new PromptBlendFlags();
+
+    @Mixin
+    TraceFlags tracing = new TraceFlags();
+
     @Option(names = "--output", defaultValue = "ldm4j.png", paramLabel = "FILE.png",
             description = "Where to write the image; with --batch N > 1, FILE-0.png ... FILE-(N-1).png (default: ${DEFAULT-VALUE}).")
     Path output;
@@ -179,6 +191,7 @@ public final class GenerateCommand implements Callable<Integer> {
     public Integer call() {
         PrintWriter err = spec.commandLine().getErr();
         String pngModelHash = fromPng == null ? null : applyFromPng(err);
+        prompt = blending.prompt(prompt);
         if (prompt == null) {
             throw new Main.UserError("--prompt is required");
         }
@@ -191,6 +204,13 @@ public final class GenerateCommand implements Callable<Integer> {
         validate();
         loras = AddonOptions.loras(loraOptions);
         embeddings = AddonOptions.embeddings(embeddingOptions);
+        sampling.check(given("--steps"), latentConsistency);
+        PromptBlend blend = blending.check(batch, saveLatents != null);
+        tracing.check(overwrite, blending.interpolating());
+        steps = sampling.steps(steps);
+        Map<String, String> withThreshold = new LinkedHashMap<>(sampling.thresholdOptions());
+        withThreshold.putAll(schedulerOptions);
+        schedulerOptions = withThreshold;
         List<Path> outputs = outputFiles();
         RgbImage init = image == null ? null : readInitImage(image);
         long s = seed != null ? seed : ThreadLocalRandom.current().nextLong(0, 1L << 53);
@@ -224,11 +244,17 @@ public final class GenerateCommand implements Callable<Integer> {
                 err.println("ldm4j: warning: " + fromPng + " was made with a model of hash " + pngModelHash + "; " + model
                         + " has hash " + modelHash + ", so the image will differ");
             }
-            GenerationResult result = pipe.generate(request, scheduler(pipe), noise(s), new Progress(err));
+            Scheduler chosen = scheduler(pipe);
+            sampling.checkScheduler(chosen);
+            GenerationResult result = blending.interpolating()
+                    ? blending.interpolate(b -> pipe.generate(request, sampling.options().withPromptBlend(b), chosen, noise(s), new Progress(err)))
+                    : pipe.generate(request, sampling.options().withPromptBlend(blend), chosen, noise(s), tracing.listener(new Progress(err), batch));
+            tracing.write(result.latents(), pipe.spec().unet().inChannels(), result.images().get(0), chosen, overwrite, err);
             for (int i = 0; i < outputs.size(); i++) {
                 int index = keepOnly >= 0 ? keepOnly : i;
                 Map<String, String> text = Map.of(GenerationSettings.KEY,
-                        settings(pipe, style, s, size, init != null, index, modelHash).toInfotext(version()).format());
+                        sampling.addTo(settings(pipe, style, s, size, init != null, index, modelHash).toInfotext(version()),
+                                blending.infotextFields()).format());
                 PngFiles.write(result.images().get(index), outputs.get(i), overwrite, text);
                 err.println("ldm4j: wrote " + outputs.get(i));
             }
@@ -277,9 +303,12 @@ public final class GenerateCommand implements Callable<Integer> {
             throw new Main.UserError(fromPng + " holds no generation parameters (no '" + GenerationSettings.KEY
                     + "' text chunk); ./ldm4j info " + fromPng + " shows what it holds");
         }
-        GenerationSettings s = GenerationSettings.fromInfotext(Infotext.parse(text), fromPng.toString());
-        if (!s.ignored().isEmpty()) {
-            err.println("ldm4j: warning: " + fromPng + ": ignored, ldm4j has no such setting: " + String.join(", ", s.ignored()));
+        Infotext parsed = Infotext.parse(text);
+        GenerationSettings s = GenerationSettings.fromInfotext(parsed, fromPng.toString());
+        List<String> ignored = s.ignored().stream()
+                .filter(k -> !SamplingFlags.INFOTEXT_KEYS.contains(k) && !PromptBlendFlags.INFOTEXT_KEYS.contains(k)).toList();
+        if (!ignored.isEmpty()) {
+            err.println("ldm4j: warning: " + fromPng + ": ignored, ldm4j has no such setting: " + String.join(", ", ignored));
         }
         if (s.loras() != null && !given("--lora")) {
             throw new Main.UserError(fromPng + " was made with the LoRA " + s.loras() + ", of which it holds only the name;"
@@ -289,6 +318,8 @@ public final class GenerateCommand implements Callable<Integer> {
             throw new Main.UserError(fromPng + " was made with the embeddings " + s.embeddings() + ", of which it holds only the names;"
                     + " pass the files with --embedding FILE[:TOKEN]");
         }
+        sampling.readFrom(parsed.fields(), this::given);
+        blending.readFrom(parsed.fields(), this::given);
         if (!given("--prompt")) {
             prompt = s.prompt();
         }
@@ -464,6 +495,10 @@ public final class GenerateCommand implements Callable<Integer> {
         try {
             return pipe.scheduler(scheduler, karras, options);  // each option takes effect or is refused
         } catch (SchedulerOptionException e) {
+            Main.UserError threshold = sampling.thresholdRefusal(e);
+            if (threshold != null) {
+                throw threshold;
+            }
             throw new Main.UserError("--scheduler-option " + e.getMessage());
         }
     }

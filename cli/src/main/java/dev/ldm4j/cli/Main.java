@@ -16,7 +16,7 @@ import java.io.PrintWriter;
         versionProvider = Main.Version.class,
         description = "Stable Diffusion 1.x and 2.x in pure Java: text-to-image and image-to-image from a"
                 + " .safetensors checkpoint or a diffusers model folder.",
-        subcommands = {GenerateCommand.class, TrainCommand.class, DistillCommand.class, EvalCommand.class, ModelsCommand.class, ConvertCommand.class, InspectCommand.class, InfoCommand.class, TokenizeCommand.class, RandomWeightsCommand.class, CommandLine.HelpCommand.class},
+        subcommands = {GenerateCommand.class, TrainCommand.class, DistillCommand.class, EvalCommand.class, ModelsCommand.class, ConvertCommand.class, InspectCommand.class, InfoCommand.class, TokenizeCommand.class, EmbedCommand.class, RandomWeightsCommand.class, CommandLine.HelpCommand.class},
         footer = {"", "Run 'ldm4j COMMAND --help' for the options of a command."})
 public final class Main implements Runnable {
     @CommandLine.Spec

@@ -42,12 +42,12 @@ class GenerateFromPngTest {
         return Arrays.stream(parts).map(Object::toString).toArray(String[]::new);
     }
 
-    private static String parameters(Path png) {
+    static String parameters(Path png) {
         return PngMetadata.read(png).text().get("parameters");
     }
 
     /** Generates with the flags, prints info, regenerates from the PNG alone (with --model), and compares the bytes. */
-    private static void roundTrip(Path dir, String... flags) throws IOException {
+    static void roundTrip(Path dir, String... flags) throws IOException {
         Path first = dir.resolve("first.png");
         List<String> a = new ArrayList<>(List.of("generate", "--model", tiny().toString(), "--output", first.toString()));
         a.addAll(List.of(flags));

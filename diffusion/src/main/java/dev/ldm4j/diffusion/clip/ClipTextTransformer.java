@@ -55,6 +55,11 @@ public final class ClipTextTransformer {
         return config;
     }
 
+    /** The token embedding table, text_model.embeddings.token_embedding.weight [vocab_size, D] (the checkpoint's dtype). */
+    public Tensor tokenEmbedding() {
+        return tokenEmbedding;
+    }
+
     /** Encodes token ids [B][L] (L at most maxPositionEmbeddings, usually 77). */
     public Output forward(int[][] ids) {
         int b = ids.length;

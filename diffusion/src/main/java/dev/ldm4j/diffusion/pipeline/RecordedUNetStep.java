@@ -15,6 +15,7 @@ final class RecordedUNetStep implements AutoCloseable {
     private final Backend backend;
     private final UNet2DConditionModel unet;
     private final Tensor context;
+    private final Tensor condContext;
     private final Tensor guidanceCond;
     private final int total;
     private boolean toRecord;
@@ -24,20 +25,30 @@ final class RecordedUNetStep implements AutoCloseable {
 
     /**
      * The U-Net call over a fixed context (and guidance embedding, null unless LCM) for total steps;
-     * with record, the first step's call is recorded and replayed for the rest.
+     * with record, the first step's call is recorded and replayed for the rest. condContext is the
+     * conditional rows of context for the steps that skip guidance (null when none do).
      */
-    RecordedUNetStep(Backend backend, UNet2DConditionModel unet, Tensor context, Tensor guidanceCond, boolean record, int total) {
+    RecordedUNetStep(Backend backend, UNet2DConditionModel unet, Tensor context, Tensor condContext, Tensor guidanceCond,
+                     boolean record, int total) {
         this.backend = backend;
         this.unet = unet;
         this.context = context;
+        this.condContext = condContext;
         this.guidanceCond = guidanceCond;
         this.total = total;
         this.toRecord = record;
         this.status = record ? "step recording: not attempted (fewer than two steps)" : null;
     }
 
-    /** The U-Net's prediction for step (1-based, of total) on x [2B or B, 4, h, w] with time projection tProj. */
-    Tensor forward(int step, Tensor x, Tensor tProj) {
+    /**
+     * The U-Net's prediction for step (1-based, of total) on x [2B or B, 4, h, w] with time projection tProj;
+     * conditionalOnly: x is [B, ...] and takes the conditional context (a step outside the guidance interval),
+     * always op by op, since a recording holds the full batch's shapes.
+     */
+    Tensor forward(int step, Tensor x, Tensor tProj, boolean conditionalOnly) {
+        if (conditionalOnly) {
+            return unet.forwardProjected(x, tProj, condContext, guidanceCond);
+        }
         Tensor out = null;
         if (recording != null) {
             try {

@@ -3,7 +3,8 @@
 // StableDiffusionImg2ImgPipeline run it, so that the same prompt, settings and noise give the same
 // image. generate() is the whole sampling loop in one method: encode the prompt, draw the starting
 // latents, then for each timestep scale the input, run the U-Net on the [uncond, cond] batch, apply
-// classifier-free guidance (Ho & Salimans 2022) and take a scheduler step; finally decode.
+// classifier-free guidance (Ho & Salimans 2022; Guidance, with its rescale and interval from SamplingOptions)
+// and take a scheduler step; finally decode.
 // A U-Net with time_cond_proj_dim (LCM-distilled, Luo et al. 2023) runs as diffusers'
 // LatentConsistencyModelPipeline: no unconditional batch, one U-Net pass per step, the guidance scale
 // fed to the U-Net through GuidanceScaleEmbedding (w = guidance - 1), the LCM scheduler by default.
@@ -198,10 +199,19 @@ public final class StableDiffusionPipeline implements AutoCloseable {
      * whatever the scheduler draws at each step.
      */
     public GenerationResult generate(GenerationRequest request, Scheduler scheduler, NoiseSource noise, StepListener listener) {
+        return generate(request, SamplingOptions.DEFAULT, scheduler, noise, listener);
+    }
+
+    /**
+     * The sampling loop with the switches of options (guidance rescale, guidance interval, a custom schedule). With a
+     * custom schedule the run takes its number of steps (request.steps() is not used).
+     */
+    public GenerationResult generate(GenerationRequest request, SamplingOptions options, Scheduler scheduler, NoiseSource noise,
+                                     StepListener listener) {
         int batch = request.batchSize();
         int[] size = outputSize(request);                                                      // {W, H}, checked
         boolean embedded = spec.unet().hasGuidanceEmbedding();                                 // an LCM U-Net: guidance goes in as a condition
-        checkSupported(request, embedded);
+        checkSupported(request, options, embedded);
         boolean guided = !embedded && request.guidanceScale() > 1.0;
         float guidance = (float) request.guidanceScale();
 
@@ -209,6 +219,8 @@ public final class StableDiffusionPipeline implements AutoCloseable {
         long t0 = System.nanoTime();
         PromptEncoder.Embeddings prompt = promptEncoder.encode(request.prompt(), request.negativePrompt(), batch, guided,
                 request.clipSkip(), request.promptStyle());
+        Tensor context = options.promptBlend() == null ? prompt.context()                         // [2B or B, L, D]
+                : blendConditioning(prompt.context(), request, batch, guided, options.promptBlend());
         long textNanos = System.nanoTime() - t0;
 
         // LCM U-Net: the embedded guidance scale, w = guidance - 1 for every row, [B, time_cond_proj_dim].
@@ -216,15 +228,20 @@ public final class StableDiffusionPipeline implements AutoCloseable {
                 ? backend.toDevice(GuidanceScaleEmbedding.forGuidanceScale(request.guidanceScale(), batch, spec.unet().timeCondProjDim()))
                 : null;
 
-        // 2. Timesteps, and the latents to start from.
-        scheduler.setTimesteps(request.steps());
+        // 2. Timesteps (from the step count, or as given), and the latents to start from.
+        int steps = options.schedule() == null ? request.steps() : options.schedule().steps();
+        if (options.schedule() == null) {
+            scheduler.setTimesteps(steps);
+        } else {
+            options.schedule().applyTo(scheduler);
+        }
         double[] timesteps = scheduler.timesteps();
         int[] shape = {batch, spec.unet().inChannels(), size[1] / vae.config().downFactor(), size[0] / vae.config().downFactor()};
         long t1 = System.nanoTime();
         int first;
         float[] latents;
         if (request.isImageToImage()) {
-            first = imageToImageStartIndex(scheduler, request.steps(), request.strength(), timesteps.length);
+            first = imageToImageStartIndex(scheduler, steps, request.strength(), timesteps.length);
             latents = imageToImageLatents(request.initImage(), shape, scheduler, first, noise); // [B, 4, h, w]
         } else {
             first = 0;
@@ -235,7 +252,11 @@ public final class StableDiffusionPipeline implements AutoCloseable {
         // 3. Denoising (the U-Net call optionally recorded after the first step and replayed, RecordedUNetStep).
         int total = timesteps.length - first;
         long[] stepNanos = new long[total];
-        RecordedUNetStep unetStep = new RecordedUNetStep(backend, unet, prompt.context(), guidanceCond, recordSteps, total);
+        // Guidance only in a sigma interval: the other steps run the U-Net on the conditional rows only (GuidanceInterval).
+        Tensor condContext = guided && options.guidanceInterval() != null
+                ? backend.contiguous(context.slice(0, batch, 2 * batch))                           // [B, 77, D]
+                : null;
+        RecordedUNetStep unetStep = new RecordedUNetStep(backend, unet, context, condContext, guidanceCond, recordSteps, total);
         try {
             for (int i = first; i < timesteps.length; i++) {
                 long ts = System.nanoTime();
@@ -244,13 +265,24 @@ public final class StableDiffusionPipeline implements AutoCloseable {
                 try (TensorScope stepScope = TensorScope.open()) {
                     float[] modelInput = scheduler.scaleModelInput(latents, i);                    // [B, 4, h, w]
                     Tensor x = backend.toDevice(Tensor.of(modelInput, shape));
-                    if (guided) {
+                    boolean guideStep = guided && options.guidesAt(scheduler.sigmaAt(i));
+                    if (guideStep) {
                         x = backend.concat(0, x, x);                                               // [2B, 4, h, w]
                     }
                     Tensor tProj = unet.timeProjection(new float[] {t}, x.dim(0));                 // [2B or B, C0]
-                    Tensor out = unetStep.forward(i - first + 1, x, tProj);                        // [2B or B, 4, h, w]
+                    Tensor out = unetStep.forward(i - first + 1, x, tProj, guided && !guideStep);  // [2B or B, 4, h, w]
                     float[] prediction = backend.toHost(out).data();
-                    float[] noisePred = guided ? classifierFreeGuidance(prediction, guidance) : prediction; // [B, 4, h, w]
+                    float[] noisePred = prediction;                                                // [B, 4, h, w]
+                    if (guideStep) {
+                        noisePred = Guidance.classifierFree(prediction, guidance);
+                        if (options.guidanceRescale() > 0) {
+                            Guidance.rescale(noisePred, prediction, batch, options.guidanceRescale());
+                        }
+                    }
+                    if (listener.wantsPredictions()) {
+                        double sigma = scheduler.sigmaAt(i);
+                        listener.onPrediction(i - first + 1, total, sigma, predictedX0(modelInput, noisePred, sigma, predictionType(scheduler)));
+                    }
                     latents = scheduler.step(noisePred, i, latents, shape, noise);                 // [B, 4, h, w]
                     NonFiniteLatentsException.check(latents, i - first + 1, total, request.guidanceScale());
                 }
@@ -280,9 +312,14 @@ public final class StableDiffusionPipeline implements AutoCloseable {
      * negative prompt (there is no unconditional pass to steer), and its image-to-image pipeline is not
      * implemented here yet.
      */
-    private static void checkSupported(GenerationRequest request, boolean embedded) {
+    private static void checkSupported(GenerationRequest request, SamplingOptions options, boolean embedded) {
         if (!embedded) {
             return;
+        }
+        if (options.guidanceRescale() > 0 || options.guidanceInterval() != null) {
+            throw new UnsupportedRequestException(UnsupportedRequestException.Part.GUIDANCE,
+                    "this U-Net is LCM-distilled (time_cond_proj_dim): its guidance is an embedding, so guidance rescale and a"
+                            + " guidance interval have no classifier-free guidance to act on; leave them out");
         }
         if (!request.negativePrompt().isEmpty()) {
             throw new UnsupportedRequestException(UnsupportedRequestException.Part.NEGATIVE_PROMPT,
@@ -295,16 +332,35 @@ public final class StableDiffusionPipeline implements AutoCloseable {
         }
     }
 
-    /** noise_pred = uncond + g (cond - uncond) over the [uncond x B, cond x B] prediction. */
-    private static float[] classifierFreeGuidance(float[] prediction, float guidance) {
-        int half = prediction.length / 2;
-        float[] out = new float[half];
-        for (int j = 0; j < half; j++) {
-            float uncond = prediction[j];
-            float cond = prediction[half + j];
-            out[j] = uncond + guidance * (cond - uncond);
+    /**
+     * The context with its conditional rows (the last B) replaced, position by position, by the blend of the prompt's
+     * conditioning with that of the blend's other texts, each encoded as the prompt is (PromptBlend).
+     */
+    private Tensor blendConditioning(Tensor context, GenerationRequest request, int batch, boolean guided, PromptBlend blend) {
+        int[] shape = context.shape();                                                          // [2B or B, L, D]
+        int len = shape[1];
+        int dim = shape[2];
+        float[] all = backend.toHost(backend.contiguous(context)).toFloatArray();
+        List<float[]> others = new ArrayList<>();
+        for (String text : blend.texts()) {
+            Tensor c = promptEncoder.encode(text, "", batch, false, request.clipSkip(), request.promptStyle()).context(); // [B, L', D]
+            if (c.dim(1) != len) {
+                throw new IllegalArgumentException("the prompt to blend with (\"" + text + "\") encodes to " + c.dim(1)
+                        + " positions and the prompt to " + len + " (A1111 chunks of 77): give texts of the same number of chunks");
+            }
+            others.add(backend.toHost(backend.contiguous(c)).toFloatArray());
         }
-        return out;
+        int condFrom = guided ? batch : 0;
+        for (int b = 0; b < batch; b++) {
+            for (int p = 0; p < len; p++) {
+                int at = ((condFrom + b) * len + p) * dim;
+                int otherAt = (b * len + p) * dim;
+                List<float[]> vectors = others.stream().map(o -> java.util.Arrays.copyOfRange(o, otherAt, otherAt + dim)).toList();
+                float[] mixed = blend.combine(java.util.Arrays.copyOfRange(all, at, at + dim), vectors);
+                System.arraycopy(mixed, 0, all, at, dim);
+            }
+        }
+        return backend.toDevice(Tensor.of(all, shape));
     }
 
     /**
@@ -347,6 +403,31 @@ public final class StableDiffusionPipeline implements AutoCloseable {
             System.arraycopy(init, 0, batch, b * init.length, init.length);                    // [B, 4, h/8, w/8]
         }
         return scheduler.addNoise(batch, noise.randn(shape), first);
+    }
+
+    /**
+     * The clean latents a model output predicts from the U-Net's input x_t (variance-preserving scaling, what
+     * scaleModelInput gives every scheduler) at noise level sigma, alpha_bar = 1 / (1 + sigma^2): epsilon (Ho et al.
+     * 2020, eq. 15) (x_t - sqrt(1 - alpha_bar) eps) / sqrt(alpha_bar); v (Salimans & Ho 2022) sqrt(alpha_bar) x_t -
+     * sqrt(1 - alpha_bar) v; sample: the output.
+     */
+    static float[] predictedX0(float[] modelInput, float[] output, double sigma, String predictionType) {
+        double a = Double.isInfinite(sigma) ? 0 : 1 / (1 + sigma * sigma);
+        double sa = Math.sqrt(a);
+        double sb = Math.sqrt(1 - a);
+        float[] x0 = new float[output.length];
+        for (int i = 0; i < x0.length; i++) {
+            x0[i] = (float) switch (predictionType) {
+                case "epsilon" -> (modelInput[i] - sb * output[i]) / sa;
+                case "v_prediction" -> sa * modelInput[i] - sb * output[i];
+                default -> output[i];
+            };
+        }
+        return x0;
+    }
+
+    private static String predictionType(Scheduler scheduler) {
+        return scheduler.config().has("prediction_type") ? scheduler.config().getString("prediction_type") : "epsilon";
     }
 
     private List<RgbImage> decode(float[] latents, int[] shape) {

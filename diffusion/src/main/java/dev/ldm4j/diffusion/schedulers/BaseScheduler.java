@@ -50,6 +50,14 @@ abstract class BaseScheduler implements Scheduler {
     }
 
     @Override
+    public double sigmaAt(int stepIndex) {
+        if (stepIndex < 0 || stepIndex >= timesteps.length) {
+            throw new IllegalArgumentException(name() + ": step index " + stepIndex + " is outside 0.." + (timesteps.length - 1));
+        }
+        return NoiseSchedule.sigmaAtTimestep(timesteps[stepIndex], alphasCumprod);
+    }
+
+    @Override
     public int order() {
         return 1;
     }
@@ -164,11 +172,17 @@ abstract class BaseScheduler implements Scheduler {
         return out;
     }
 
-    /** Rejects thresholding = true (dynamic thresholding, Saharia et al. 2022), which is not implemented here. */
+    /** Rejects thresholding = true (dynamic thresholding, Saharia et al. 2022) in a scheduler that does not implement it here. */
     protected void rejectThresholding() {
         if (config.getBoolean("thresholding")) {
-            throw new IllegalArgumentException(name() + ": thresholding = true is not supported");
+            throw new IllegalArgumentException(name() + ": thresholding = true is not implemented for this scheduler in ldm4j"
+                    + " (it is for DDPM, DDIM, DPM-Solver, DEIS and UniPC)");
         }
+    }
+
+    /** The dynamic thresholding the config asks for (thresholding, dynamic_thresholding_ratio, sample_max_value), or null. */
+    protected DynamicThresholding dynamicThresholding() {
+        return DynamicThresholding.of(config);
     }
 
     /** solver_order of DPM-Solver and DEIS, checked to be 1, 2 or 3. */

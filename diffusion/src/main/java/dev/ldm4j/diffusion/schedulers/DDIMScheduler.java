@@ -25,6 +25,7 @@ public final class DDIMScheduler extends BaseScheduler {
 
     private final String predictionType;
     private final double finalAlphaCumprod;
+    private final DynamicThresholding thresholding;
     private double eta;
 
     public DDIMScheduler(Map<String, Object> config) {
@@ -34,7 +35,7 @@ public final class DDIMScheduler extends BaseScheduler {
     public DDIMScheduler(SchedulerConfig config) {
         super(config);
         predictionType = config.getChoice("prediction_type", "epsilon", "sample", "v_prediction");
-        rejectThresholding();
+        thresholding = dynamicThresholding();
         // alpha_bar "before" the first train step: 1, or alpha_bar_0 as Stable Diffusion was trained.
         finalAlphaCumprod = finalAlphaCumprod();
     }
@@ -76,31 +77,36 @@ public final class DDIMScheduler extends BaseScheduler {
         double range = config.getDouble("clip_sample_range");
         float[] z = eta > 0 ? randn(noise, shape, sample.length) : null;
 
-        float[] out = new float[sample.length];
-        for (int i = 0; i < out.length; i++) {
+        double[] x0 = new double[sample.length];
+        double[] eps = new double[sample.length];
+        for (int i = 0; i < x0.length; i++) {
             double x = sample[i];
             double m = modelOutput[i];
-            double x0;
-            double eps;
             switch (predictionType) {
                 case "epsilon" -> {
-                    x0 = (x - Math.sqrt(bT) * m) / Math.sqrt(aT);
-                    eps = m;
+                    x0[i] = (x - Math.sqrt(bT) * m) / Math.sqrt(aT);
+                    eps[i] = m;
                 }
                 case "sample" -> {
-                    x0 = m;
-                    eps = (x - Math.sqrt(aT) * x0) / Math.sqrt(bT);
+                    x0[i] = m;
+                    eps[i] = (x - Math.sqrt(aT) * m) / Math.sqrt(bT);
                 }
                 default -> { // v-prediction, Salimans & Ho 2022: v = sqrt(a) eps - sqrt(1 - a) x0
-                    x0 = Math.sqrt(aT) * x - Math.sqrt(bT) * m;
-                    eps = Math.sqrt(aT) * m + Math.sqrt(bT) * x;
+                    x0[i] = Math.sqrt(aT) * x - Math.sqrt(bT) * m;
+                    eps[i] = Math.sqrt(aT) * m + Math.sqrt(bT) * x;
                 }
             }
-            if (clip) {
-                x0 = Math.max(-range, Math.min(range, x0));
+            if (clip && thresholding == null) {
+                x0[i] = Math.max(-range, Math.min(range, x0[i]));
             }
+        }
+        if (thresholding != null) {
+            thresholding.apply(x0, shape[0]);       // instead of clipping, as diffusers
+        }
+        float[] out = new float[sample.length];
+        for (int i = 0; i < out.length; i++) {
             // DDIM eq. 12: x_prev = sqrt(a_prev) x0 + sqrt(1 - a_prev - sigma_t^2) eps + sigma_t z
-            double prev = Math.sqrt(aPrev) * x0 + dirCoeff * eps;
+            double prev = Math.sqrt(aPrev) * x0[i] + dirCoeff * eps[i];
             if (z != null) {
                 prev += std * z[i];
             }

@@ -25,6 +25,8 @@ public final class DDPMScheduler extends BaseScheduler {
 
     private final String predictionType;
     private final String varianceType;
+    private final DynamicThresholding thresholding;
+    private boolean customTimesteps;
 
     public DDPMScheduler(Map<String, Object> config) {
         this(new SchedulerConfig("DDPMScheduler", defaults(), config));
@@ -34,16 +36,30 @@ public final class DDPMScheduler extends BaseScheduler {
         super(config);
         predictionType = config.getChoice("prediction_type", "epsilon", "sample", "v_prediction");
         varianceType = config.getChoice("variance_type", "fixed_small", "fixed_small_log", "fixed_large");
-        rejectThresholding();
+        thresholding = dynamicThresholding();
     }
 
     @Override
     public void setTimesteps(int steps) {
         checkSteps(steps);
         timesteps = NoiseSchedule.spacedTimesteps(config, steps, true);
+        customTimesteps = false;
     }
 
-    private double previousTimestep(double t) {
+    /** set_timesteps(timesteps=t): whole train timesteps; each step goes to the next one given (the last to t = -1, the clean sample). */
+    @Override
+    public void setCustomTimesteps(double[] t) {
+        CustomSchedule.checkTimesteps(this, t, numTrainTimesteps, true);
+        timesteps = t.clone();
+        customTimesteps = true;
+    }
+
+    /** diffusers' previous_timestep: the next custom timestep (-1 after the last), else t - num_train_timesteps // steps. */
+    private double previousTimestep(int stepIndex) {
+        double t = timesteps[stepIndex];
+        if (customTimesteps) {
+            return stepIndex == timesteps.length - 1 ? -1 : timesteps[stepIndex + 1];
+        }
         return t - numTrainTimesteps / numInferenceSteps;
     }
 
@@ -52,7 +68,7 @@ public final class DDPMScheduler extends BaseScheduler {
         checkStep(stepIndex, sample);
         checkSame(modelOutput, sample);
         double t = timesteps[stepIndex];
-        double prevT = previousTimestep(t);
+        double prevT = previousTimestep(stepIndex);
         double aT = alphaBar(t);
         double aPrev = prevT >= 0 ? alphaBar(prevT) : 1.0;
         double bT = 1 - aT;
@@ -69,12 +85,16 @@ public final class DDPMScheduler extends BaseScheduler {
         float[] z = t > 0 ? randn(noise, shape, sample.length) : null;
         double std = t > 0 ? stdDev(currentBeta, aT, aPrev) : 0;
 
+        double[] x0 = new double[sample.length];
+        for (int i = 0; i < x0.length; i++) {
+            x0[i] = predictedX0(predictionType, sample[i], modelOutput[i], aT, bT, clip && thresholding == null, range);
+        }
+        if (thresholding != null) {
+            thresholding.apply(x0, shape[0]);       // instead of clipping, as diffusers
+        }
         float[] out = new float[sample.length];
         for (int i = 0; i < out.length; i++) {
-            double x = sample[i];
-            double m = modelOutput[i];
-            double x0 = predictedX0(predictionType, x, m, aT, bT, clip, range);
-            double prev = x0Coeff * x0 + xtCoeff * x;
+            double prev = x0Coeff * x0[i] + xtCoeff * sample[i];
             if (z != null) {
                 prev += std * z[i];
             }

@@ -28,6 +28,7 @@ public final class DEISMultistepScheduler extends BaseScheduler {
 
     private final String predictionType;
     private final int solverOrder;
+    private final DynamicThresholding thresholding;
     private double[][] modelOutputs;
     private int lowerOrderNums;
 
@@ -42,7 +43,7 @@ public final class DEISMultistepScheduler extends BaseScheduler {
         config.getChoice("algorithm_type", "deis", "dpmsolver", "dpmsolver++");
         config.getChoice("solver_type", "logrho", "midpoint", "heun", "bh1", "bh2");
         solverOrder = solverOrder();
-        rejectThresholding();
+        thresholding = dynamicThresholding();
         rejectUnsupportedSigmaOptions();
     }
 
@@ -71,7 +72,7 @@ public final class DEISMultistepScheduler extends BaseScheduler {
         double sigma = sigmas[stepIndex];
         double alpha = DpmMath.alphaOf(sigma);
         double sigmaT = sigma * alpha;
-        double[] x0 = DpmMath.convertModelOutput(predictionType, true, modelOutput, sample, sigma);
+        double[] x0 = DpmMath.convertModelOutput(predictionType, true, modelOutput, sample, sigma, thresholding, shape);
         double[] eps = new double[x0.length];
         for (int i = 0; i < eps.length; i++) {
             eps[i] = (sample[i] - alpha * x0[i]) / sigmaT;

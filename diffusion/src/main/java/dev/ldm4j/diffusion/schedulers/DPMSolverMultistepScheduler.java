@@ -37,6 +37,7 @@ public final class DPMSolverMultistepScheduler extends BaseScheduler {
     private final String algorithm;
     private final String solverType;
     private final int solverOrder;
+    private final DynamicThresholding thresholding;
 
     // Multistep state (reset by setTimesteps): the last solverOrder data/noise predictions.
     private double[][] modelOutputs;
@@ -53,7 +54,7 @@ public final class DPMSolverMultistepScheduler extends BaseScheduler {
         String st = config.getChoice("solver_type", "midpoint", "heun", "logrho", "bh1", "bh2");
         solverType = st.equals("heun") ? "heun" : "midpoint";
         solverOrder = solverOrder();
-        rejectThresholding();
+        thresholding = dynamicThresholding();
         DpmMath.checkVarianceAndFinalSigmas(config, algorithm);
         rejectUnsupportedSigmaOptions();
         if (config.getBoolean("rescale_betas_zero_snr")) {
@@ -71,8 +72,22 @@ public final class DPMSolverMultistepScheduler extends BaseScheduler {
         lowerOrderNums = 0;
     }
 
-    private double[] convertModelOutput(float[] modelOutput, float[] sample, double sigma) {
-        return DpmMath.convertModelOutput(predictionType, algorithm.endsWith("dpmsolver++"), modelOutput, sample, sigma);
+    /**
+     * set_timesteps(timesteps=t): whole train timesteps, each sigma interpolated from the train sigmas, then the final
+     * sigma (final_sigmas_type); not with Karras sigmas, as diffusers.
+     */
+    @Override
+    public void setCustomTimesteps(double[] t) {
+        CustomSchedule.checkTimesteps(this, t, numTrainTimesteps, true);
+        numInferenceSteps = t.length;
+        timesteps = t.clone();
+        sigmas = SigmaSchedule.atTimesteps(timesteps, alphasCumprod).withFinal(DpmMath.finalSigma(config, alphasCumprod));
+        modelOutputs = new double[solverOrder][];
+        lowerOrderNums = 0;
+    }
+
+    private double[] convertModelOutput(float[] modelOutput, float[] sample, double sigma, int[] shape) {
+        return DpmMath.convertModelOutput(predictionType, algorithm.endsWith("dpmsolver++"), modelOutput, sample, sigma, thresholding, shape);
     }
 
     @Override
@@ -85,7 +100,7 @@ public final class DPMSolverMultistepScheduler extends BaseScheduler {
                 || config.getString("final_sigmas_type").equals("zero"));
         boolean lowerOrderSecond = stepIndex == n - 2 && config.getBoolean("lower_order_final") && n < 15;
 
-        double[] m0 = convertModelOutput(modelOutput, sample, sigmas[stepIndex]);
+        double[] m0 = convertModelOutput(modelOutput, sample, sigmas[stepIndex], shape);
         System.arraycopy(modelOutputs, 1, modelOutputs, 0, solverOrder - 1);
         modelOutputs[solverOrder - 1] = m0;
 

@@ -34,6 +34,7 @@ public final class DPMSolverSinglestepScheduler extends BaseScheduler {
     private final String algorithm;
     private final boolean midpoint;
     private final int solverOrder;
+    private final DynamicThresholding thresholding;
 
     // Per-schedule state (reset by setTimesteps).
     private int[] orderList;
@@ -50,7 +51,7 @@ public final class DPMSolverSinglestepScheduler extends BaseScheduler {
         algorithm = DpmMath.algorithmType(config);
         midpoint = !config.getChoice("solver_type", "midpoint", "heun", "logrho", "bh1", "bh2").equals("heun");
         solverOrder = solverOrder();
-        rejectThresholding();
+        thresholding = dynamicThresholding();
         DpmMath.checkVarianceAndFinalSigmas(config, algorithm);
         rejectUnsupportedSigmaOptions();
     }
@@ -110,7 +111,8 @@ public final class DPMSolverSinglestepScheduler extends BaseScheduler {
     public float[] step(float[] modelOutput, int stepIndex, float[] sample, int[] shape, NoiseSource noise) {
         checkStep(stepIndex, sample);
         checkSame(modelOutput, sample);
-        double[] m = DpmMath.convertModelOutput(predictionType, algorithm.endsWith("dpmsolver++"), modelOutput, sample, sigmas[stepIndex]);
+        double[] m = DpmMath.convertModelOutput(predictionType, algorithm.endsWith("dpmsolver++"), modelOutput, sample, sigmas[stepIndex],
+                thresholding, shape);
         System.arraycopy(modelOutputs, 1, modelOutputs, 0, solverOrder - 1);
         modelOutputs[solverOrder - 1] = m;
         float[] z = algorithm.startsWith("sde") ? randn(noise, shape, sample.length) : null;

@@ -92,6 +92,30 @@ final class DpmMath {
     }
 
     /**
+     * convertModelOutput with dynamic thresholding (null: none) of the x0 it implies, as diffusers'
+     * convert_model_output: the data prediction is thresholded; the noise prediction is recomputed from the
+     * thresholded x0, eps = (x - alpha_t x0) / sigma_t. shape's first dimension is the batch (each image its own threshold).
+     */
+    static double[] convertModelOutput(String predictionType, boolean dataPrediction, float[] modelOutput, float[] sample, double sigma,
+                                       DynamicThresholding thresholding, int[] shape) {
+        if (thresholding == null) {
+            return convertModelOutput(predictionType, dataPrediction, modelOutput, sample, sigma);
+        }
+        double[] x0 = convertModelOutput(predictionType, true, modelOutput, sample, sigma);
+        thresholding.apply(x0, shape[0]);
+        if (dataPrediction) {
+            return x0;
+        }
+        double alpha = alphaOf(sigma);
+        double sigmaT = sigma * alpha;
+        double[] eps = new double[x0.length];
+        for (int i = 0; i < eps.length; i++) {
+            eps[i] = (sample[i] - alpha * x0[i]) / sigmaT;
+        }
+        return eps;
+    }
+
+    /**
      * The scalar coefficients of one DPM-Solver update from noise level sS to sT, with
      * h = lambda_t - lambda_s: x_t = cx x_s + c0 m + c1 D1 + c2 D2 + cz z, where m is the model output
      * at the step's start, D1 and D2 are its first and second differences and z is fresh noise. They

@@ -61,10 +61,40 @@ public final class EulerDiscreteScheduler extends KDiffusionScheduler {
     public void setTimesteps(int steps) {
         checkSteps(steps);
         SigmaSchedule s = SigmaSchedule.of(config, alphasCumprod, steps, config.getBoolean("use_karras_sigmas"), false);
-        double last = config.getString("final_sigmas_type").equals("zero") ? 0.0
-                : NoiseSchedule.trainSigmas(alphasCumprod)[0];
         timesteps = s.timesteps();
-        sigmas = s.withFinal(last);
+        sigmas = s.withFinal(finalSigma());
+    }
+
+    /** set_timesteps(timesteps=t): each sigma interpolated from the train sigmas, then the final one; not with Karras sigmas. */
+    @Override
+    public void setCustomTimesteps(double[] t) {
+        CustomSchedule.checkTimesteps(this, t, numTrainTimesteps, false);
+        double[] t32 = new double[t.length];
+        for (int i = 0; i < t.length; i++) {
+            t32[i] = (float) t[i];
+        }
+        numInferenceSteps = t.length;
+        timesteps = t32;
+        sigmas = SigmaSchedule.atTimesteps(t32, alphasCumprod).withFinal(finalSigma());
+    }
+
+    /** set_timesteps(sigmas=s): the sigmas as given (float32, the last one included), each step's timestep from its sigma. */
+    @Override
+    public void setCustomSigmas(double[] s) {
+        float[] logTrain = NoiseSchedule.logOf(NoiseSchedule.trainSigmas(alphasCumprod));
+        numInferenceSteps = s.length - 1;
+        sigmas = new double[s.length];
+        timesteps = new double[s.length - 1];
+        for (int i = 0; i < s.length; i++) {
+            sigmas[i] = (float) s[i];
+            if (i < timesteps.length) {
+                timesteps[i] = (float) NoiseSchedule.sigmaToT(sigmas[i], logTrain);
+            }
+        }
+    }
+
+    private double finalSigma() {
+        return config.getString("final_sigmas_type").equals("zero") ? 0.0 : NoiseSchedule.trainSigmas(alphasCumprod)[0];
     }
 
     @Override

@@ -314,6 +314,21 @@ final class NoiseSchedule {
         return (1f - w) * low + w * high;
     }
 
+    /**
+     * The noise level at a (fractional) train timestep t: exp of log sigma interpolated linearly between the
+     * two neighbouring train timesteps, which inverts sigmaToT; t is clamped to the train range.
+     */
+    static double sigmaAtTimestep(double t, float[] alphasCumprod) {
+        float[] logSigmas = logOf(trainSigmas(alphasCumprod));
+        double c = Math.max(0, Math.min(logSigmas.length - 1, t));
+        int low = (int) Math.floor(c);
+        double w = c - low;
+        if (w == 0) {
+            return Math.exp(logSigmas[low]);
+        }
+        return Math.exp((1 - w) * logSigmas[low] + w * logSigmas[low + 1]);
+    }
+
     /** The largest value. */
     static double max(double[] a) {
         return Arrays.stream(a).max().orElseThrow();

@@ -32,11 +32,34 @@ public interface Scheduler {
     /** Computes the schedule for this many denoising steps and clears all multistep state. */
     void setTimesteps(int numInferenceSteps);
 
+    /**
+     * diffusers' set_timesteps(timesteps=t): the model is evaluated at these train timesteps, in order, instead
+     * of a schedule computed from a step count. Schedulers without it throw CustomScheduleException (see CustomSchedule).
+     */
+    default void setCustomTimesteps(double[] timesteps) {
+        throw CustomSchedule.refused(this, CustomSchedule.Kind.TIMESTEPS);
+    }
+
+    /**
+     * diffusers' set_timesteps(sigmas=s): the noise levels of the steps, one more than the steps (the last is
+     * where the final step lands). Schedulers without it throw CustomScheduleException.
+     */
+    default void setCustomSigmas(double[] sigmas) {
+        throw CustomSchedule.refused(this, CustomSchedule.Kind.SIGMAS);
+    }
+
     /** The timesteps the model is evaluated at, in order (float values where diffusers has them). */
     double[] timesteps();
 
     /** The noise levels sigma (one more than the steps, ending in the final sigma); empty where the scheduler has none. */
     double[] sigmas();
+
+    /**
+     * The noise level sigma = sqrt((1 - alpha_bar) / alpha_bar) of the model evaluation at step stepIndex: the
+     * train schedule's sigma at timesteps()[stepIndex], log-linear between integer timesteps (the inverse of
+     * diffusers' _sigma_to_t). One measure of how noisy a step is, for every sampler alike.
+     */
+    double sigmaAt(int stepIndex);
 
     /** Standard deviation of the initial noise: the starting latent is randn * initNoiseSigma(). */
     double initNoiseSigma();

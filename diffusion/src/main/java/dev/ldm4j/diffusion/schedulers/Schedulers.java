@@ -43,6 +43,8 @@ public final class Schedulers {
         add("deis", "DEISMultistepScheduler", DEISMultistepScheduler::new, Map.of(), true);
         add("lcm", "LCMScheduler", LCMScheduler::new, Map.of(), false);
         add("tcd", "TCDScheduler", TCDScheduler::new, Map.of(), false);
+        add("sde_euler", "EulerMaruyamaScheduler", EulerMaruyamaScheduler::new, Map.of(), true);
+        add("pc_langevin", "PredictorCorrectorScheduler", PredictorCorrectorScheduler::new, Map.of(), true);
     }
 
     /** The CLI names, in a fixed order. */

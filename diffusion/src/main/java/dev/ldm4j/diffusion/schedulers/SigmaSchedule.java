@@ -85,6 +85,16 @@ record SigmaSchedule(double[] timesteps, double[] sigmas, float[] logTrainSigmas
         return new SigmaSchedule(t, s, logTrain);
     }
 
+    /** Given timesteps (diffusers' set_timesteps(timesteps=...)) with their sigmas interpolated from the train sigmas. */
+    static SigmaSchedule atTimesteps(double[] t, float[] alphasCumprod) {
+        float[] train = NoiseSchedule.trainSigmas(alphasCumprod);
+        double[] s = new double[t.length];
+        for (int i = 0; i < t.length; i++) {
+            s[i] = NoiseSchedule.interp(t[i], train);
+        }
+        return new SigmaSchedule(t.clone(), s, NoiseSchedule.logOf(train));
+    }
+
     /** The sigmas as float32 with a final value appended (diffusers' concatenate(...).astype(float32)). */
     double[] withFinal(double finalSigma) {
         double[] out = new double[sigmas.length + 1];

@@ -42,6 +42,7 @@ public final class UniPCMultistepScheduler extends BaseScheduler {
     private final boolean predictX0;
     private final boolean bh1;
     private final int solverOrder;
+    private final DynamicThresholding thresholding;
     private final Set<Integer> disableCorrector = new HashSet<>();
 
     // Multistep state (reset by setTimesteps).
@@ -64,7 +65,7 @@ public final class UniPCMultistepScheduler extends BaseScheduler {
         if (solverOrder < 1) {
             throw new IllegalArgumentException(name() + ": solver_order must be at least 1, got " + solverOrder);
         }
-        rejectThresholding();
+        thresholding = dynamicThresholding();
         if (config.asMap().get("solver_p") != null) {
             throw new IllegalArgumentException(name() + ": solver_p is not supported");
         }
@@ -109,7 +110,8 @@ public final class UniPCMultistepScheduler extends BaseScheduler {
     public float[] step(float[] modelOutput, int stepIndex, float[] sample, int[] shape, NoiseSource noise) {
         checkStep(stepIndex, sample);
         checkSame(modelOutput, sample);
-        double[] converted = DpmMath.convertModelOutput(predictionType, predictX0, modelOutput, sample, sigmas[stepIndex]);
+        double[] converted = DpmMath.convertModelOutput(predictionType, predictX0, modelOutput, sample, sigmas[stepIndex],
+                thresholding, shape);
         float[] x = sample;
         if (stepIndex > 0 && !disableCorrector.contains(stepIndex - 1) && lastSample != null) {
             x = corrector(stepIndex, converted, lastSample, sample, thisOrder);

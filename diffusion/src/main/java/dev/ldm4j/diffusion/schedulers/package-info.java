@@ -1,7 +1,8 @@
 /**
  * Noise schedulers (samplers) for latent diffusion, one class per diffusers scheduler, each
  * reproducing its diffusers namesake step for step (checked against recorded diffusers
- * trajectories in the tests). Every class implements {@link dev.ldm4j.diffusion.schedulers.Scheduler};
+ * trajectories in the tests), and two reverse-SDE samplers diffusers has no namesake of, written in terms
+ * of the score ({@link dev.ldm4j.diffusion.schedulers.Score}; docs/SDE.md). Every class implements {@link dev.ldm4j.diffusion.schedulers.Scheduler};
  * {@link dev.ldm4j.diffusion.schedulers.Schedulers#create} builds one by CLI name from a model's
  * {@code scheduler_config.json} exactly as {@code NewScheduler.from_config(pipe.scheduler.config)} does.
  *
@@ -22,6 +23,8 @@
  * <tr><td>deis</td><td>DEISMultistepScheduler</td><td>DEIS, Zhang &amp; Chen 2022</td></tr>
  * <tr><td>lcm</td><td>LCMScheduler</td><td>LCM, Luo et al. 2023</td></tr>
  * <tr><td>tcd</td><td>TCDScheduler</td><td>TCD, Zheng et al. 2024</td></tr>
+ * <tr><td>sde_euler</td><td>EulerMaruyamaScheduler</td><td>reverse VE SDE, Euler-Maruyama (Song et al. 2021)</td></tr>
+ * <tr><td>pc_langevin</td><td>PredictorCorrectorScheduler</td><td>predictor-corrector with Langevin corrector (Song et al. 2021)</td></tr>
  * </table>
  *
  * Steps are addressed by index into {@code timesteps()}; second-order schedulers (Heun, KDPM2)

@@ -554,6 +554,11 @@ public final class ClipTokenizer {
         return bytes.toString(StandardCharsets.UTF_8).strip();
     }
 
+    /** The vocabulary's entry for id as it is stored (e.g. "red</w>", "<|endoftext|>"), or null when there is none. */
+    public String token(int id) {
+        return id >= 0 && id < idToToken.length ? idToToken[id] : null;
+    }
+
     public int bosId() {
         return bosId;
     }
