@@ -1,6 +1,10 @@
-// 2-D convolution (cross-correlation, zero padding) as GEMM per image: out[n] [O, OH*OW] =
-// W [O, C*kh*kw] x col [C*kh*kw, OH*OW]. A 1x1, stride-1, unpadded conv multiplies by the image
-// itself; otherwise the im2col matrix is never built: its panels are packed straight from the image.
+// 2-D convolution (cross-correlation, zero padding) as GEMM: out [O, OH*OW] = W [O, C*kh*kw] x
+// col [C*kh*kw, OH*OW] per image; the im2col matrix is never built. With few output channels
+// (O <= Sgemm.SHARED_A_ROWS: the training sizes, where one image's product is a few megaFLOP) the
+// whole batch is one GEMM whose columns run over every position of every image, [O, K] x [K, N*OH*OW],
+// its panels gathered from the stride-phase planes (ConvPatches) and written straight into
+// [N, O, OH*OW]. Otherwise each image is a GEMM of its own, its panels packed straight from the image
+// (a 1x1, stride-1, unpadded conv multiplies by the image itself).
 package dev.ldm4j.tensor.cpu;
 
 import dev.ldm4j.tensor.FloatStorage;
@@ -33,6 +37,12 @@ final class Conv2d {
         Sgemm.PackA pa = Sgemm.packA(new Sgemm.Operand(wd2.storage(), wd2.offset(), kdim, 1));
         Sgemm.Epilogue ep = bias == null ? Sgemm.Epilogue.NONE
                 : new Sgemm.Epilogue(Views.copy(bias), null, dev.ldm4j.tensor.Activation.NONE);
+        if (o <= Sgemm.SHARED_A_ROWS) {
+            ConvBackward.Dims d = new ConvBackward.Dims(n, c, h, wd, o, kh, kw, oh, ow);
+            Sgemm.PackB patches = ConvPatches.patches(ConvPatches.phases(xf.a(), xf.off(), d, stride, pt, pl), d);
+            Sgemm.gemmShared(o, n * p, kdim, pa, patches, new Sgemm.Out(out, 0, p, p, o * p), ep);
+            return Tensor.of(out, n, o, oh, ow);
+        }
         boolean pointwise = kh == 1 && kw == 1 && stride == 1 && pt == 0 && pb == 0 && pl == 0 && pr == 0;
         for (int img = 0; img < n; img++) {
             int xOff = xf.off() + img * c * h * wd;
