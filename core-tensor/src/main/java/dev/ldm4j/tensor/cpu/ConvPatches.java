@@ -68,30 +68,31 @@ final class ConvPatches {
     /**
      * Packs B = the patches as [N*P, K] from the phase planes: row j = (image, oy, ox), column k = (ci, ky, kx). Each
      * packed row (one position, the panel's NR taps) is two vector gathers at the panel's tap offsets, lanes past the
-     * last tap masked to zero. (Loading 16 positions per tap and transposing 16 x 16 blocks in registers measured no
-     * faster: both take about 0.6 cycles per element.)
+     * last tap masked to zero (only the last panel has a mask: masked gathers measured slower). (Loading 16 positions
+     * per tap and transposing 16 x 16 blocks in registers measured no faster: both take about 0.6 cycles per element.)
      */
     static Sgemm.PackB patchesT(Phases ph, Dims d) {
         int nr = Sgemm.NR, l = Sgemm.L;
-        int kh = d.kh(), kw = d.kw(), oh = d.oh(), ow = d.ow(), p = oh * ow;
+        int oh = d.oh(), ow = d.ow(), p = oh * ow;
         int imgStride = d.c() * ph.s() * ph.s() * ph.plane();
         float[] a = ph.a();
+        int[] taps = tapOffsets(ph, d);
         return (k0, kc, j0, nc, dst, dstOff) -> {
             int[] offs = new int[nr];
             int panels = (nc + nr - 1) / nr;
             for (int pIdx = 0; pIdx < panels; pIdx++) {
                 int width = Math.min(nr, nc - pIdx * nr);
                 for (int col = 0; col < nr; col++) {
-                    int tap = j0 + pIdx * nr + Math.min(col, width - 1);
-                    offs[col] = ph.tapOffset(tap / (kh * kw), tap % (kh * kw) / kw, tap % kw);
+                    offs[col] = taps[j0 + pIdx * nr + Math.min(col, width - 1)];
                 }
+                boolean full = width == nr;
                 VectorMask<Float> m0 = Sgemm.S.indexInRange(0, width), m1 = Sgemm.S.indexInRange(l, width);
                 int at = dstOff + pIdx * nr * kc;
                 int img = k0 / p, q = k0 % p, oy = q / ow, ox = q % ow;
                 for (int j = 0; j < kc; j++, at += nr) {
                     int src = img * imgStride + oy * ph.ws() + ox;
-                    FloatVector.fromArray(Sgemm.S, a, src, offs, 0, m0).intoArray(dst, at);
-                    FloatVector.fromArray(Sgemm.S, a, src, offs, l, m1).intoArray(dst, at + l);
+                    (full ? FloatVector.fromArray(Sgemm.S, a, src, offs, 0) : FloatVector.fromArray(Sgemm.S, a, src, offs, 0, m0)).intoArray(dst, at);
+                    (full ? FloatVector.fromArray(Sgemm.S, a, src, offs, l) : FloatVector.fromArray(Sgemm.S, a, src, offs, l, m1)).intoArray(dst, at + l);
                     if (++ox == ow) {
                         ox = 0;
                         if (++oy == oh) {
@@ -108,17 +109,14 @@ final class ConvPatches {
      * Packs B = the im2col matrix [K, N*P] from the phase planes: row k = (ci, ky, kx), column j = (image, oy, ox), as
      * Conv2d multiplies it. Each packed row (one tap, the panel's NR positions) is the tap's offset plus the panel's
      * column offsets: a plain vector load for each half-panel whose positions are one contiguous run (Wo a multiple
-     * of L), two vector gathers otherwise; lanes past the last column masked to zero.
+     * of L), two vector gathers otherwise; lanes past the last column masked to zero (in the last panel only).
      */
     static Sgemm.PackB patches(Phases ph, Dims d) {
         int nr = Sgemm.NR, l = Sgemm.L;
-        int kh = d.kh(), kw = d.kw(), ow = d.ow(), p = d.oh() * ow;
+        int ow = d.ow(), p = d.oh() * ow;
         int imgStride = d.c() * ph.s() * ph.s() * ph.plane();
         float[] a = ph.a();
-        int[] taps = new int[d.c() * kh * kw];
-        for (int k = 0; k < taps.length; k++) {
-            taps[k] = ph.tapOffset(k / (kh * kw), k % (kh * kw) / kw, k % kw);
-        }
+        int[] taps = tapOffsets(ph, d);
         return (k0, kc, j0, nc, dst, dstOff) -> {
             int[] cols = new int[nr];
             int panels = (nc + nr - 1) / nr;
@@ -136,16 +134,29 @@ final class ConvPatches {
                     }
                 }
                 java.util.Arrays.fill(cols, width, nr, cols[width - 1]);
+                boolean full = width == nr;
                 boolean run0 = width >= l && cols[l - 1] - cols[0] == l - 1;
                 boolean run1 = width == nr && cols[nr - 1] - cols[l] == l - 1;
                 VectorMask<Float> m0 = Sgemm.S.indexInRange(0, width), m1 = Sgemm.S.indexInRange(l, width);
                 int at = dstOff + pIdx * nr * kc;
                 for (int kk = 0; kk < kc; kk++, at += nr) {
                     int tap = taps[k0 + kk];
-                    (run0 ? FloatVector.fromArray(Sgemm.S, a, tap + cols[0]) : FloatVector.fromArray(Sgemm.S, a, tap, cols, 0, m0)).intoArray(dst, at);
-                    (run1 ? FloatVector.fromArray(Sgemm.S, a, tap + cols[l]) : FloatVector.fromArray(Sgemm.S, a, tap, cols, l, m1)).intoArray(dst, at + l);
+                    (run0 ? FloatVector.fromArray(Sgemm.S, a, tap + cols[0])
+                            : full ? FloatVector.fromArray(Sgemm.S, a, tap, cols, 0) : FloatVector.fromArray(Sgemm.S, a, tap, cols, 0, m0)).intoArray(dst, at);
+                    (run1 ? FloatVector.fromArray(Sgemm.S, a, tap + cols[l])
+                            : full ? FloatVector.fromArray(Sgemm.S, a, tap, cols, l) : FloatVector.fromArray(Sgemm.S, a, tap, cols, l, m1)).intoArray(dst, at + l);
                 }
             }
         };
+    }
+
+    /** The offset of each tap k = (ci, ky, kx), k < C * kh * kw, in the phase planes (Phases.tapOffset). */
+    private static int[] tapOffsets(Phases ph, Dims d) {
+        int kh = d.kh(), kw = d.kw();
+        int[] taps = new int[d.c() * kh * kw];
+        for (int k = 0; k < taps.length; k++) {
+            taps[k] = ph.tapOffset(k / (kh * kw), k % (kh * kw) / kw, k % kw);
+        }
+        return taps;
     }
 }
