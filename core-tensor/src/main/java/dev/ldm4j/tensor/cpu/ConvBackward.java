@@ -16,8 +16,6 @@ package dev.ldm4j.tensor.cpu;
 
 import dev.ldm4j.tensor.FloatStorage;
 import dev.ldm4j.tensor.Tensor;
-import jdk.incubator.vector.FloatVector;
-import jdk.incubator.vector.VectorMask;
 
 final class ConvBackward {
     /** dcol rows (channels x taps) aimed at per task of the col2im path. */

@@ -29,11 +29,15 @@ final class ConvPatches {
         }
     }
 
+    /** The floats phases allocates: a copy of x, zero-padded, as large again as x or a little larger. */
+    static long phaseFloats(Dims d, int s) {
+        return (long) d.n() * d.c() * s * s * (d.oh() + (d.kh() - 1) / s) * (d.ow() + (d.kw() - 1) / s);
+    }
+
     static Phases phases(float[] x, int xOff, Dims d, int s, int pt, int pl) {
         int c = d.c(), h = d.h(), w = d.w();
         int hs = d.oh() + (d.kh() - 1) / s, ws = d.ow() + (d.kw() - 1) / s;
-        int planes = d.n() * c * s * s;
-        float[] a = new float[Math.toIntExact((long) planes * hs * ws)];
+        float[] a = new float[Math.toIntExact(phaseFloats(d, s))];
         Parallel.forRange(d.n() * c, 4, (from, to, worker) -> {
             for (int nc = from; nc < to; nc++) {
                 int src = xOff + nc * h * w;

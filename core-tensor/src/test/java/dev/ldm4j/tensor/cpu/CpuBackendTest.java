@@ -204,6 +204,8 @@ class CpuBackendTest {
         close(fast.conv2d(transposedView(xs), ws, bs, 1, 1), ref.conv2d(xs, ws, bs, 1, 1, 1, 1, 1), "conv strided x");
         Tensor xb = rand(1, 3, 70, 71), wb = rand(0.3f, 5, 3, 4, 4);
         close(fast.conv2d(xb, wb, null, 1, 2, 1, 1, 2), ref.conv2d(xb, wb, null, 1, 2, 1, 1, 2), "conv 4x4 asymmetric, N > NC");
+        Tensor xo = rand(2, 5, 6, 7), wo = rand(0.3f, Sgemm.SHARED_A_ROWS + 3, 5, 3, 3), bo = rand(Sgemm.SHARED_A_ROWS + 3);
+        close(fast.conv2d(xo, wo, bo, 1, 1), ref.conv2d(xo, wo, bo, 1, 1, 1, 1, 1), "conv O > SHARED_A_ROWS, one GEMM per image");
     }
 
     // ---- normalizations ----
