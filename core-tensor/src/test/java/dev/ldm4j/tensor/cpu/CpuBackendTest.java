@@ -152,10 +152,11 @@ class CpuBackendTest {
 
     @Test
     void matmulWithATransposedLeftOperandMatchesReferenceAtTrainingSizes() {
-        // a linear layer's weight gradient, g^T x: A held column-major, M <= Sgemm.SHARED_A_ROWS (A packed whole)
+        // a linear layer's weight gradient, g^T x: A held column-major; with K > Sgemm.KC and M <= Sgemm.SHARED_A_ROWS
+        // A is packed whole (gemmShared)
         Tensor g = rand(300, 72), x = rand(300, 131);
         close(fast.matmul(g.transpose(0, 1), x), ref.matmul(fast.contiguous(g.transpose(0, 1)), x), "matmul g^T x");
-        Tensor g2 = rand(1100, 200), x2 = rand(1100, 45);
+        Tensor g2 = rand(1100, 200), x2 = rand(1100, 145);
         close(fast.matmul(g2.transpose(0, 1), x2), ref.matmul(fast.contiguous(g2.transpose(0, 1)), x2), "matmul g^T x, K over two blocks");
     }
 
