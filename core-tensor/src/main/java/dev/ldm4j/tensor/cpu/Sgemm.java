@@ -200,10 +200,11 @@ final class Sgemm {
             applyEpilogue(c, cOff, ldc, 0, m, 0, n, ep);
             return;
         }
-        // sharing A pays where the blocked loop below would hand off and repack A for each of several K blocks; with
-        // one K block it hands off once, and gemmShared's separate packing pass measured slower (256 x 128 x 128: 104
-        // against 135 GFLOP/s by CPU time)
-        if (parallel && m <= SHARED_A_ROWS && k > KC && (n + NR - 1) / NR >= 2 * Parallel.THREADS) {
+        // sharing A pays where the blocked loop below would hand off to the pool more than once (several K blocks, or
+        // B packed in parallel); where it hands off once, gemmShared's separate packing pass measured slower
+        // (256 x 128 x 128: 104 against 135 GFLOP/s by CPU time)
+        int panels = (n + NR - 1) / NR;
+        if (parallel && m <= SHARED_A_ROWS && (k > KC || panels >= 8) && panels >= 2 * Parallel.THREADS) {
             gemmShared(m, n, k, pa, pb, Out.matrix(c, cOff, ldc, n), ep);
             return;
         }
