@@ -118,7 +118,7 @@ public class MakeResults {
 
     /** {units of work per operation, 1 when the unit is bytes (else FLOP)}. */
     static double[] work(String bench, String shape) {
-        if (bench.startsWith("LinearBench.")) {
+        if (bench.startsWith("LinearBench.") || bench.startsWith("LinearBackwardBench.")) {
             int[] d = dims(shape);
             return new double[] {2.0 * d[0] * d[1] * d[2], 0};
         }

@@ -4,7 +4,8 @@
 // of 2 Lq Lk D each; the log-sum-exp pass, a sixth q k^T, and the exponentials are not counted, so
 // the rate is a lower bound on the arithmetic done). The cases are SD 1.x's self-attention at 64x64
 // and 32x32 latents, its cross-attention to 77 text tokens, and a small model (8 x 256 tokens, 4
-// heads of 32) as a test-size training run would use.
+// heads of 32) as a test-size training run would use, and the built-in shapes model's U-Net at batch 16
+// (self-attention over 8x8 latents, 64 tokens, and cross-attention to 77 text tokens; 4 heads of 32).
 //
 // Run: java --add-modules jdk.incubator.vector -jar bench/target/benchmarks.jar 'ops.AttentionBackwardBench'
 package dev.ldm4j.bench.ops;
@@ -28,7 +29,7 @@ import org.openjdk.jmh.annotations.Warmup;
 @Measurement(iterations = 5, time = 2)
 @State(Scope.Benchmark)
 public class AttentionBackwardBench {
-    @Param({"2x4096x4096x8x40", "2x1024x1024x8x80", "2x4096x77x8x40", "8x256x256x4x32"})
+    @Param({"2x4096x4096x8x40", "2x1024x1024x8x80", "2x4096x77x8x40", "8x256x256x4x32", "16x64x64x4x32", "16x64x77x4x32"})
     public String shape;
 
     Backend cpu;

@@ -2,7 +2,8 @@
 // shape = NxCxHxW_OxK[xS] (batch, in channels, height, width, out channels, square kernel, stride, default 1),
 // padding K/2; Ho = (H + 2 (K/2) - K) / S + 1, likewise Wo. FLOP per operation, for either gradient, is the
 // forward's: 2 N O Ho Wo C K K. The SD 1.5 U-Net's convs at 512 px (64x64 latents), its stride-2 downsampler,
-// and the training shapes of a small model (8 images of 32x32 and 16x16).
+// and the training shapes of a small model (8 images of 32x32 and 16x16) and of the built-in shapes model's U-Net
+// (batch 16 of 16x16 latents: 64 channels at 16x16, 128 at 8x8 and 4x4).
 //
 // Run: java --add-modules jdk.incubator.vector -jar bench/target/benchmarks.jar 'ops.ConvBackwardBench'
 package dev.ldm4j.bench.ops;
@@ -27,7 +28,7 @@ import org.openjdk.jmh.annotations.Warmup;
 @State(Scope.Benchmark)
 public class ConvBackwardBench {
     @Param({"2x320x64x64_320x3", "2x640x32x32_640x3", "2x320x64x64_320x1", "2x320x64x64_320x3x2",
-            "8x64x32x32_64x3", "8x128x16x16_128x3"})
+            "8x64x32x32_64x3", "8x128x16x16_128x3", "16x64x16x16_64x3", "16x128x8x8_128x3", "16x128x4x4_128x3"})
     public String shape;
 
     Backend cpu;

@@ -1,5 +1,7 @@
 // JMH: CPU conv2d as implicit GEMM. shape = NxCxHxW_OxK (batch, in channels, height, width, out
-// channels, square kernel), stride 1, padding K/2; FLOP per operation = 2 N O H W C K K.
+// channels, square kernel), stride 1, padding K/2; FLOP per operation = 2 N O H W C K K. The SD 1.5
+// U-Net's convs at 512 px, and the training shapes of the built-in shapes model's U-Net (batch 16 of
+// 16x16 latents: 64 channels at 16x16, 128 at 8x8 and 4x4).
 //
 // Run: java --add-modules jdk.incubator.vector -jar bench/target/benchmarks.jar 'ops.ConvBench'
 package dev.ldm4j.bench.ops;
@@ -23,7 +25,8 @@ import org.openjdk.jmh.annotations.Warmup;
 @Measurement(iterations = 5, time = 2)
 @State(Scope.Benchmark)
 public class ConvBench {
-    @Param({"2x320x64x64_320x3", "2x640x32x32_640x3", "2x320x64x64_320x1"})
+    @Param({"2x320x64x64_320x3", "2x640x32x32_640x3", "2x320x64x64_320x1",
+            "16x64x16x16_64x3", "16x128x8x8_128x3", "16x128x4x4_128x3"})
     public String shape;
 
     Backend cpu;

@@ -229,13 +229,7 @@ final class Attention {
             }
             float corr = mNew == m[r] ? 1f : (float) Math.exp(m[r] - mNew);
             m[r] = mNew;
-            FloatVector sum = FloatVector.zero(S);
-            for (int j = 0; j < width; j += L) {
-                FloatVector p = Pointwise.exp(FloatVector.fromArray(S, s, at + j).sub(mNew));
-                p.intoArray(s, at + j);
-                sum = sum.add(p);
-            }
-            l[r] = l[r] * corr + Pointwise.sumLanes(sum);
+            l[r] = l[r] * corr + Pointwise.expShifted(s, at, width, mNew, s, at);
             if (corr != 1f) {
                 for (int c = 0; c < dp; c += L) {
                     FloatVector.fromArray(S, o, r * dp + c).mul(corr).intoArray(o, r * dp + c);

@@ -215,11 +215,7 @@ final class AttentionBackward {
                             mx = mx.max(FloatVector.fromArray(S, s, at + j));
                         }
                         float mNew = Math.max(m[r], mx.reduceLanes(VectorOperators.MAX));
-                        FloatVector sum = FloatVector.zero(S);
-                        for (int j = 0; j < vw; j += L) {
-                            sum = sum.add(Pointwise.exp(FloatVector.fromArray(S, s, at + j).sub(mNew)));
-                        }
-                        l[r] = l[r] * Math.exp((double) m[r] - mNew) + Pointwise.sumLanes(sum);
+                        l[r] = l[r] * Math.exp((double) m[r] - mNew) + Pointwise.expShifted(s, at, vw, mNew, null, 0);
                         m[r] = mNew;
                     }
                 }
@@ -269,12 +265,7 @@ final class AttentionBackward {
                             Arrays.fill(ds, at, at + vw, 0f);
                             continue;
                         }
-                        float lseR = lse[base + i0 + r], deltaR = delta[base + i0 + r];
-                        for (int j = 0; j < vw; j += L) {
-                            FloatVector pv = Pointwise.exp(FloatVector.fromArray(S, p, at + j).sub(lseR));
-                            pv.intoArray(p, at + j);
-                            pv.mul(FloatVector.fromArray(S, ds, at + j).sub(deltaR)).intoArray(ds, at + j);
-                        }
+                        scoreGradients(p, ds, at, vw, lse[base + i0 + r], delta[base + i0 + r]);
                         if (limit < vw) {
                             Arrays.fill(p, at + limit, at + vw, 0f);
                             Arrays.fill(ds, at + limit, at + vw, 0f);
@@ -291,6 +282,19 @@ final class AttentionBackward {
                 }
             }
             return dqAcc;
+        }
+    }
+
+    /**
+     * One row of a tile: p := P = e^(S - lse) from the scores S in p, ds := dS = P (dP - delta) from dP in ds, over
+     * n lanes (a multiple of L). A method of its own so that Pointwise.exp is inlined in its loop (see
+     * Pointwise.expShifted).
+     */
+    private static void scoreGradients(float[] p, float[] ds, int at, int n, float lse, float delta) {
+        for (int j = 0; j < n; j += L) {
+            FloatVector pv = Pointwise.exp(FloatVector.fromArray(S, p, at + j).sub(lse));
+            pv.intoArray(p, at + j);
+            pv.mul(FloatVector.fromArray(S, ds, at + j).sub(delta)).intoArray(ds, at + j);
         }
     }
 

@@ -1,12 +1,19 @@
-// 2-D convolution (cross-correlation, zero padding) as GEMM per image: out[n] [O, OH*OW] =
-// W [O, C*kh*kw] x col [C*kh*kw, OH*OW]. A 1x1, stride-1, unpadded conv multiplies by the image
-// itself; otherwise the im2col matrix is never built: its panels are packed straight from the image.
+// 2-D convolution (cross-correlation, zero padding) as GEMM: out [O, OH*OW] = W [O, C*kh*kw] x
+// col [C*kh*kw, OH*OW] per image; the im2col matrix is never built. With few output channels
+// (O <= Sgemm.SHARED_A_ROWS) and a small input (the training sizes, where one image's product is a
+// few megaFLOP) the whole batch is one GEMM whose columns run over every position of every image,
+// [O, K] x [K, N*OH*OW], its panels gathered from the stride-phase planes (ConvPatches, a padded copy
+// of x) and written straight into [N, O, OH*OW]. Otherwise each image is a GEMM of its own, its
+// panels packed straight from the image (a 1x1, stride-1, unpadded conv multiplies by the image itself).
 package dev.ldm4j.tensor.cpu;
 
 import dev.ldm4j.tensor.FloatStorage;
 import dev.ldm4j.tensor.Tensor;
 
 final class Conv2d {
+    /** Phase-plane floats up to which the batch runs as one GEMM: a copy of at most 16 MB beside x (a VAE decoder's 512x512 input stays per image). */
+    private static final long BATCHED_MAX_FLOATS = 1L << 22;
+
     private Conv2d() {
     }
 
@@ -33,6 +40,12 @@ final class Conv2d {
         Sgemm.PackA pa = Sgemm.packA(new Sgemm.Operand(wd2.storage(), wd2.offset(), kdim, 1));
         Sgemm.Epilogue ep = bias == null ? Sgemm.Epilogue.NONE
                 : new Sgemm.Epilogue(Views.copy(bias), null, dev.ldm4j.tensor.Activation.NONE);
+        ConvBackward.Dims d = new ConvBackward.Dims(n, c, h, wd, o, kh, kw, oh, ow);
+        if (o <= Sgemm.SHARED_A_ROWS && ConvPatches.phaseFloats(d, stride) <= BATCHED_MAX_FLOATS) {
+            Sgemm.PackB patches = ConvPatches.patches(ConvPatches.phases(xf.a(), xf.off(), d, stride, pt, pl), d);
+            Sgemm.gemmShared(o, n * p, kdim, pa, patches, new Sgemm.Out(out, 0, p, p, o * p), ep);
+            return Tensor.of(out, n, o, oh, ow);
+        }
         boolean pointwise = kh == 1 && kw == 1 && stride == 1 && pt == 0 && pb == 0 && pl == 0 && pr == 0;
         for (int img = 0; img < n; img++) {
             int xOff = xf.off() + img * c * h * wd;

@@ -3,9 +3,8 @@
 //
 //  - Weight: dw [O, K] = dy [O, N*P] x patches [N*P, K], one GEMM whose inner dimension runs over every output
 //    position of every image, so the sum over the batch happens inside the micro-kernel's FP32 accumulators, as the
-//    sum over channels does in the forward. dy is packed once, whole, into the GEMM's row-panel layout; x is split
-//    into zero-padded stride-phase planes, from which each panel row of patches (one position, NR taps) is two vector
-//    gathers at fixed offsets (the transposed im2col matrix is never built).
+//    sum over channels does in the forward. dy is packed once, whole, into the GEMM's row-panel layout; the patches
+//    come from x's zero-padded stride-phase planes (ConvPatches.patchesT; the transposed im2col matrix is never built).
 //  - Input, stride 1 with every pad <= kernel - 1: the transposed convolution is itself a forward conv of dy with the
 //    flipped, transposed weight w'[c, o, ky, kx] = w[o, c, kh-1-ky, kw-1-kx] and pads kh-1-pt, kh-1-pb, kw-1-pl,
 //    kw-1-pr, so it runs on the forward's implicit GEMM and writes dx once, with no scatter.
@@ -17,8 +16,6 @@ package dev.ldm4j.tensor.cpu;
 
 import dev.ldm4j.tensor.FloatStorage;
 import dev.ldm4j.tensor.Tensor;
-import jdk.incubator.vector.FloatVector;
-import jdk.incubator.vector.VectorMask;
 
 final class ConvBackward {
     /** dcol rows (channels x taps) aimed at per task of the col2im path. */
@@ -93,7 +90,7 @@ final class ConvBackward {
         Views.Flat df = Views.flat(dy);
         Sgemm.gemm(d.o(), kdim, inner,
                 dyPanels(df.a(), df.off(), d.n(), d.o(), p).packA(0),
-                patchesT(phases(xf.a(), xf.off(), d, stride, pt, pl), d),
+                ConvPatches.patchesT(ConvPatches.phases(xf.a(), xf.off(), d, stride, pt, pl), d),
                 out, 0, kdim, Sgemm.Epilogue.NONE);
         return Tensor.of(out, d.o(), d.c(), kh, kw);
     }
@@ -108,10 +105,10 @@ final class ConvBackward {
         /** PackA over the rows from row0 on (row0 a multiple of MR): each panel's run of kc columns is one copy. */
         Sgemm.PackA packA(int row0) {
             int mr = Sgemm.MR;
-            return (i0, mc, k0, kc, dst) -> {
+            return (i0, mc, k0, kc, dst, dstOff) -> {
                 for (int r0 = 0; r0 < mc; r0 += mr) {
                     int panel = (row0 + i0 + r0) / mr;
-                    System.arraycopy(packed, (panel * k + k0) * mr, dst, r0 * kc, kc * mr);
+                    System.arraycopy(packed, (panel * k + k0) * mr, dst, dstOff + r0 * kc, kc * mr);
                 }
             };
         }
@@ -141,98 +138,6 @@ final class ConvBackward {
             }
         });
         return new Panels(packed, inner);
-    }
-
-    /**
-     * x split by stride phase and zero-padded: plane (n, c, py, px) is [hs, ws] with element (i, j) =
-     * x[n, c, stride * i + py - pt, stride * j + px - pl] (0 outside x), hs = Ho + (kh-1)/stride, ws = Wo + (kw-1)/stride.
-     * Tap (ky, kx) at output (oy, ox) then reads plane (ky % s, kx % s) at (oy + ky/s, ox + kx/s): along ox a contiguous
-     * run, for every stride and padding, and all taps of one position lie at fixed offsets from each other.
-     */
-    record Phases(float[] a, int s, int hs, int ws) {
-        int plane() {
-            return hs * ws;
-        }
-
-        /** Offset of tap (ci, ky, kx) relative to the start of an image and the output position (0, 0). */
-        int tapOffset(int ci, int ky, int kx) {
-            return ((ci * s + ky % s) * s + kx % s) * plane() + (ky / s) * ws + kx / s;
-        }
-    }
-
-    static Phases phases(float[] x, int xOff, Dims d, int s, int pt, int pl) {
-        int c = d.c(), h = d.h(), w = d.w();
-        int hs = d.oh() + (d.kh() - 1) / s, ws = d.ow() + (d.kw() - 1) / s;
-        int planes = d.n() * c * s * s;
-        float[] a = new float[Math.toIntExact((long) planes * hs * ws)];
-        Parallel.forRange(d.n() * c, 4, (from, to, worker) -> {
-            for (int nc = from; nc < to; nc++) {
-                int src = xOff + nc * h * w;
-                for (int py = 0; py < s; py++) {
-                    for (int px = 0; px < s; px++) {
-                        int dst = ((nc * s + py) * s + px) * hs * ws;
-                        // columns j with 0 <= s * j + px - pl < w
-                        int jLo = Math.min(ws, Math.max(0, ceilDiv(pl - px, s)));
-                        int jHi = Math.max(jLo, Math.min(ws, ceilDiv(w + pl - px, s)));
-                        for (int i = 0; i < hs; i++) {
-                            int iy = s * i + py - pt;
-                            if (iy < 0 || iy >= h) {
-                                continue;
-                            }
-                            int row = src + iy * w + px - pl;
-                            int at = dst + i * ws;
-                            if (s == 1) {
-                                System.arraycopy(x, row + jLo, a, at + jLo, jHi - jLo);
-                            } else {
-                                for (int j = jLo; j < jHi; j++) {
-                                    a[at + j] = x[row + s * j];
-                                }
-                            }
-                        }
-                    }
-                }
-            }
-        });
-        return new Phases(a, s, hs, ws);
-    }
-
-    /**
-     * Packs B = the patches as [N*P, K] from the phase planes: row j = (image, oy, ox), column k = (ci, ky, kx). Each
-     * packed row (one position, the panel's NR taps) is two vector gathers at the panel's tap offsets, lanes past the
-     * last tap masked to zero. (Loading 16 positions per tap and transposing 16 x 16 blocks in registers measured no
-     * faster: both take about 0.6 cycles per element.)
-     */
-    static Sgemm.PackB patchesT(Phases ph, Dims d) {
-        int nr = Sgemm.NR, l = Sgemm.L;
-        int kh = d.kh(), kw = d.kw(), oh = d.oh(), ow = d.ow(), p = oh * ow;
-        int imgStride = d.c() * ph.s() * ph.s() * ph.plane();
-        float[] a = ph.a();
-        return (k0, kc, j0, nc, dst, dstOff) -> {
-            int[] offs = new int[nr];
-            int panels = (nc + nr - 1) / nr;
-            for (int pIdx = 0; pIdx < panels; pIdx++) {
-                int width = Math.min(nr, nc - pIdx * nr);
-                for (int col = 0; col < nr; col++) {
-                    int tap = j0 + pIdx * nr + Math.min(col, width - 1);
-                    offs[col] = ph.tapOffset(tap / (kh * kw), tap % (kh * kw) / kw, tap % kw);
-                }
-                VectorMask<Float> m0 = Sgemm.S.indexInRange(0, width), m1 = Sgemm.S.indexInRange(l, width);
-                int at = dstOff + pIdx * nr * kc;
-                int img = k0 / p, q = k0 % p, oy = q / ow, ox = q % ow;
-                for (int j = 0; j < kc; j++, at += nr) {
-                    int src = img * imgStride + oy * ph.ws() + ox;
-                    FloatVector.fromArray(Sgemm.S, a, src, offs, 0, m0).intoArray(dst, at);
-                    FloatVector.fromArray(Sgemm.S, a, src, offs, l, m1).intoArray(dst, at + l);
-                    if (++ox == ow) {
-                        ox = 0;
-                        if (++oy == oh) {
-                            oy = 0;
-                            img++;
-                        }
-                    }
-                }
-            }
-        };
     }
 
     private static int gcd(int a, int b) {

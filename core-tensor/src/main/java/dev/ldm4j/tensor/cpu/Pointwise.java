@@ -6,7 +6,6 @@ import dev.ldm4j.tensor.Activation;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.VectorOperators;
-import jdk.incubator.vector.VectorShuffle;
 import jdk.incubator.vector.VectorSpecies;
 
 final class Pointwise {
@@ -90,30 +89,39 @@ final class Pointwise {
         return scaled.blend(0f, x.compare(VectorOperators.LT, EXP_MIN));
     }
 
-    private static final VectorShuffle<Float>[] HALVES = halves();
-
-    @SuppressWarnings("unchecked")
-    private static VectorShuffle<Float>[] halves() {
-        int steps = Integer.numberOfTrailingZeros(L);
-        VectorShuffle<Float>[] out = new VectorShuffle[steps];
-        for (int k = 0; k < steps; k++) {
-            int half = L >> (k + 1);
-            out[k] = VectorShuffle.fromOp(S, i -> i ^ half);
+    /**
+     * e^(a[at + j] - shift) for j < n (a multiple of L), into dst from dstAt on unless dst is null; returns their
+     * sum, lanes added as sumLanes adds them. A loop of its own, so that exp is inlined where it runs: called
+     * with a vector from a large method the JIT may leave exp out of line, and a vector that crosses a call
+     * is boxed and its operations run the Vector API's slow Java fallbacks (seen in attention: 3x slower).
+     */
+    static float expShifted(float[] a, int at, int n, float shift, float[] dst, int dstAt) {
+        FloatVector sum = FloatVector.zero(S);
+        for (int j = 0; j < n; j += L) {
+            FloatVector p = exp(FloatVector.fromArray(S, a, at + j).sub(shift));
+            if (dst != null) {
+                p.intoArray(dst, dstAt + j);
+            }
+            sum = sum.add(p);
         }
-        return out;
+        return sumLanes(sum);
     }
 
     /**
-     * Sum of the lanes in a fixed pairwise order (lane i + lane i ^ L/2, then i ^ L/4, ...), the same
-     * bits compiled or not; reduceLanes(ADD) leaves the order to the implementation, and it differs
-     * between the interpreter and the JIT.
+     * Sum of the lanes in a fixed pairwise order (lane i + lane i + L/2 for i < L/2, then i + L/4, ...), the
+     * same bits compiled or not; reduceLanes(ADD) leaves the order to the implementation, and it differs
+     * between the interpreter and the JIT. Scalar after one store, so it costs little even where the JIT
+     * does not inline it.
      */
     static float sumLanes(FloatVector v) {
-        FloatVector acc = v;
-        for (VectorShuffle<Float> sh : HALVES) {
-            acc = acc.add(acc.rearrange(sh));
+        float[] t = new float[L];
+        v.intoArray(t, 0);
+        for (int half = L / 2; half > 0; half /= 2) {
+            for (int i = 0; i < half; i++) {
+                t[i] += t[i + half];
+            }
         }
-        return acc.lane(0);
+        return t[0];
     }
 
     /** x sigmoid(x) = x / (1 + e^-x). */

@@ -23,13 +23,21 @@ final class Sgemm {
     static final int KC = 512;
     static final int MC = 64;
     static final int NC = 1536;
+    /**
+     * Rows up to which gemm packs A whole and shares it among the workers (gemmShared): A's MR x KC blocks for all
+     * rows, 256 x 512 floats, then stay in L2 while each worker runs every one of them over its own panels of B.
+     */
+    static final int SHARED_A_ROWS = 256;
 
     private Sgemm() {
     }
 
-    /** Writes rows i0..i0+mc-1, columns k0..k0+kc-1 of A as ceil(mc/MR) MR-row micro-panels, zero-padded. */
+    /**
+     * Writes rows i0..i0+mc-1, columns k0..k0+kc-1 of A as ceil(mc/MR) MR-row micro-panels, zero-padded, into dst
+     * from dstOff on (panel p at dstOff + p * MR * kc).
+     */
     interface PackA {
-        void pack(int i0, int mc, int k0, int kc, float[] dst);
+        void pack(int i0, int mc, int k0, int kc, float[] dst, int dstOff);
     }
 
     /**
@@ -48,18 +56,21 @@ final class Sgemm {
         if (a.s() instanceof FloatStorage fs && a.cs() == 1) {
             return packRowMajorA(fs.data(), Math.toIntExact(a.off()), Math.toIntExact(a.rs()));
         }
-        return (i0, mc, k0, kc, dst) -> {
+        if (a.s() instanceof FloatStorage fs && a.rs() == 1) {
+            return packColumnMajorA(fs.data(), Math.toIntExact(a.off()), Math.toIntExact(a.cs()));
+        }
+        return (i0, mc, k0, kc, dst, dstOff) -> {
             float[] row = new float[kc];
             for (int i = 0; i < mc; i++) {
                 Views.copyRow(a.s(), a.off() + (long) (i0 + i) * a.rs() + (long) k0 * a.cs(), a.cs(), kc, row, 0);
-                int base = (i / MR) * MR * kc + (i % MR);
+                int base = dstOff + (i / MR) * MR * kc + (i % MR);
                 for (int k = 0; k < kc; k++) {
                     dst[base + k * MR] = row[k];
                 }
             }
             int padded = (mc + MR - 1) / MR * MR;
             for (int i = mc; i < padded; i++) {
-                int base = (i / MR) * MR * kc + (i % MR);
+                int base = dstOff + (i / MR) * MR * kc + (i % MR);
                 for (int k = 0; k < kc; k++) {
                     dst[base + k * MR] = 0f;
                 }
@@ -69,10 +80,10 @@ final class Sgemm {
 
     /** packA for a heap row-major matrix: element (i, k) at x[off + i * ld + k]. */
     static PackA packRowMajorA(float[] x, int off, int ld) {
-        return (i0, mc, k0, kc, dst) -> {
+        return (i0, mc, k0, kc, dst, dstOff) -> {
             for (int p = 0; p < mc; p += MR) {
                 int rows = Math.min(MR, mc - p);
-                int base = p * kc;
+                int base = dstOff + p * kc;
                 for (int r = 0; r < MR; r++) {
                     if (r < rows) {
                         int src = off + (i0 + p + r) * ld + k0;
@@ -83,6 +94,27 @@ final class Sgemm {
                         for (int k = 0; k < kc; k++) {
                             dst[base + k * MR + r] = 0f;
                         }
+                    }
+                }
+            }
+        };
+    }
+
+    /**
+     * packA for a heap column-major matrix (a transposed row-major one): element (i, k) at x[off + k * ld + i], so
+     * each k of a micro-panel is a run of MR consecutive floats.
+     */
+    static PackA packColumnMajorA(float[] x, int off, int ld) {
+        return (i0, mc, k0, kc, dst, dstOff) -> {
+            for (int p = 0; p < mc; p += MR) {
+                int rows = Math.min(MR, mc - p);
+                int base = dstOff + p * kc;
+                int src = off + k0 * ld + i0 + p;
+                for (int k = 0; k < kc; k++, src += ld) {
+                    int at = base + k * MR;
+                    System.arraycopy(x, src, dst, at, rows);
+                    if (rows < MR) {
+                        java.util.Arrays.fill(dst, at + rows, at + MR, 0f);
                     }
                 }
             }
@@ -136,6 +168,21 @@ final class Sgemm {
         }
     }
 
+    /**
+     * Where C's elements go: element (i, j) at off + i * ldc + (j / block) * blockStride + j % block. A plain
+     * matrix has block = N; a convolution with its batch as columns has block = positions per image and
+     * blockStride = one image's output, so C lands as [N, O, P] directly.
+     */
+    record Out(float[] c, int off, int ldc, int block, int blockStride) {
+        static Out matrix(float[] c, int off, int ldc, int n) {
+            return new Out(c, off, ldc, Math.max(1, n), 0);
+        }
+
+        int at(int i, int j) {
+            return off + i * ldc + j / block * blockStride + j % block;
+        }
+    }
+
     /** C[cOff + i * ldc + j] = epilogue(sum_k A(i, k) B(k, j)) for i < M, j < N. */
     static void gemm(int m, int n, int k, PackA pa, PackB pb, float[] c, int cOff, int ldc, Epilogue ep) {
         gemm(m, n, k, pa, pb, c, cOff, ldc, ep, true);
@@ -151,6 +198,14 @@ final class Sgemm {
                 java.util.Arrays.fill(c, cOff + i * ldc, cOff + i * ldc + n, 0f);
             }
             applyEpilogue(c, cOff, ldc, 0, m, 0, n, ep);
+            return;
+        }
+        // sharing A pays where the blocked loop below would hand off to the pool more than once (several K blocks, or
+        // B packed in parallel); where it hands off once, gemmShared's separate packing pass measured slower
+        // (256 x 128 x 128: 104 against 135 GFLOP/s by CPU time)
+        int panels = (n + NR - 1) / NR;
+        if (parallel && m <= SHARED_A_ROWS && (k > KC || panels >= 8) && panels >= 2 * Parallel.THREADS) {
+            gemmShared(m, n, k, pa, pb, Out.matrix(c, cOff, ldc, n), ep);
             return;
         }
         int threads = Parallel.THREADS;
@@ -187,7 +242,7 @@ final class Sgemm {
                         tile[worker] = new float[MR * NR];
                     }
                     float[] ap = aBuf[worker];
-                    pa.pack(ic, mc, fpc, kc, ap);
+                    pa.pack(ic, mc, fpc, kc, ap, 0);
                     int p0 = g * panelsPerGroup;
                     int p1 = Math.min(nPanels, p0 + panelsPerGroup);
                     for (int p = p0; p < p1; p++) {
@@ -210,6 +265,66 @@ final class Sgemm {
                         block.run(task, 0);
                     }
                 }
+            }
+        }
+    }
+
+    /**
+     * C = epilogue(A B) for a short A (M <= SHARED_A_ROWS), with one hand-off to the pool to pack A and one to
+     * multiply: A is packed whole, its K blocks side by side, and read by every worker; the workers share out B's
+     * NR-wide column panels, and each packs its panel one K block at a time and runs all of A's micro-panels over
+     * it, summing into an M x NR buffer that goes to C once, through out. (gemm's blocked loop instead hands off
+     * twice per K block and packs A again in every task, which at training sizes, tens of megaFLOP per product,
+     * cost as much as the FMAs.) Every element is the sum of the same K blocks in the same order as in gemm, by
+     * the same micro-kernel, so the result is gemm's bit for bit, whatever the thread count.
+     */
+    static void gemmShared(int m, int n, int k, PackA pa, PackB pb, Out out, Epilogue ep) {
+        if (m == 0 || n == 0) {
+            return;
+        }
+        int mPad = (m + MR - 1) / MR * MR, mPanels = mPad / MR;
+        int kcStep = k == 0 ? 1 : kcStepFor(k);
+        int kBlocks = (k + kcStep - 1) / kcStep;
+        // K block kb from kb * mPad * kcStep on, holding all rows' micro-panels as pa writes them
+        float[] a = new float[Math.toIntExact((long) mPad * k)];
+        Parallel.forRange(kBlocks * mPanels, 8, (from, to, worker) -> {
+            for (int t = from; t < to; t++) {
+                int kb = t / mPanels, i0 = t % mPanels * MR;
+                int k0 = kb * kcStep, kc = Math.min(kcStep, k - k0);
+                pa.pack(i0, Math.min(MR, m - i0), k0, kc, a, kb * mPad * kcStep + i0 * kc);
+            }
+        });
+        Parallel.forRange((n + NR - 1) / NR, 1, (from, to, worker) -> {
+            float[] b = new float[kcStep * NR];
+            float[] sum = new float[mPad * NR];
+            for (int p = from; p < to; p++) {
+                int j0 = p * NR, nr = Math.min(NR, n - j0);
+                for (int kb = 0; kb < kBlocks; kb++) {
+                    int k0 = kb * kcStep, kc = Math.min(kcStep, k - k0);
+                    pb.pack(k0, kc, j0, nr, b, 0);
+                    int aAt = kb * mPad * kcStep;
+                    for (int ir = 0; ir < mPad; ir += MR) {
+                        kernel(kc, a, aAt + ir * kc, b, 0, sum, ir * NR, NR, MR, NR, kb > 0, null);
+                    }
+                }
+                store(sum, m, j0, nr, out, ep);
+            }
+        });
+    }
+
+    /** Rows 0..m-1, columns 0..nr-1 of a panel sum [mPad, NR] to C's columns j0.. through out, then the epilogue. */
+    private static void store(float[] sum, int m, int j0, int nr, Out out, Epilogue ep) {
+        boolean epilogue = ep != null && !ep.isIdentity();
+        for (int i = 0; i < m; i++) {
+            float rb = epilogue && ep.rowBias() != null ? ep.rowBias()[i] : 0f;
+            for (int j = 0; j < nr; ) {
+                int run = Math.min(nr - j, out.block() - (j0 + j) % out.block());
+                int at = out.at(i, j0 + j);
+                System.arraycopy(sum, i * NR + j, out.c(), at, run);
+                if (epilogue) {
+                    Pointwise.biasActivation(out.c(), at, run, rb, ep.colBias(), j0 + j, ep.act());
+                }
+                j += run;
             }
         }
     }

@@ -150,7 +150,44 @@ class CpuBackendTest {
         close(fast.matmul(g, h), ref.matmul(g, h), "matmul f16 rhs");
     }
 
+    @Test
+    void matmulWithATransposedLeftOperandMatchesReferenceAtTrainingSizes() {
+        // a linear layer's weight gradient, g^T x: A held column-major; with K > Sgemm.KC and M <= Sgemm.SHARED_A_ROWS
+        // A is packed whole (gemmShared)
+        Tensor g = rand(300, 72), x = rand(300, 131);
+        close(fast.matmul(g.transpose(0, 1), x), ref.matmul(fast.contiguous(g.transpose(0, 1)), x), "matmul g^T x");
+        Tensor g2 = rand(1100, 200), x2 = rand(1100, 145);
+        close(fast.matmul(g2.transpose(0, 1), x2), ref.matmul(fast.contiguous(g2.transpose(0, 1)), x2), "matmul g^T x, K over two blocks");
+    }
+
     // ---- convolution ----
+
+    @Test
+    void conv2dWithTheBatchAsColumnsMatchesReferenceAndEachImageAloneBitForBit() {
+        // O <= Sgemm.SHARED_A_ROWS: the whole batch is one GEMM; 4x4 and 5x3 maps put several images in one panel
+        Object[][] cases = {
+            {rand(6, 24, 4, 4), rand(0.2f, 40, 24, 3, 3), 1, 1},
+            {rand(5, 7, 5, 3), rand(0.3f, 9, 7, 3, 3), 1, 1},
+            {rand(4, 16, 9, 8), rand(0.2f, 33, 16, 3, 3), 2, 1},
+            {rand(3, 20, 8, 8), rand(0.2f, 17, 20, 1, 1), 1, 0},
+            {rand(2, 3, 16, 16), rand(0.3f, 200, 3, 3, 3), 1, 1},
+        };
+        for (Object[] c : cases) {
+            Tensor x = (Tensor) c[0], w = (Tensor) c[1];
+            int stride = (Integer) c[2], pad = (Integer) c[3];
+            Tensor b = rand(w.dim(0));
+            String what = "conv " + Arrays.toString(x.shape()) + " * " + Arrays.toString(w.shape()) + " s" + stride;
+            Tensor y = fast.conv2d(x, w, b, stride, pad);
+            close(y, ref.conv2d(x, w, b, stride, pad, pad, pad, pad), what);
+            float[] all = y.toFloatArray(), xa = x.toFloatArray();
+            int image = xa.length / x.dim(0), out = all.length / x.dim(0);
+            for (int i = 0; i < x.dim(0); i++) {
+                Tensor xi = Tensor.of(Arrays.copyOfRange(xa, i * image, (i + 1) * image), 1, x.dim(1), x.dim(2), x.dim(3));
+                assertArrayEquals(Arrays.copyOfRange(all, i * out, (i + 1) * out), fast.conv2d(xi, w, b, stride, pad).toFloatArray(),
+                        what + ": image " + i + " alone");
+            }
+        }
+    }
 
     @Test
     void conv2dMatchesReferenceForPaddingStrideAndKernelSizes() {
@@ -168,6 +205,8 @@ class CpuBackendTest {
         close(fast.conv2d(transposedView(xs), ws, bs, 1, 1), ref.conv2d(xs, ws, bs, 1, 1, 1, 1, 1), "conv strided x");
         Tensor xb = rand(1, 3, 70, 71), wb = rand(0.3f, 5, 3, 4, 4);
         close(fast.conv2d(xb, wb, null, 1, 2, 1, 1, 2), ref.conv2d(xb, wb, null, 1, 2, 1, 1, 2), "conv 4x4 asymmetric, N > NC");
+        Tensor xo = rand(2, 5, 6, 7), wo = rand(0.3f, Sgemm.SHARED_A_ROWS + 3, 5, 3, 3), bo = rand(Sgemm.SHARED_A_ROWS + 3);
+        close(fast.conv2d(xo, wo, bo, 1, 1), ref.conv2d(xo, wo, bo, 1, 1, 1, 1, 1), "conv O > SHARED_A_ROWS, one GEMM per image");
     }
 
     // ---- normalizations ----
