@@ -115,7 +115,7 @@ public final class GenerateCommand implements Callable<Integer> {
     @Option(names = "--batch", defaultValue = "1", description = "Images per prompt (default: ${DEFAULT-VALUE}).")
     int batch;
 
-    @Option(names = "--image", paramLabel = "FILE", description = "Image-to-image: the starting image (RGB PNG or JPEG, sides multiples of 8).")
+    @Option(names = "--image", paramLabel = "FILE", description = "Image-to-image and inpainting: the starting image (RGB PNG or JPEG, sides multiples of 8).")
     Path image;
 
     @Option(names = "--mask", paramLabel = "FILE",
