@@ -1,4 +1,5 @@
-// ./ldm4j generate: text-to-image (or image-to-image with --image) from a checkpoint, written as PNG.
+// ./ldm4j generate: text-to-image (or image-to-image with --image, inpainting with --image and --mask)
+// from a checkpoint, written as PNG.
 // Every setting is checked before the model loads, so bad input fails in a second, not after a run.
 package dev.ldm4j.cli;
 
@@ -7,6 +8,7 @@ import dev.ldm4j.diffusion.model.ModelAddons;
 import dev.ldm4j.diffusion.model.ModelDiscovery;
 import dev.ldm4j.diffusion.pipeline.GenerationRequest;
 import dev.ldm4j.diffusion.pipeline.GenerationResult;
+import dev.ldm4j.diffusion.pipeline.InpaintMask;
 import dev.ldm4j.diffusion.pipeline.PromptBlend;
 import dev.ldm4j.diffusion.pipeline.RgbImage;
 import dev.ldm4j.diffusion.pipeline.StableDiffusionPipeline;
@@ -18,6 +20,8 @@ import dev.ldm4j.diffusion.schedulers.Scheduler;
 import dev.ldm4j.diffusion.schedulers.SchedulerOptionException;
 import dev.ldm4j.diffusion.schedulers.Schedulers;
 import dev.ldm4j.diffusion.tokenizer.ClipEncoding;
+import dev.ldm4j.diffusion.vae.VaeConfig;
+import dev.ldm4j.diffusion.vae.VaeTiling;
 import dev.ldm4j.tensor.Backend;
 import dev.ldm4j.tensor.Backends;
 import dev.ldm4j.tensor.ProfilingBackend;
@@ -115,11 +119,23 @@ public final class GenerateCommand implements Callable<Integer> {
     @Option(names = "--batch", defaultValue = "1", description = "Images per prompt (default: ${DEFAULT-VALUE}).")
     int batch;
 
-    @Option(names = "--image", paramLabel = "FILE", description = "Image-to-image: the starting image (RGB PNG or JPEG, sides multiples of 8).")
+    @Option(names = "--image", paramLabel = "FILE", description = "Image-to-image and inpainting: the starting image (RGB PNG or JPEG, sides multiples of 8).")
     Path image;
 
-    @Option(names = "--strength", defaultValue = "0.8", description = "Image-to-image: how much to change the image, in (0, 1] (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--mask", paramLabel = "FILE",
+            description = {"Inpainting: repaint the white part of --image (a grayscale or RGB PNG or JPEG of the image's size;",
+                    "gray levels of 128 and up repaint), with an inpainting model or any other (diffusers' StableDiffusionInpaintPipeline)."})
+    Path mask;
+
+    @Option(names = "--strength", defaultValue = "0.8",
+            description = "Image-to-image and inpainting: how much to change the image, in (0, 1] (default: ${DEFAULT-VALUE}; 1.0 with --mask).")
     double strength;
+
+    @Option(names = "--vae-tiling",
+            description = {"Decode (and encode) in overlapping tiles blended linearly, as diffusers' enable_vae_tiling: the memory of one",
+                    "tile at any size, with small differences at the seams. On by itself (with a line on stderr) when the whole",
+                    "decode would not fit in the Java heap."})
+    boolean vaeTiling;
 
     @Option(names = "--clip-skip", defaultValue = "0", description = "Condition on the text encoder's layer this many before the last (diffusers' clip_skip; default: ${DEFAULT-VALUE}).")
     int clipSkip;
@@ -213,9 +229,10 @@ public final class GenerateCommand implements Callable<Integer> {
         schedulerOptions = withThreshold;
         List<Path> outputs = outputFiles();
         RgbImage init = image == null ? null : readInitImage(image);
+        InpaintMask inpaintMask = mask == null ? null : readMask(init);
         long s = seed != null ? seed : ThreadLocalRandom.current().nextLong(0, 1L << 53);
         GenerationRequest request = new GenerationRequest(prompt, negativePrompt, steps, guidance, width, height, batch, s,
-                scheduler, karras, clipSkip, init, strength, style);
+                scheduler, karras, clipSkip, init, strength, style, inpaintMask);
 
         long loadStart = System.nanoTime();
         Map<String, String> backendOptions = dtype == null || device.equals("cpu") ? Map.of() : Map.of("dtype", dtype);
@@ -228,9 +245,10 @@ public final class GenerateCommand implements Callable<Integer> {
             err.printf(Locale.ROOT, "ldm4j: loaded %s (%s, %s) on %s in %.1f s; seed %d%n", model, pipe.spec().family(), pipe.spec().layout(),
                     backend.name(), seconds(System.nanoTime() - loadStart), s);
             int[] size = pipe.outputSize(request);                    // {W, H}: the pipeline decides and checks it
-            if (backend.device() == dev.ldm4j.tensor.Device.CPU) {
-                checkHeapForDecoding(pipe, size[0], size[1]);
+            if (backend.device() == dev.ldm4j.tensor.Device.CPU && !vaeTiling) {
+                vaeTiling = decodeNeedsTiles(pipe, size[0], size[1], err);
             }
+            pipe.setVaeTiling(vaeTiling);
             if (scheduler == null) {
                 scheduler = pipe.defaultSchedulerName();            // null: the model's own; lcm for an LCM U-Net
             }
@@ -449,6 +467,21 @@ public final class GenerateCommand implements Callable<Integer> {
         return spec.commandLine().getParseResult() != null && spec.commandLine().getParseResult().hasMatchedOption(option);
     }
 
+    /** --mask as an InpaintMask of the init image's size (Images.readMask), or one line saying what is wrong. */
+    private InpaintMask readMask(RgbImage init) {
+        InpaintMask m;
+        try {
+            m = Images.readMask(mask);
+        } catch (NoClassDefFoundError e) {
+            throw new Main.UserError("--mask needs a Java runtime with the java.desktop module (ImageIO) to read " + mask);
+        }
+        if (m.width() != init.width() || m.height() != init.height()) {
+            throw new Main.UserError("--mask " + mask + " is " + m.width() + "x" + m.height() + " and --image " + image + " is "
+                    + init.width() + "x" + init.height() + "; they must be the same size");
+        }
+        return m;
+    }
+
     /** Images.readRgb, or one line saying so where the Java runtime has no image decoders (no desktop module). */
     private static RgbImage readInitImage(Path file) {
         try {
@@ -463,21 +496,34 @@ public final class GenerateCommand implements Callable<Integer> {
     }
 
     /**
-     * Refuses, before any step runs, a CPU run whose VAE decode will not fit in the heap: the decoder's
-     * last level keeps a few feature maps of blockOutChannels[0] channels at full image size alive.
-     * Estimate: 7 such maps plus 0.5 GB, calibrated on SD 1.5 at 512x512 (fits in 1.5 GB) and SD 2.1
-     * at 768x768 (fails in 1.5 GB, fits in 3 GB).
+     * Whether a CPU run's VAE decode must be tiled to fit in the heap, said on err when so; refuses, before any step
+     * runs, a run that would not fit even tiled. The decoder's last level keeps a few feature maps of
+     * blockOutChannels[0] channels at full image size alive: estimate 7 such maps plus 0.5 GB (calibrated on SD 1.5 at
+     * 512x512, which fits in 1.5 GB, and SD 2.1 at 768x768, which fails in 1.5 GB and fits in 3 GB), against the heap
+     * not in use now. Tiled, the maps are a tile's (VaeTiling.sampleTile), plus the whole image three times (the
+     * decoded samples, the image, the PNG's bytes).
      */
-    private static void checkHeapForDecoding(StableDiffusionPipeline pipe, int w, int h) {
-        long map = 4L * pipe.spec().vae().blockOutChannels().get(0) * w * h;
-        long need = 7 * map + (512L << 20);
-        long have = Runtime.getRuntime().maxMemory();
-        if (need > have) {
+    private static boolean decodeNeedsTiles(StableDiffusionPipeline pipe, int w, int h, PrintWriter err) {
+        VaeConfig vae = pipe.spec().vae();
+        long channels = vae.blockOutChannels().get(0);
+        long need = 7 * 4 * channels * w * h + (512L << 20);
+        Runtime rt = Runtime.getRuntime();
+        long have = rt.maxMemory() - (rt.totalMemory() - rt.freeMemory());
+        if (need <= have) {
+            return false;
+        }
+        int f = vae.downFactor();
+        long tile = VaeTiling.sampleTile(vae);
+        long tiledNeed = 7 * 4 * channels * Math.min(tile, w) * Math.min(tile, h) + (512L << 20) + 3 * 12L * w * h;
+        if (!VaeTiling.decodesTiled(vae, h / f, w / f) || tiledNeed > have) {
             long gb = (need + (1L << 30) - 1) >> 30;
             throw new Main.UserError(String.format(Locale.ROOT,
-                    "decoding %dx%d needs about %.1f GB of Java heap and this run has %.1f GB; raise it with LDM4J_HEAP=%dg",
+                    "decoding %dx%d needs about %.1f GB of Java heap and this run has %.1f GB free; raise it with LDM4J_HEAP=%dg",
                     w, h, need / 1e9, have / 1e9, gb));
         }
+        err.printf(Locale.ROOT, "ldm4j: decoding %dx%d whole needs about %.1f GB of Java heap and %.1f GB is free: VAE tiling is on"
+                + " (tiles of %d pixels, as --vae-tiling)%n", w, h, need / 1e9, have / 1e9, tile);
+        return true;
     }
 
     /** The generator the seed feeds, in the order diffusers draws. */
@@ -550,7 +596,13 @@ public final class GenerateCommand implements Callable<Integer> {
             throw new Main.UserError("--image: image-to-image with an LCM-distilled U-Net (" + model + ") is not supported yet");
         }
         if (image == null && given("--strength")) {
-            throw new Main.UserError("--strength applies to image-to-image only: give --image FILE, or leave --strength out");
+            throw new Main.UserError("--strength applies to image-to-image and inpainting only: give --image FILE, or leave --strength out");
+        }
+        if (mask != null && image == null) {
+            throw new Main.UserError("--mask " + mask + " needs the image it masks: give --image FILE");
+        }
+        if (mask != null && !given("--strength") && fromPng == null) {
+            strength = 1.0;                                           // StableDiffusionInpaintPipeline's default
         }
         for (var o : schedulerOptions.entrySet()) {
             if (o.getKey().isBlank()) {

@@ -1,7 +1,8 @@
-// PNG and JPEG into the pipeline's RgbImage (float [H, W, 3] in [0, 1]), through ImageIO (the desktop
+// PNG and JPEG into the pipeline's RgbImage (float [H, W, 3] in [0, 1]) or InpaintMask, through ImageIO (the desktop
 // module); writing is PngFiles's, which needs only java.base.
 package dev.ldm4j.cli;
 
+import dev.ldm4j.diffusion.pipeline.InpaintMask;
 import dev.ldm4j.diffusion.pipeline.RgbImage;
 
 import javax.imageio.ImageIO;
@@ -20,6 +21,50 @@ final class Images {
 
     /** Reads an RGB image (8 bits per channel, no alpha) into [0, 1] floats; one-line errors otherwise. */
     static RgbImage readRgb(Path file) {
+        BufferedImage img = decode(file);
+        var cm = img.getColorModel();
+        if (cm.getNumColorComponents() != 3 || cm.getColorSpace().getType() != java.awt.color.ColorSpace.TYPE_RGB) {
+            throw new Main.UserError(file + ": not an RGB image (" + cm.getNumColorComponents() + " colour channel(s)); convert it to RGB first");
+        }
+        if (cm.hasAlpha()) {
+            throw new Main.UserError(file + ": the image has an alpha channel; flatten it to RGB first");
+        }
+        return rgb(img);
+    }
+
+    /**
+     * Reads an inpainting mask: an 8-bit grayscale image (its levels as they are) or an RGB one (converted to gray as
+     * PIL's convert("L")), binarized at level 128 (InpaintMask); one-line errors for anything else.
+     */
+    static InpaintMask readMask(Path file) {
+        BufferedImage img = decode(file);
+        var cm = img.getColorModel();
+        if (cm.hasAlpha()) {
+            throw new Main.UserError(file + ": the mask has an alpha channel; flatten it to grayscale (white = repaint) first");
+        }
+        boolean gray = cm.getNumColorComponents() == 1 && cm.getColorSpace().getType() == java.awt.color.ColorSpace.TYPE_GRAY;
+        boolean rgb = cm.getNumColorComponents() == 3 && cm.getColorSpace().getType() == java.awt.color.ColorSpace.TYPE_RGB;
+        if (!gray && !rgb || gray && cm.getComponentSize(0) != 8) {
+            throw new Main.UserError(file + ": a mask must be 8-bit grayscale or RGB (" + cm.getNumColorComponents() + " colour channel(s) of "
+                    + cm.getComponentSize(0) + " bits); convert it to 8-bit grayscale, white = repaint");
+        }
+        if (rgb) {
+            return InpaintMask.fromRgb(rgb(img));
+        }
+        int w = img.getWidth();
+        int h = img.getHeight();
+        float[] levels = new float[w * h];
+        var raster = img.getRaster();                      // the stored levels: getRGB would convert linear gray to sRGB
+        for (int y = 0; y < h; y++) {
+            for (int x = 0; x < w; x++) {
+                levels[y * w + x] = raster.getSample(x, y, 0) / 255f;
+            }
+        }
+        return InpaintMask.binarize(w, h, levels);
+    }
+
+    /** The file decoded by ImageIO, after checks on the file and on the size in its header; one-line errors. */
+    private static BufferedImage decode(Path file) {
         if (!Files.exists(file)) {
             throw new Main.UserError(file + ": no such file");
         }
@@ -49,13 +94,10 @@ final class Images {
             }
             throw new Main.UserError(file + ": cannot read the image: " + decodingProblem(e));
         }
-        var cm = img.getColorModel();
-        if (cm.getNumColorComponents() != 3 || cm.getColorSpace().getType() != java.awt.color.ColorSpace.TYPE_RGB) {
-            throw new Main.UserError(file + ": not an RGB image (" + cm.getNumColorComponents() + " colour channel(s)); convert it to RGB first");
-        }
-        if (cm.hasAlpha()) {
-            throw new Main.UserError(file + ": the image has an alpha channel; flatten it to RGB first");
-        }
+        return img;
+    }
+
+    private static RgbImage rgb(BufferedImage img) {
         int w = img.getWidth();
         int h = img.getHeight();
         float[] data = new float[w * h * 3];

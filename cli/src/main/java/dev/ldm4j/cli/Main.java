@@ -102,6 +102,8 @@ public final class Main implements Runnable {
             case ModelException e when e.fix() == ModelException.Fix.LORA_FLAG -> e.getMessage() + " with --lora FILE[:SCALE]";
             case UnsupportedRequestException e when e.part() == UnsupportedRequestException.Part.KARRAS ->
                     "--karras needs --scheduler (e.g. --scheduler dpmpp_2m --karras)";
+            case UnsupportedRequestException e when e.part() == UnsupportedRequestException.Part.INPAINTING_INPUTS ->
+                    e.getMessage() + ": give --image FILE and --mask FILE (white = repaint)";
             default -> null;
         };
     }

@@ -82,6 +82,12 @@ class GenerateCommandTest {
         try (SafetensorsFile f = SafetensorsFile.open(tiny().resolve(fixture + ".safetensors"))) {
             ref = f.tensor(key + ".image").toFloatArray(); // [1, H, W, 3] in [0, 1]
         }
+        int worst = worstLevelDifference(img, ref);
+        assertTrue(worst <= 2, key + ": worst pixel differs by " + worst + "/255 (tolerance 2)");
+    }
+
+    /** The largest difference in 8-bit levels between img and a reference [H, W, 3] in [0, 1] (converted as diffusers converts). */
+    static int worstLevelDifference(BufferedImage img, float[] ref) {
         int w = img.getWidth();
         int h = img.getHeight();
         assertEquals(ref.length, w * h * 3);
@@ -96,7 +102,7 @@ class GenerateCommandTest {
                 }
             }
         }
-        assertTrue(worst <= 2, key + ": worst pixel differs by " + worst + "/255 (tolerance 2)");
+        return worst;
     }
 
     /** 136x128: the latent 17x16 is not a multiple of 8 at every level, so the U-Net's upsamplers meet odd skips. */

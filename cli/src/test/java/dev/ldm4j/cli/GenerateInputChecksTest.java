@@ -62,7 +62,7 @@ class GenerateInputChecksTest {
         assertOneLineError(run("generate", "--model", model, "--prompt", "x", "--guidance", "1e308"), "--guidance must be from 0 to 10000");
         assertOneLineError(run("generate", "--model", model, "--prompt", "x", "--width", "0"), "leave them out");
         assertOneLineError(run("generate", "--model", model, "--prompt", "x", "--height", "0"), "leave them out");
-        assertOneLineError(run("generate", "--model", model, "--prompt", "x", "--strength", "0.5"), "--strength applies to image-to-image only");
+        assertOneLineError(run("generate", "--model", model, "--prompt", "x", "--strength", "0.5"), "--strength applies to image-to-image and inpainting only");
         assertOneLineError(run("generate", "--model", model, "--prompt", "x", "--scheduler-option", "=x"), "has no key");
     }
 

@@ -2,8 +2,9 @@
 // component's config.json and safetensors weights, scheduler/scheduler_config.json, tokenizer/) or
 // an original-layout single file whose architecture is read from its names and shapes. Settings the
 // shapes cannot reveal come from --config DIR (a diffusers folder) or, for the published models,
-// their standard values. Unsupported models (SDXL, inpainting, single-file LCM checkpoints) and LoRA files (an add-on,
-// not a model: ModelAddons) are refused by name. A folder whose U-Net has time_cond_proj_dim (LCM-distilled) is read like any other.
+// their standard values. Inpainting models (a 9-channel U-Net) are read like any other, in both layouts.
+// Unsupported models (SDXL, single-file LCM checkpoints) and LoRA files (an add-on, not a model: ModelAddons)
+// are refused by name. A folder whose U-Net has time_cond_proj_dim (LCM-distilled) is read like any other.
 package dev.ldm4j.diffusion.model;
 
 import dev.ldm4j.diffusion.clip.ClipTextConfig;
@@ -77,9 +78,6 @@ public final class ModelDiscovery {
         if (pipeline instanceof String p && p.contains("XL")) {
             throw new ModelException(dir + ": an SDXL pipeline (" + p + "); SDXL is not supported yet");
         }
-        if (pipeline instanceof String p && p.contains("Inpaint")) {
-            throw new ModelException(dir + ": an inpainting pipeline (" + p + "); inpainting models are not supported yet");
-        }
         Configs configs = readConfigs(dir);
         List<WeightSource> files = new ArrayList<>();
         try {
@@ -104,10 +102,6 @@ public final class ModelDiscovery {
 
     private static Configs readConfigs(Path dir) {
         Map<String, Object> unetJson = json(dir.resolve("unet").resolve("config.json"));
-        Object in = unetJson.get("in_channels");
-        if (in instanceof Number n && n.intValue() == 9) {
-            throw new ModelException(dir + ": an inpainting U-Net (9 input channels); inpainting models are not supported yet");
-        }
         if ("text_time".equals(unetJson.get("addition_embed_type"))) {
             throw new ModelException(dir + ": an SDXL U-Net (addition_embed_type text_time); SDXL is not supported yet");
         }
@@ -217,12 +211,14 @@ public final class ModelDiscovery {
             configSource = "config folder " + configDir;
         } else if (a.isStandardSd1() || a.isStandardSd2()) {
             boolean sd2 = family == ModelFamily.SD2;
-            String prediction = override != null ? override : (sd2 ? "v_prediction" : "epsilon");
+            // SD 2.x inpainting (512-inpainting-ema) is a 512-pixel epsilon model, as diffusers' stable-diffusion-2-inpainting config says.
+            boolean sd2Inpainting = sd2 && a.inChannels() == UNetConfig.INPAINTING_IN_CHANNELS;
+            String prediction = override != null ? override : (sd2 && !sd2Inpainting ? "v_prediction" : "epsilon");
             unet = inferredUNet(a, UNetConfig.defaultHeads(a.unetChannels(), sd2), sd2 && prediction.equals("v_prediction") ? 96 : 64);
             vae = VaeConfig.sd();
             text = sd2 ? ClipTextConfig.sd21() : ClipTextConfig.sd15();
-            scheduler = standardSchedulerConfig(family);
-            configSource = "standard " + family.label() + " values" + (sd2 && override == null
+            scheduler = withPrediction(standardSchedulerConfig(family), prediction);
+            configSource = "standard " + family.label() + " values" + (sd2 && !sd2Inpainting && override == null
                     ? " (v-prediction as the 768 models; epsilon for a 512 base model)" : "");
         } else {
             throw new ModelException(file + ": widths match no standard SD 1.x/2.x model (U-Net " + a.unetChannels() + ", context "

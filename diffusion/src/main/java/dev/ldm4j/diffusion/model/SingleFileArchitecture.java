@@ -4,6 +4,7 @@
 // counts, prediction type) comes from a config folder or the standard values of a known model.
 package dev.ldm4j.diffusion.model;
 
+import dev.ldm4j.diffusion.unet.UNetConfig;
 import dev.ldm4j.weights.TensorInfo;
 import dev.ldm4j.weights.WeightSource;
 import dev.ldm4j.weights.keys.OriginalLayout;
@@ -67,11 +68,8 @@ public record SingleFileArchitecture(
             throw new ModelException(origin + ": '" + U + "input_blocks.0.0.weight' has rank " + convIn.length + ", expected a conv kernel");
         }
         int in = convIn[1];
-        if (in == 9) {
-            throw new ModelException(origin + ": an inpainting U-Net (9 input channels); inpainting models are not supported yet");
-        }
-        if (in != 4) {
-            throw new ModelException(origin + ": U-Net with " + in + " input channels; only 4-channel text-to-image SD 1.x/2.x models are supported");
+        if (in != 4 && in != UNetConfig.INPAINTING_IN_CHANNELS) {
+            throw new ModelException(origin + ": U-Net with " + in + " input channels; only SD 1.x/2.x text-to-image (4) and inpainting (9) models are supported");
         }
         int out = shape(src, U + "out.2.weight", origin)[0];
 

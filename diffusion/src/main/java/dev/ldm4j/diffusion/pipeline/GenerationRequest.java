@@ -1,5 +1,5 @@
 // What to generate: the settings of one diffusers StableDiffusionPipeline (or, with an init image,
-// StableDiffusionImg2ImgPipeline) call. Build one with textToImage(prompt) or imageToImage(...) and
+// StableDiffusionImg2ImgPipeline; with an init image and a mask, StableDiffusionInpaintPipeline) call. Build one with textToImage(prompt) or imageToImage(...) and
 // the with* methods; defaults are diffusers' (50 steps, guidance 7.5, the model's scheduler).
 package dev.ldm4j.diffusion.pipeline;
 
@@ -20,6 +20,7 @@ import dev.ldm4j.diffusion.prompt.PromptStyle;
  * @param initImage       image-to-image: the starting image (its size sets the output size), else null
  * @param strength        image-to-image: how much of the schedule to run, in (0, 1]
  * @param promptStyle     how the texts are read: diffusers' (cut at 77 tokens) or A1111's (emphasis, any length); null = diffusers
+ * @param mask            inpainting: which pixels of initImage to repaint (its size), else null
  */
 public record GenerationRequest(
         String prompt,
@@ -35,7 +36,8 @@ public record GenerationRequest(
         int clipSkip,
         RgbImage initImage,
         double strength,
-        PromptStyle promptStyle) {
+        PromptStyle promptStyle,
+        InpaintMask mask) {
 
     public GenerationRequest {
         promptStyle = promptStyle == null ? PromptStyle.DIFFUSERS : promptStyle;
@@ -61,6 +63,21 @@ public record GenerationRequest(
         if (initImage != null && !(strength > 0 && strength <= 1)) {
             throw new IllegalArgumentException("strength must be in (0, 1], got " + strength);
         }
+        if (mask != null && initImage == null) {
+            throw new IllegalArgumentException("an inpainting mask needs the image it applies to");
+        }
+        if (mask != null && (mask.width() != initImage.width() || mask.height() != initImage.height())) {
+            throw new IllegalArgumentException("the mask is " + mask.width() + "x" + mask.height() + " and the image "
+                    + initImage.width() + "x" + initImage.height() + "; they must be the same size");
+        }
+    }
+
+    /** A request without an inpainting mask. */
+    public GenerationRequest(String prompt, String negativePrompt, int steps, double guidanceScale, int width, int height, int batchSize,
+                             long seed, String scheduler, boolean karras, int clipSkip, RgbImage initImage, double strength,
+                             PromptStyle promptStyle) {
+        this(prompt, negativePrompt, steps, guidanceScale, width, height, batchSize, seed, scheduler, karras, clipSkip, initImage, strength,
+                promptStyle, null);
     }
 
     /** A request whose texts are read as diffusers reads them. */
@@ -80,51 +97,61 @@ public record GenerationRequest(
         return new GenerationRequest(prompt, "", 50, 7.5, 0, 0, 1, 0, null, false, 0, initImage, 0.8);
     }
 
+    /** Inpainting of initImage where mask is 1, with diffusers' default strength 1.0. */
+    public static GenerationRequest inpainting(String prompt, RgbImage initImage, InpaintMask mask) {
+        return new GenerationRequest(prompt, "", 50, 7.5, 0, 0, 1, 0, null, false, 0, initImage, 1.0, PromptStyle.DIFFUSERS, mask);
+    }
+
+    /** True with an init image (image-to-image, or inpainting when there is a mask too). */
     public boolean isImageToImage() {
         return initImage != null;
     }
 
+    public boolean isInpainting() {
+        return mask != null;
+    }
+
     public GenerationRequest withPrompt(String p) {
-        return new GenerationRequest(p, negativePrompt, steps, guidanceScale, width, height, batchSize, seed, scheduler, karras, clipSkip, initImage, strength, promptStyle);
+        return new GenerationRequest(p, negativePrompt, steps, guidanceScale, width, height, batchSize, seed, scheduler, karras, clipSkip, initImage, strength, promptStyle, mask);
     }
 
     public GenerationRequest withNegativePrompt(String p) {
-        return new GenerationRequest(prompt, p, steps, guidanceScale, width, height, batchSize, seed, scheduler, karras, clipSkip, initImage, strength, promptStyle);
+        return new GenerationRequest(prompt, p, steps, guidanceScale, width, height, batchSize, seed, scheduler, karras, clipSkip, initImage, strength, promptStyle, mask);
     }
 
     public GenerationRequest withSteps(int n) {
-        return new GenerationRequest(prompt, negativePrompt, n, guidanceScale, width, height, batchSize, seed, scheduler, karras, clipSkip, initImage, strength, promptStyle);
+        return new GenerationRequest(prompt, negativePrompt, n, guidanceScale, width, height, batchSize, seed, scheduler, karras, clipSkip, initImage, strength, promptStyle, mask);
     }
 
     public GenerationRequest withGuidanceScale(double g) {
-        return new GenerationRequest(prompt, negativePrompt, steps, g, width, height, batchSize, seed, scheduler, karras, clipSkip, initImage, strength, promptStyle);
+        return new GenerationRequest(prompt, negativePrompt, steps, g, width, height, batchSize, seed, scheduler, karras, clipSkip, initImage, strength, promptStyle, mask);
     }
 
     public GenerationRequest withSize(int w, int h) {
-        return new GenerationRequest(prompt, negativePrompt, steps, guidanceScale, w, h, batchSize, seed, scheduler, karras, clipSkip, initImage, strength, promptStyle);
+        return new GenerationRequest(prompt, negativePrompt, steps, guidanceScale, w, h, batchSize, seed, scheduler, karras, clipSkip, initImage, strength, promptStyle, mask);
     }
 
     public GenerationRequest withBatchSize(int b) {
-        return new GenerationRequest(prompt, negativePrompt, steps, guidanceScale, width, height, b, seed, scheduler, karras, clipSkip, initImage, strength, promptStyle);
+        return new GenerationRequest(prompt, negativePrompt, steps, guidanceScale, width, height, b, seed, scheduler, karras, clipSkip, initImage, strength, promptStyle, mask);
     }
 
     public GenerationRequest withSeed(long s) {
-        return new GenerationRequest(prompt, negativePrompt, steps, guidanceScale, width, height, batchSize, s, scheduler, karras, clipSkip, initImage, strength, promptStyle);
+        return new GenerationRequest(prompt, negativePrompt, steps, guidanceScale, width, height, batchSize, s, scheduler, karras, clipSkip, initImage, strength, promptStyle, mask);
     }
 
     public GenerationRequest withScheduler(String name, boolean useKarras) {
-        return new GenerationRequest(prompt, negativePrompt, steps, guidanceScale, width, height, batchSize, seed, name, useKarras, clipSkip, initImage, strength, promptStyle);
+        return new GenerationRequest(prompt, negativePrompt, steps, guidanceScale, width, height, batchSize, seed, name, useKarras, clipSkip, initImage, strength, promptStyle, mask);
     }
 
     public GenerationRequest withClipSkip(int k) {
-        return new GenerationRequest(prompt, negativePrompt, steps, guidanceScale, width, height, batchSize, seed, scheduler, karras, k, initImage, strength, promptStyle);
+        return new GenerationRequest(prompt, negativePrompt, steps, guidanceScale, width, height, batchSize, seed, scheduler, karras, k, initImage, strength, promptStyle, mask);
     }
 
     public GenerationRequest withStrength(double s) {
-        return new GenerationRequest(prompt, negativePrompt, steps, guidanceScale, width, height, batchSize, seed, scheduler, karras, clipSkip, initImage, s, promptStyle);
+        return new GenerationRequest(prompt, negativePrompt, steps, guidanceScale, width, height, batchSize, seed, scheduler, karras, clipSkip, initImage, s, promptStyle, mask);
     }
 
     public GenerationRequest withPromptStyle(PromptStyle style) {
-        return new GenerationRequest(prompt, negativePrompt, steps, guidanceScale, width, height, batchSize, seed, scheduler, karras, clipSkip, initImage, strength, style);
+        return new GenerationRequest(prompt, negativePrompt, steps, guidanceScale, width, height, batchSize, seed, scheduler, karras, clipSkip, initImage, strength, style, mask);
     }
 }

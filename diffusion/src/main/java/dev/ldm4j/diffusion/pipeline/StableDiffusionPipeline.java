@@ -5,6 +5,10 @@
 // latents, then for each timestep scale the input, run the U-Net on the [uncond, cond] batch, apply
 // classifier-free guidance (Ho & Salimans 2022; Guidance, with its rescale and interval from SamplingOptions)
 // and take a scheduler step; finally decode.
+// With a mask it runs as diffusers' StableDiffusionInpaintPipeline: an inpainting U-Net (9 input channels)
+// is given the mask and the masked image's latents beside the latents at every step; an ordinary U-Net
+// (4 channels) denoises the whole latent and the kept region is put back, noised to the next step's level,
+// after every step.
 // A U-Net with time_cond_proj_dim (LCM-distilled, Luo et al. 2023) runs as diffusers'
 // LatentConsistencyModelPipeline: no unconditional batch, one U-Net pass per step, the guidance scale
 // fed to the U-Net through GuidanceScaleEmbedding (w = guidance - 1), the LCM scheduler by default.
@@ -24,6 +28,7 @@ import dev.ldm4j.diffusion.tokenizer.ClipTokenizer;
 import dev.ldm4j.diffusion.unet.UNet2DConditionModel;
 import dev.ldm4j.diffusion.vae.AutoencoderKL;
 import dev.ldm4j.diffusion.vae.DiagonalGaussianDistribution;
+import dev.ldm4j.diffusion.vae.VaeTiling;
 import dev.ldm4j.nn.LayerNorm;
 import dev.ldm4j.nn.Params;
 import dev.ldm4j.tensor.Backend;
@@ -48,6 +53,7 @@ public final class StableDiffusionPipeline implements AutoCloseable {
     private ModelAddons.Applied addons;
     private boolean recordSteps;
     private String recordingStatus;
+    private boolean vaeTiling;
 
     /** A pipeline over a loaded model (which it closes on close()); backend is the one the model was loaded on. */
     public StableDiffusionPipeline(StableDiffusionModel model, Backend backend) {
@@ -123,6 +129,15 @@ public final class StableDiffusionPipeline implements AutoCloseable {
         this.recordSteps = on;
     }
 
+    /**
+     * With on, the VAE decodes (and encodes) in overlapping tiles blended linearly, as diffusers'
+     * enable_vae_tiling (VaeTiling): peak memory of one tile whatever the image size, at the cost of small
+     * differences from the whole-image decode. Latents no larger than one tile are decoded whole.
+     */
+    public void setVaeTiling(boolean on) {
+        this.vaeTiling = on;
+    }
+
     /** What step recording did in the last generate() (null when it was off). */
     public String recordingStatus() {
         return recordingStatus;
@@ -195,8 +210,8 @@ public final class StableDiffusionPipeline implements AutoCloseable {
 
     /**
      * The sampling loop. Noise is drawn from {@code noise} in diffusers' order: the starting latents
-     * (image-to-image: the VAE posterior sample, then the noise added at the start step), then
-     * whatever the scheduler draws at each step.
+     * (image-to-image: the VAE posterior sample, then the noise added at the start step; inpainting: see
+     * inpaintingStart), then whatever the scheduler draws at each step.
      */
     public GenerationResult generate(GenerationRequest request, Scheduler scheduler, NoiseSource noise, StepListener listener) {
         return generate(request, SamplingOptions.DEFAULT, scheduler, noise, listener);
@@ -212,6 +227,11 @@ public final class StableDiffusionPipeline implements AutoCloseable {
         int[] size = outputSize(request);                                                      // {W, H}, checked
         boolean embedded = spec.unet().hasGuidanceEmbedding();                                 // an LCM U-Net: guidance goes in as a condition
         checkSupported(request, options, embedded);
+        boolean inpaintingUNet = spec.unet().isInpainting();                                  // 9 input channels
+        if (inpaintingUNet && !request.isInpainting()) {
+            throw new UnsupportedRequestException(UnsupportedRequestException.Part.INPAINTING_INPUTS,
+                    "this is an inpainting U-Net (9 input channels): it repaints the masked part of an image and needs an image and a mask");
+        }
         boolean guided = !embedded && request.guidanceScale() > 1.0;
         float guidance = (float) request.guidanceScale();
 
@@ -236,11 +256,16 @@ public final class StableDiffusionPipeline implements AutoCloseable {
             options.schedule().applyTo(scheduler);
         }
         double[] timesteps = scheduler.timesteps();
-        int[] shape = {batch, spec.unet().inChannels(), size[1] / vae.config().downFactor(), size[0] / vae.config().downFactor()};
+        int[] shape = {batch, vae.config().latentChannels(), size[1] / vae.config().downFactor(), size[0] / vae.config().downFactor()};
         long t1 = System.nanoTime();
         int first;
         float[] latents;
-        if (request.isImageToImage()) {
+        InpaintingStart inpainting = null;
+        if (request.isInpainting()) {
+            first = imageToImageStartIndex(scheduler, steps, request.strength(), timesteps.length);
+            inpainting = inpaintingStart(request, shape, scheduler, first, noise, inpaintingUNet, guided);
+            latents = inpainting.latents();                                                    // [B, 4, h, w]
+        } else if (request.isImageToImage()) {
             first = imageToImageStartIndex(scheduler, steps, request.strength(), timesteps.length);
             latents = imageToImageLatents(request.initImage(), shape, scheduler, first, noise); // [B, 4, h, w]
         } else {
@@ -269,6 +294,10 @@ public final class StableDiffusionPipeline implements AutoCloseable {
                     if (guideStep) {
                         x = backend.concat(0, x, x);                                               // [2B, 4, h, w]
                     }
+                    if (inpaintingUNet) {
+                        Tensor condition = backend.toDevice(inpainting.unetCondition());           // [2B or B, 5, h, w]
+                        x = backend.concat(1, x, condition);                                       // [2B or B, 9, h, w]
+                    }
                     Tensor tProj = unet.timeProjection(new float[] {t}, x.dim(0));                 // [2B or B, C0]
                     Tensor out = unetStep.forward(i - first + 1, x, tProj, guided && !guideStep);  // [2B or B, 4, h, w]
                     float[] prediction = backend.toHost(out).data();
@@ -284,6 +313,9 @@ public final class StableDiffusionPipeline implements AutoCloseable {
                         listener.onPrediction(i - first + 1, total, sigma, predictedX0(modelInput, noisePred, sigma, predictionType(scheduler)));
                     }
                     latents = scheduler.step(noisePred, i, latents, shape, noise);                 // [B, 4, h, w]
+                    if (inpainting != null && !inpaintingUNet) {
+                        latents = keepUnmasked(latents, inpainting, scheduler, i, timesteps.length); // [B, 4, h, w]
+                    }
                     NonFiniteLatentsException.check(latents, i - first + 1, total, request.guidanceScale());
                 }
                 stepNanos[i - first] = System.nanoTime() - ts;
@@ -378,11 +410,34 @@ public final class StableDiffusionPipeline implements AutoCloseable {
     }
 
     /**
-     * The starting latents of image-to-image (diffusers' prepare_latents): encode the image, sample
-     * the posterior with one draw, scale by scaling_factor, repeat for the batch, then noise it to
-     * the start step's level with a second draw.
+     * The starting latents of image-to-image (diffusers' prepare_latents): the image's latents (one
+     * draw, imageLatents), noised to the start step's level with a second draw.
      */
     private float[] imageToImageLatents(RgbImage image, int[] shape, Scheduler scheduler, int first, NoiseSource noise) {
+        float[] init = imageLatents(toChw(image), image.height(), image.width(), shape[0], noise); // [B, 4, h, w]
+        return scheduler.addNoise(init, noise.randn(shape), first);
+    }
+
+    /**
+     * diffusers' _encode_vae_image: encode chw ([3, H, W] in [-1, 1]), sample the posterior with one draw,
+     * scale by scaling_factor and repeat for the batch: [B, 4, H/8, W/8].
+     */
+    private float[] imageLatents(float[] chw, int h, int w, int batch, NoiseSource noise) {
+        Tensor pixels = vaeBackend.toDevice(Tensor.of(chw, 1, 3, h, w));
+        DiagonalGaussianDistribution posterior = vaeTiling ? VaeTiling.encode(vae, pixels) : vae.encode(pixels); // [1, 4, h/8, w/8]
+        int[] one = posterior.mean().shape();
+        Tensor draw = vaeBackend.toDevice(Tensor.of(noise.randn(one), one));
+        float[] sample = vaeBackend.toHost(posterior.sample(vaeBackend, draw)).data();
+        float[] init = scale(sample, (float) vae.config().scalingFactor());
+        float[] out = new float[init.length * batch];
+        for (int b = 0; b < batch; b++) {
+            System.arraycopy(init, 0, out, b * init.length, init.length);                      // [B, 4, h/8, w/8]
+        }
+        return out;
+    }
+
+    /** An image's samples as [3, H, W] in [-1, 1]. */
+    private static float[] toChw(RgbImage image) {
         int h = image.height();
         int w = image.width();
         float[] chw = new float[3 * h * w];
@@ -393,16 +448,66 @@ public final class StableDiffusionPipeline implements AutoCloseable {
                 }
             }
         }
-        DiagonalGaussianDistribution posterior = vae.encode(vaeBackend.toDevice(Tensor.of(chw, 1, 3, h, w))); // [1, 4, h/8, w/8]
-        int[] one = posterior.mean().shape();
-        Tensor draw = vaeBackend.toDevice(Tensor.of(noise.randn(one), one));
-        float[] sample = vaeBackend.toHost(posterior.sample(vaeBackend, draw)).data();
-        float[] init = scale(sample, (float) vae.config().scalingFactor());
-        float[] batch = new float[init.length * shape[0]];
-        for (int b = 0; b < shape[0]; b++) {
-            System.arraycopy(init, 0, batch, b * init.length, init.length);                    // [B, 4, h/8, w/8]
+        return chw;
+    }
+
+    /**
+     * What an inpainting run starts from. latents [B, 4, h, w]; noise, the draw they were made with;
+     * imageLatents [B, 4, h, w], the image's (null when the run needs none); mask [h, w] at latent size;
+     * unetCondition [2B or B, 5, h, w], the mask and the masked image's latents for a 9-channel U-Net.
+     */
+    private record InpaintingStart(float[] latents, float[] noise, float[] imageLatents, float[] mask, Tensor unetCondition) {
+    }
+
+    /**
+     * diffusers' StableDiffusionInpaintPipeline, steps 6 and 7, with their draws in its order. prepare_latents:
+     * the image's latents are needed by a 4-channel U-Net (to put the kept region back) and below strength 1 (to
+     * start from), one draw; then the noise, one draw; the latents are that noise times init_noise_sigma at
+     * strength 1 (is_strength_max: pure noise, even for a 9-channel U-Net), else the image's latents noised to the
+     * start step. prepare_mask_latents: the mask at latent size, and the masked image (image * (mask < 0.5))
+     * encoded, one more draw, for every U-Net (a 4-channel one does not use it, but diffusers draws it).
+     */
+    private InpaintingStart inpaintingStart(GenerationRequest request, int[] shape, Scheduler scheduler, int first, NoiseSource noise,
+                                            boolean inpaintingUNet, boolean guided) {
+        RgbImage image = request.initImage();
+        int h = image.height();
+        int w = image.width();
+        int batch = shape[0];
+        float[] chw = toChw(image);                                                            // [3, H, W]
+        boolean strengthMax = request.strength() == 1.0;
+        float[] imageLatents = !inpaintingUNet || !strengthMax ? imageLatents(chw, h, w, batch, noise) : null; // [B, 4, h, w]
+        float[] drawn = noise.randn(shape);                                                    // [B, 4, h, w]
+        float[] latents = strengthMax ? scale(drawn, (float) scheduler.initNoiseSigma()) : scheduler.addNoise(imageLatents, drawn, first);
+        float[] mask = request.mask().latent(shape[2], shape[3]);                              // [h, w]
+        float[] masked = imageLatents(request.mask().maskImage(chw), h, w, batch, noise);      // [B, 4, h, w]
+        int rows = guided ? 2 * batch : batch;
+        int plane = shape[2] * shape[3];
+        int per = shape[1] * plane;
+        float[] condition = new float[rows * (1 + shape[1]) * plane];                          // [rows, 1 + 4, h, w]
+        for (int r = 0; r < rows; r++) {
+            int at = r * (1 + shape[1]) * plane;
+            System.arraycopy(mask, 0, condition, at, plane);
+            System.arraycopy(masked, (r % batch) * per, condition, at + plane, per);
         }
-        return scheduler.addNoise(batch, noise.randn(shape), first);
+        return new InpaintingStart(latents, drawn, imageLatents, mask,
+                Tensor.of(condition, rows, 1 + shape[1], shape[2], shape[3]));
+    }
+
+    /**
+     * The 4-channel inpainting step's end: latents = (1 - mask) * init_latents_proper + mask * latents, where
+     * init_latents_proper is the image's latents noised with the starting noise to the next timestep's level
+     * (not noised after the last step).
+     */
+    private static float[] keepUnmasked(float[] latents, InpaintingStart start, Scheduler scheduler, int i, int scheduleLength) {
+        float[] proper = i < scheduleLength - 1 ? scheduler.addNoise(start.imageLatents(), start.noise(), i + 1) : start.imageLatents();
+        float[] mask = start.mask();
+        int plane = mask.length;
+        float[] out = new float[latents.length];
+        for (int j = 0; j < out.length; j++) {
+            float m = mask[j % plane];
+            out[j] = (1 - m) * proper[j] + m * latents[j];
+        }
+        return out;
     }
 
     /**
@@ -432,7 +537,8 @@ public final class StableDiffusionPipeline implements AutoCloseable {
 
     private List<RgbImage> decode(float[] latents, int[] shape) {
         float[] unscaled = scale(latents, (float) (1.0 / vae.config().scalingFactor()));
-        Tensor decoded = vae.decode(vaeBackend.toDevice(Tensor.of(unscaled, shape)));           // [B, 3, H, W]
+        Tensor z = vaeBackend.toDevice(Tensor.of(unscaled, shape));
+        Tensor decoded = vaeTiling ? VaeTiling.decode(vae, z) : vae.decode(z);                 // [B, 3, H, W]
         float[] pixels = vaeBackend.toHost(decoded).data();
         int b = decoded.dim(0);
         int h = decoded.dim(2);

@@ -178,6 +178,14 @@ public record UNetConfig(
                 c.has("time_cond_proj_dim") ? c.integer("time_cond_proj_dim", 0) : null);
     }
 
+    /** in_channels of an inpainting U-Net: the noisy latents (4), the mask at latent size (1), the masked image's latents (4). */
+    public static final int INPAINTING_IN_CHANNELS = 9;
+
+    /** Whether this is an inpainting U-Net (StableDiffusionInpaintPipeline's 9-channel input). */
+    public boolean isInpainting() {
+        return inChannels == INPAINTING_IN_CHANNELS;
+    }
+
     /** Number of down (and up) blocks. */
     public int blocks() {
         return blockOutChannels.size();

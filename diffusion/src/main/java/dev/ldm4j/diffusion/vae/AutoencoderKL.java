@@ -35,22 +35,42 @@ public final class AutoencoderKL {
         return config;
     }
 
+    /** The backend the weights live on and the VAE computes with. */
+    public Backend backend() {
+        return backend;
+    }
+
     /** image [B, 3, H, W] in [-1, 1], H and W multiples of 8 -> posterior over [B, latent, H/8, W/8]. */
     public DiagonalGaussianDistribution encode(Tensor image) {
+        try (TensorScope scope = TensorScope.open()) {
+            DiagonalGaussianDistribution d = posterior(moments(image));                 // the moments are freed here
+            scope.keep(d.mean());
+            scope.keep(d.logvar());
+            return d;
+        }
+    }
+
+    /** The encoder and quant_conv: image [B, 3, H, W] in [-1, 1] -> moments [B, 2 latent, H/8, W/8] (mean, then logvar unclamped). */
+    public Tensor moments(Tensor image) {
         int m = config.downFactor();
         if (image.rank() != 4 || image.dim(1) != config.inChannels() || image.dim(2) % m != 0 || image.dim(3) % m != 0
                 || image.dim(2) == 0 || image.dim(3) == 0) {
             throw new IllegalArgumentException("vae: image must be [B, " + config.inChannels() + ", H, W] with H and W positive multiples of "
                     + m + ", got " + Arrays.toString(image.shape()));
         }
-        int latent = config.latentChannels();
         try (TensorScope scope = TensorScope.open()) {
             Tensor moments = encoder.forward(image);                                    // [B, 2 latent, h, w]
-            if (quantConv != null) {
-                Tensor q = quantConv.forward(moments);                                  // [B, 2 latent, h, w]
-                scope.release(moments);
-                moments = q;
+            if (quantConv == null) {
+                return scope.keep(moments);
             }
+            return scope.keep(quantConv.forward(moments));                              // [B, 2 latent, h, w]
+        }
+    }
+
+    /** diffusers' DiagonalGaussianDistribution(moments): the first half of the channels the mean, the second the logvar clamped to [-30, 20]. */
+    public DiagonalGaussianDistribution posterior(Tensor moments) {
+        int latent = config.latentChannels();
+        try (TensorScope scope = TensorScope.open()) {
             Tensor mean = scope.keep(backend.contiguous(moments.slice(1, 0, latent)));  // [B, latent, h, w]
             Tensor logvar = scope.keep(backend.clamp(moments.slice(1, latent, 2 * latent), -30f, 20f)); // [B, latent, h, w]
             return new DiagonalGaussianDistribution(mean, logvar);

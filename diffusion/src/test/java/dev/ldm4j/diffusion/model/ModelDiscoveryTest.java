@@ -175,6 +175,23 @@ class ModelDiscoveryTest {
         assertTrue(e.getMessage().contains("cross_attention") || e.getMessage().contains("use_linear_projection"), e.getMessage());
     }
 
+    /**
+     * A full-size inpainting single file (the published widths, conv_in of 9 channels): SD 1.x as SD 1.5; SD 2.x as
+     * stable-diffusion-2-inpainting, a 512-pixel epsilon model (not the v-prediction 768 default of SD 2.x files).
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"sd15", "sd21"})
+    void fullSizeInpaintingSingleFileIsRecognised(String model) {
+        Map<String, Object> header = new LinkedHashMap<>(Json.parseObject(conf.resolve(model + "-original-fp16.header.json")));
+        String convIn = "model.diffusion_model.input_blocks.0.0.weight";
+        header.put(convIn, List.of("float16", List.of(320L, 9L, 3L, 3L)));
+        HeaderSource original = HeaderSource.withZeroStandIns(model + "-inpainting", header);
+        var spec = ModelDiscovery.fromOriginal(Path.of(model + "-inpainting.safetensors"), original, null, null);
+        assertEquals(9, spec.unet().inChannels());
+        assertEquals("epsilon", spec.predictionType());
+        assertEquals(64, spec.unet().sampleSize());
+    }
+
     /** Standard values for full-size checkpoints: inferred configs equal the diffusers folder's configs of the same model. */
     @SuppressWarnings("unchecked")
     @ParameterizedTest
@@ -255,7 +272,7 @@ class ModelDiscoveryTest {
     }
 
     @Test
-    void sdxlAndInpaintingAreNamedAsUnsupported(@TempDir Path dir) {
+    void sdxlAndOtherInputWidthsAreNamedAsUnsupported(@TempDir Path dir) {
         Path xl = dir.resolve("xl.safetensors");
         Map<String, Tensor> t = new LinkedHashMap<>();
         t.put("model.diffusion_model.input_blocks.0.0.weight", Tensor.zeros(8, 4, 3, 3));
@@ -265,10 +282,21 @@ class ModelDiscoveryTest {
         ModelException e = assertThrows(ModelException.class, () -> ModelDiscovery.discover(xl, null, null));
         assertTrue(e.getMessage().contains("SDXL"), e.getMessage());
 
-        Path inpaint = dir.resolve("inpaint.safetensors");
-        SafetensorsWriter.write(inpaint, Map.of("model.diffusion_model.input_blocks.0.0.weight", Tensor.zeros(8, 9, 3, 3)));
-        e = assertThrows(ModelException.class, () -> ModelDiscovery.discover(inpaint, null, null));
-        assertTrue(e.getMessage().contains("inpainting"), e.getMessage());
+        Path depth = dir.resolve("depth.safetensors");
+        SafetensorsWriter.write(depth, Map.of("model.diffusion_model.input_blocks.0.0.weight", Tensor.zeros(8, 5, 3, 3)));
+        e = assertThrows(ModelException.class, () -> ModelDiscovery.discover(depth, null, null));
+        assertTrue(e.getMessage().contains("5 input channels") && e.getMessage().contains("inpainting (9)"), e.getMessage());
+    }
+
+    @Test
+    void inpaintingFolderIsReadWithItsNineChannelUNet() {
+        Path inpaint = SharedFixtures.conformance().resolve("sd1-inpaint-tiny");
+        Assumptions.assumeTrue(Files.isDirectory(inpaint), "sd1-inpaint-tiny not present");
+        try (StableDiffusionModelSpec spec = ModelDiscovery.discover(inpaint, null, null)) {
+            assertEquals(9, spec.unet().inChannels());
+            assertTrue(spec.unet().isInpainting());
+            assertEquals(ModelLayout.DIFFUSERS_FOLDER, spec.layout());
+        }
     }
 
     @Test

@@ -8,29 +8,21 @@
 // numbers are checked on the tiny models in UNet2DConditionModelTest.
 package dev.ldm4j.diffusion.unet;
 
+import dev.ldm4j.diffusion.RandomF16Weights;
 import dev.ldm4j.nn.Params;
 import dev.ldm4j.tensor.Backend;
 import dev.ldm4j.tensor.Backends;
 import dev.ldm4j.tensor.ReleaseCheckingBackend;
-import dev.ldm4j.tensor.DType;
-import dev.ldm4j.tensor.SegmentStorage;
 import dev.ldm4j.tensor.SharedFixtures;
 import dev.ldm4j.tensor.Tensor;
 import dev.ldm4j.weights.Json;
-import dev.ldm4j.weights.TensorInfo;
-import dev.ldm4j.weights.WeightSource;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.condition.EnabledIfSystemProperty;
 
 import java.lang.foreign.Arena;
-import java.lang.foreign.MemorySegment;
-import java.lang.foreign.ValueLayout;
 import java.lang.management.ManagementFactory;
 import java.lang.management.MemoryPoolMXBean;
 import java.lang.management.MemoryType;
-import java.nio.ByteOrder;
-import java.util.LinkedHashMap;
-import java.util.List;
 import java.util.Map;
 import java.util.Set;
 
@@ -41,8 +33,6 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 @EnabledIfSystemProperty(named = "ldm4j.heavy", matches = "true")
 class UNetFullSizeSmokeTest {
-    private static final ValueLayout.OfShort F16_LE = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
-
     @Test
     @SuppressWarnings("unchecked")
     void sd15GuidedStepAt512RunsWithinTheTestHeap() {
@@ -52,7 +42,7 @@ class UNetFullSizeSmokeTest {
         try (Arena arena = Arena.ofShared();
              Backend cpu = Backends.create("cpu")) {
             ReleaseCheckingBackend backend = new ReleaseCheckingBackend(cpu);
-            RandomF16Source weights = new RandomF16Source(unetHeader, arena);
+            RandomF16Weights weights = new RandomF16Weights(unetHeader, arena, "random SD 1.5 U-Net");
             long t0 = System.nanoTime();
             Params p = Params.root(weights, backend);
             UNet2DConditionModel unet = new UNet2DConditionModel(p, UNetConfig.sd15());
@@ -75,7 +65,7 @@ class UNetFullSizeSmokeTest {
             System.out.printf("SD 1.5 U-Net, random F16 weights (%.2f GB off-heap): build %.1f s, one guided 512x512 step "
                             + "(batch 2, 64x64 latents) %.1f s on %s, peak heap during the step %.0f MB of %d MB max; "
                             + "op results live at once at most %.0f MB of %.0f MB made%n",
-                    weights.bytes / 1e9, (t1 - t0) / 1e9, (t3 - t2) / 1e9, backend.name(), peakHeap() / 1e6,
+                    weights.bytes() / 1e9, (t1 - t0) / 1e9, (t3 - t2) / 1e9, backend.name(), peakHeap() / 1e6,
                     Runtime.getRuntime().maxMemory() >> 20, (backend.peakBytes() - live) / 1e6, backend.madeBytes() / 1e6);
         }
     }
@@ -107,64 +97,5 @@ class UNetFullSizeSmokeTest {
             }
         }
         return sum;
-    }
-
-    /**
-     * The header's names and shapes as F16 tensors in off-heap memory, filled on first use with uniform
-     * values in +-1/sqrt(fan_in) (1-D tensors: norm weights 1, biases 0), like a memory-mapped file.
-     */
-    private static final class RandomF16Source implements WeightSource {
-        private final Map<String, int[]> shapes = new LinkedHashMap<>();
-        private final Arena arena;
-        long bytes;
-
-        RandomF16Source(Map<String, Object> header, Arena arena) {
-            this.arena = arena;
-            for (var e : header.entrySet()) {
-                List<Object> shape = (List<Object>) ((List<Object>) e.getValue()).get(1);
-                shapes.put(e.getKey(), shape.stream().mapToInt(o -> ((Number) o).intValue()).toArray());
-            }
-        }
-
-        @Override
-        public Set<String> names() {
-            return shapes.keySet();
-        }
-
-        @Override
-        public TensorInfo info(String name) {
-            int[] s = shapes.get(name);
-            return s == null ? null : new TensorInfo(name, DType.F16, s);
-        }
-
-        @Override
-        public Tensor tensor(String name) {
-            int[] shape = shapes.get(name);
-            long n = Tensor.numel(shape);
-            MemorySegment seg = arena.allocate(n * 2, 64);
-            bytes += n * 2;
-            if (shape.length == 1) {
-                short v = Float.floatToFloat16(name.endsWith("bias") ? 0f : 1f);
-                for (long i = 0; i < n; i++) {
-                    seg.set(F16_LE, i * 2, v);
-                }
-            } else {
-                float bound = (float) (1 / Math.sqrt((double) n / shape[0]));
-                long s = name.hashCode() * 0x9E3779B97F4A7C15L + 1;
-                for (long i = 0; i < n; i++) {
-                    s ^= s << 13;
-                    s ^= s >>> 7;
-                    s ^= s << 17;
-                    float u = ((s >>> 40) / (float) (1 << 24)) * 2 - 1;
-                    seg.set(F16_LE, i * 2, Float.floatToFloat16(u * bound));
-                }
-            }
-            return Tensor.of(new SegmentStorage(seg, DType.F16), shape);
-        }
-
-        @Override
-        public String origin() {
-            return "random SD 1.5 U-Net";
-        }
     }
 }
