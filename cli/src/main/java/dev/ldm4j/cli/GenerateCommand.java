@@ -246,7 +246,8 @@ public final class GenerateCommand implements Callable<Integer> {
                     backend.name(), seconds(System.nanoTime() - loadStart), s);
             int[] size = pipe.outputSize(request);                    // {W, H}: the pipeline decides and checks it
             if (backend.device() == dev.ldm4j.tensor.Device.CPU && !vaeTiling) {
-                vaeTiling = decodeNeedsTiles(pipe, size[0], size[1], err);
+                Runtime rt = Runtime.getRuntime();
+                vaeTiling = decodeNeedsTiles(pipe.spec().vae(), size[0], size[1], rt.maxMemory() - (rt.totalMemory() - rt.freeMemory()), err);
             }
             pipe.setVaeTiling(vaeTiling);
             if (scheduler == null) {
@@ -501,14 +502,11 @@ public final class GenerateCommand implements Callable<Integer> {
      * blockOutChannels[0] channels at full image size alive: estimate 7 such maps plus 0.5 GB (calibrated on SD 1.5 at
      * 512x512, which fits in 1.5 GB, and SD 2.1 at 768x768, which fails in 1.5 GB and fits in 3 GB), against the heap
      * not in use now. Tiled, the maps are a tile's (VaeTiling.sampleTile), plus the whole image three times (the
-     * decoded samples, the image, the PNG's bytes).
+     * decoded samples, the image, the PNG's bytes). {@code have}: the free heap in bytes.
      */
-    private static boolean decodeNeedsTiles(StableDiffusionPipeline pipe, int w, int h, PrintWriter err) {
-        VaeConfig vae = pipe.spec().vae();
+    static boolean decodeNeedsTiles(VaeConfig vae, int w, int h, long have, PrintWriter err) {
         long channels = vae.blockOutChannels().get(0);
         long need = 7 * 4 * channels * w * h + (512L << 20);
-        Runtime rt = Runtime.getRuntime();
-        long have = rt.maxMemory() - (rt.totalMemory() - rt.freeMemory());
         if (need <= have) {
             return false;
         }
