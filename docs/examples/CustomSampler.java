@@ -1,7 +1,9 @@
 // "Use from Java", example 2: a sampler of one's own against the model's denoiser D(x; sigma). It is Euler's method on
 // the probability-flow ODE dx/dsigma = (x - D(x; sigma)) / sigma (Karras et al. 2022, Algorithm 2 without churn), with
 // classifier-free guidance done by hand, D = D_uncond + g (D_cond - D_uncond) (Ho & Salimans 2022). The built-in
-// sampler of the same algorithm is the "euler" scheduler; main (and JavaApiExamplesTest) checks that the two agree.
+// sampler of the same algorithm is the "euler" scheduler; main (and JavaApiExamplesTest) checks that the two agree on
+// the shapes model. (With "leading" timesteps, as SD 1.5's config has, diffusers starts from sqrt(sigma^2 + 1) times the
+// noise instead of sigma times it: the same run up to that first scale.)
 // DiffusionModel.score gives s(x, sigma) = (D - x) / sigma^2 instead, for samplers written in terms of the score
 // (docs/SDE.md); a guided Conditioning (model.condition(request)) makes denoise and score apply the guidance themselves.
 //   java --add-modules jdk.incubator.vector -cp "$(ls cli/target/lib/*.jar | paste -sd:)" docs/examples/CustomSampler.java

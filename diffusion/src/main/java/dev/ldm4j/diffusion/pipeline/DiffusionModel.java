@@ -244,7 +244,9 @@ public final class DiffusionModel implements AutoCloseable {
 
     /**
      * Standard normal latents of latentShape(request), the first draw of a torch.Generator("cpu") seeded with the
-     * request's seed: the noise generate starts a text-to-image run from (before scaling by the first sigma).
+     * request's seed: the noise generate starts a text-to-image run from. generate scales it by the scheduler's
+     * initNoiseSigma(): the first sigma for "trailing" or "linspace" timestep spacing, sqrt(sigma^2 + 1) for "leading"
+     * (diffusers' convention; SD 1.5's scheduler config is "leading").
      */
     public float[] noise(GenerationRequest request) {
         return new TorchGenerator(request.seed()).randn(latentShape(request));
