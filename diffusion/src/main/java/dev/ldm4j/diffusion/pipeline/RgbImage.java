@@ -18,6 +18,19 @@ public record RgbImage(int width, int height, float[] data) {
     }
 
     /**
+     * One int per pixel, 0xRRGGBB of toRgb8()'s bytes, row-major: the layout of java.awt.image.BufferedImage.TYPE_INT_RGB,
+     * so {@code img.setRGB(0, 0, width, height, toPackedRgb(), 0, width)} fills one (and ImageIO writes it as a PNG).
+     */
+    public int[] toPackedRgb() {
+        byte[] rgb = toRgb8();
+        int[] out = new int[width * height];
+        for (int i = 0; i < out.length; i++) {
+            out[i] = (rgb[3 * i] & 0xff) << 16 | (rgb[3 * i + 1] & 0xff) << 8 | (rgb[3 * i + 2] & 0xff);
+        }
+        return out;
+    }
+
+    /**
      * 8-bit RGB, [H, W, 3] row-major, as diffusers converts to PIL: round(clamp(x, 0, 1) * 255),
      * rounding half to even as numpy does.
      */

@@ -155,6 +155,16 @@ public final class StableDiffusionPipeline implements AutoCloseable {
         return tokenizer;
     }
 
+    /** The backend the models run on (DiffusionModel's U-Net calls use it). */
+    Backend backend() {
+        return backend;
+    }
+
+    /** Step 1's text encoding, for DiffusionModel.condition. */
+    PromptEncoder promptEncoder() {
+        return promptEncoder;
+    }
+
     /** The scheduler a request asks for (its scheduler name and karras), without options: scheduler(name, karras, Map.of()). */
     public Scheduler scheduler(String name, boolean karras) {
         return scheduler(name, karras, Map.of());
@@ -535,7 +545,8 @@ public final class StableDiffusionPipeline implements AutoCloseable {
         return scheduler.config().has("prediction_type") ? scheduler.config().getString("prediction_type") : "epsilon";
     }
 
-    private List<RgbImage> decode(float[] latents, int[] shape) {
+    /** Step 4: latents [B, 4, h, w] (scaled) to B images in [0, 1]; also DiffusionModel.decode. */
+    List<RgbImage> decode(float[] latents, int[] shape) {
         float[] unscaled = scale(latents, (float) (1.0 / vae.config().scalingFactor()));
         Tensor z = vaeBackend.toDevice(Tensor.of(unscaled, shape));
         Tensor decoded = vaeTiling ? VaeTiling.decode(vae, z) : vae.decode(z);                 // [B, 3, H, W]
