@@ -397,12 +397,12 @@ public final class StableDiffusionPipeline implements AutoCloseable {
 
     /**
      * Where image-to-image starts (diffusers' get_timesteps): it runs int(steps * strength) of the
-     * steps, skipping the first ones; second-order schedulers list each step order() times.
+     * steps, skipping the first ones; second-order schedulers list each step order() times (Scheduler.entryOfStep).
      */
     private static int imageToImageStartIndex(Scheduler scheduler, int steps, double strength, int scheduleLength) {
         int initTimestep = Math.min((int) (steps * strength), steps);
         int tStart = Math.max(steps - initTimestep, 0);
-        int first = tStart * scheduler.order();
+        int first = scheduler.entryOfStep(tStart);
         if (first >= scheduleLength) {
             throw new NoDenoisingStepException(strength, steps);
         }
