@@ -5,9 +5,9 @@
 // and the ODE is solved again from t_max down to t_min in N steps (Karras et al. 2022's rho = 7 grid, as the paper's
 // EDM runs); then the base schedule continues. The added noise contracts the error accumulated above t_min, and the
 // ODE steps add little of their own (the paper, Sec. 4). t_min is moved to the base schedule's nearest noise level,
-// as the paper's code does, so the restart passes end where the base run resumes. The paper's Stable Diffusion
-// setting (guidance 5 and 8): [t_min, t_max] = [0.1, 2], K = 2, N_Restart = 10 grid points, i.e. 9 steps: SD.
-// Each restart pass is one more scheduler of the base's class and config, given the pass's noise levels; the
+// as the paper's code does, so the restart passes end where the base run resumes. Settings.SD is the paper's Stable
+// Diffusion setting (for guidance 5 and 8): [t_min, t_max] = [0.1, 2], K = 2, N_Restart = 10 grid points (9 steps).
+// Each restart pass is run by one more scheduler of the base's class and config, given the pass's noise levels; the
 // restart entries are listed in timesteps() between the base's, so the pipeline's loop runs them as any others.
 package dev.ldm4j.diffusion.schedulers;
 

@@ -75,6 +75,20 @@ class RestartSchedulerTest {
     }
 
     @Test
+    void itRestartsAroundKarrasSigmasAndHandGivenSigmasToo() {
+        Scheduler karras = Schedulers.create("heun", new LinkedHashMap<>(SchedulersTest.sd15Config()), true);
+        RestartScheduler s = new RestartScheduler(karras, RestartScheduler.Settings.SD);
+        s.setTimesteps(10);
+        assertEquals(2 * 10 - 1 + 2 * 2 * 9, s.timesteps().length);
+        RestartScheduler custom = new RestartScheduler(create("euler"), new RestartScheduler.Settings(1, 5, 1, 3));
+        custom.setCustomSigmas(CustomSchedule.alignYourStepsSigmas().values());
+        assertEquals(10 + 3, custom.timesteps().length);
+        assertEquals(0.963, custom.restartFrom(), 1e-6, "the AYS level nearest 1");
+        assertEquals(1.396, custom.sigmaAt(5), 1e-3);                                        // the step that lands on 0.963
+        assertEquals(5, custom.sigmaAt(6), 1e-2);                                            // then the pass from t_max
+    }
+
+    @Test
     void eachRestartAddsForwardNoiseFromTMinToTMaxDrawnFromTheRunsGenerator() {
         // A model whose denoised estimate is the sample itself (eps = 0) leaves the ODE steps still: what changes the
         // sample is the restarts alone, x += sqrt(t_max^2 - t_min^2) z per restart, z the generator's next draws.
