@@ -720,7 +720,7 @@ public final class GenerateCommand implements Callable<Integer> {
         return nanos / 1e9;
     }
 
-    /** One stderr line per step: step time, mean so far, and the estimated time left. */
+    /** One stderr line per step: step time, mean so far (of this pass), and the estimated time left. */
     private static final class Progress implements dev.ldm4j.diffusion.pipeline.StepListener {
         private final PrintWriter err;
         private long total;
@@ -731,7 +731,7 @@ public final class GenerateCommand implements Callable<Integer> {
 
         @Override
         public void onStep(int step, int steps, double timestep, float[] latents, long nanos) {
-            total += nanos;
+            total = step == 1 ? nanos : total + nanos;                // a new pass (the hires fix's second) starts its own mean
             double mean = total / 1e9 / step;
             err.printf(Locale.ROOT, "step %d/%d  t=%.0f  %.2f s  (mean %.2f s/step, ETA %.0f s)%n",
                     step, steps, timestep, nanos / 1e9, mean, mean * (steps - step));
