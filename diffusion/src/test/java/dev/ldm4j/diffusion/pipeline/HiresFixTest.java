@@ -1,7 +1,7 @@
 // The hires fix on the tiny SD 1.x model: the same seed gives the same image, at the scaled size; the second pass
 // starts at image-to-image's noise level for its strength and runs int(steps * strength) steps; in pixels it is the
-// first pass followed by image-to-image of its upscaled image, bit for bit; restart sampling runs in both passes; bad
-// requests are refused.
+// first pass followed by image-to-image of its upscaled image, bit for bit; a batch is upscaled image by image; restart
+// sampling runs in both passes; bad requests are refused.
 package dev.ldm4j.diffusion.pipeline;
 
 import dev.ldm4j.diffusion.random.TorchGenerator;
@@ -115,6 +115,17 @@ class HiresFixTest {
         GenerationResult high = pipe.generate(img2img, SamplingOptions.DEFAULT, pipe.scheduler("ddim", false), noise, StepListener.NONE);
         assertArrayEquals(high.latents(), fixed.latents());
         assertArrayEquals(high.images().get(0).data(), fixed.images().get(0).data());
+    }
+
+    @Test
+    void aBatchIsUpscaledImageByImage() {
+        for (HiresFix.Upscale mode : new HiresFix.Upscale[] {HiresFix.Upscale.LATENT_NEAREST, HiresFix.Upscale.PIXEL}) {
+            GenerationResult r = hires(request().withBatchSize(2).withSteps(2), new HiresFix(2, 0.5, 0, mode), pipe.scheduler("euler", false),
+                    StepListener.NONE);
+            assertEquals(2, r.images().size(), mode.label());
+            assertEquals(2 * 4 * 12 * 16, r.latents().length, mode.label());
+            assertFalse(java.util.Arrays.equals(r.images().get(0).data(), r.images().get(1).data()), mode.label() + ": two different images");
+        }
     }
 
     @Test
