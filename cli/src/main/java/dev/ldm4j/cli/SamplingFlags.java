@@ -1,7 +1,7 @@
 // generate's sampling switches (issue 17), a picocli mixin: guidance rescale, guidance in a sigma interval,
-// hand-given timesteps or sigmas (with the Align Your Steps preset), dynamic thresholding, and restart sampling. Each value is
-// checked before the model loads; each switch is written into the PNG's parameters under its own key and read
-// back by --from-png. --dynamic-threshold becomes the scheduler options diffusers' scripts set
+// hand-given timesteps or sigmas (with the Align Your Steps preset), dynamic thresholding, and restart sampling.
+// Each value is checked before the model loads; each switch is written into the PNG's parameters under its own key
+// and read back by --from-png. --dynamic-threshold becomes the scheduler options diffusers' scripts set
 // (thresholding, dynamic_thresholding_ratio, sample_max_value), so it is recorded as those.
 package dev.ldm4j.cli;
 
@@ -262,7 +262,7 @@ final class SamplingFlags {
         return new GuidanceInterval(lo, hi);
     }
 
-    /** TMIN,TMAX,K[,N] as restart settings (N: 9, the paper's SD setting), or one line saying what is wrong. */
+    /** TMIN,TMAX,K[,N] as restart settings (N by default the paper's SD setting's, 9), or one line saying what is wrong. */
     private static RestartScheduler.Settings restartSettings(String text) {
         String[] parts = text.split(",", -1);
         if (parts.length < 3 || parts.length > 4) {
@@ -274,7 +274,7 @@ final class SamplingFlags {
             throw new Main.UserError("--restart needs 0 < TMIN < TMAX, got '" + text + "'");
         }
         int k = count("--restart: K", text, parts[2], 0);
-        int n = parts.length == 4 ? count("--restart: N", text, parts[3], 1) : 9;
+        int n = parts.length == 4 ? count("--restart: N", text, parts[3], 1) : RestartScheduler.Settings.SD.steps();
         return new RestartScheduler.Settings(tMin, tMax, k, n);
     }
 

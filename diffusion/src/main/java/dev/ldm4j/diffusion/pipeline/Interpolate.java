@@ -95,8 +95,7 @@ public final class Interpolate {
     /** The weights of the samples at offsets -1, 0, 1, 2 from floor(src), t = src - floor(src) (PyTorch's get_cubic_upsample_coefficients). */
     private static float[] cubicWeights(float t) {
         float a = -0.75f;
-        return new float[] {
-                outer(t + 1, a), inner(t, a), inner(1 - t, a), outer(2 - t, a)};
+        return new float[] {outer(t + 1, a), inner(t, a), inner(1 - t, a), outer(2 - t, a)};
     }
 
     /** Keys' kernel for |s| <= 1: ((a + 2)|s| - (a + 3))|s|^2 + 1. */
