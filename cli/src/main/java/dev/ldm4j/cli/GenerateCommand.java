@@ -8,6 +8,7 @@ import dev.ldm4j.diffusion.model.ModelAddons;
 import dev.ldm4j.diffusion.model.ModelDiscovery;
 import dev.ldm4j.diffusion.pipeline.GenerationRequest;
 import dev.ldm4j.diffusion.pipeline.GenerationResult;
+import dev.ldm4j.diffusion.pipeline.HiresFix;
 import dev.ldm4j.diffusion.pipeline.InpaintMask;
 import dev.ldm4j.diffusion.pipeline.PromptBlend;
 import dev.ldm4j.diffusion.pipeline.RgbImage;
@@ -182,6 +183,9 @@ public final class GenerateCommand implements Callable<Integer> {
     SamplingFlags sampling = new SamplingFlags();
 
     @Mixin
+    HiresFlags hiresFlags = new HiresFlags();
+
+    @Mixin
     PromptBlendFlags blending = new PromptBlendFlags();
 
     @Mixin
@@ -223,7 +227,11 @@ public final class GenerateCommand implements Callable<Integer> {
         sampling.check(given("--steps"), latentConsistency);
         PromptBlend blend = blending.check(batch, saveLatents != null);
         tracing.check(overwrite, blending.interpolating());
+        hiresFlags.check(image != null, latentConsistency, sampling.options().schedule() != null, tracing.trace != null,
+                blending.interpolating());
+        HiresFix hires = hiresFlags.hires();
         steps = sampling.steps(steps);
+        sampling.checkRestart(scheduler, churns(), hires == null || hires.steps() == 0 ? steps : Math.min(steps, hires.steps()));
         Map<String, String> withThreshold = new LinkedHashMap<>(sampling.thresholdOptions());
         withThreshold.putAll(schedulerOptions);
         schedulerOptions = withThreshold;
@@ -244,7 +252,8 @@ public final class GenerateCommand implements Callable<Integer> {
             AddonOptions.report(pipe.addons(), err);
             err.printf(Locale.ROOT, "ldm4j: loaded %s (%s, %s) on %s in %.1f s; seed %d%n", model, pipe.spec().family(), pipe.spec().layout(),
                     backend.name(), seconds(System.nanoTime() - loadStart), s);
-            int[] size = pipe.outputSize(request);                    // {W, H}: the pipeline decides and checks it
+            int[] firstSize = pipe.outputSize(request);               // {W, H}: the pipeline decides and checks it
+            int[] size = pipe.outputSize(request, hires);             // the image's: the hires fix's second pass, or the same
             if (backend.device() == dev.ldm4j.tensor.Device.CPU && !vaeTiling) {
                 Runtime rt = Runtime.getRuntime();
                 vaeTiling = decodeNeedsTiles(pipe.spec().vae(), size[0], size[1], rt.maxMemory() - (rt.totalMemory() - rt.freeMemory()), err);
@@ -263,17 +272,25 @@ public final class GenerateCommand implements Callable<Integer> {
                 err.println("ldm4j: warning: " + fromPng + " was made with a model of hash " + pngModelHash + "; " + model
                         + " has hash " + modelHash + ", so the image will differ");
             }
-            Scheduler chosen = scheduler(pipe);
-            sampling.checkScheduler(chosen);
+            Scheduler own = scheduler(pipe);
+            sampling.checkScheduler(own);
+            Scheduler chosen = sampling.withRestart(own);            // --restart: restart sampling around it
+            if (hires != null) {
+                err.printf(Locale.ROOT, "ldm4j: hires fix: %dx%d, then %dx%d (%s upscale, strength %s)%n", firstSize[0], firstSize[1],
+                        size[0], size[1], hires.upscale().label(), hires.strength());
+            }
             GenerationResult result = blending.interpolating()
                     ? blending.interpolate(b -> pipe.generate(request, sampling.options().withPromptBlend(b), chosen, noise(s), new Progress(err)))
+                    : hires != null
+                    ? pipe.generateHires(request, hires, sampling.options().withPromptBlend(blend), chosen, noise(s), new Progress(err))
                     : pipe.generate(request, sampling.options().withPromptBlend(blend), chosen, noise(s), tracing.listener(new Progress(err), batch));
             tracing.write(result.latents(), pipe.spec().unet().inChannels(), result.images().get(0), chosen, overwrite, err);
             for (int i = 0; i < outputs.size(); i++) {
                 int index = keepOnly >= 0 ? keepOnly : i;
+                Map<String, String> more = new LinkedHashMap<>(hiresFlags.infotextFields());
+                more.putAll(blending.infotextFields());
                 Map<String, String> text = Map.of(GenerationSettings.KEY,
-                        sampling.addTo(settings(pipe, style, s, size, init != null, index, modelHash).toInfotext(version()),
-                                blending.infotextFields()).format());
+                        sampling.addTo(settings(pipe, style, s, firstSize, init != null, index, modelHash).toInfotext(version()), more).format());
                 PngFiles.write(result.images().get(index), outputs.get(i), overwrite, text);
                 err.println("ldm4j: wrote " + outputs.get(i));
             }
@@ -325,7 +342,8 @@ public final class GenerateCommand implements Callable<Integer> {
         Infotext parsed = Infotext.parse(text);
         GenerationSettings s = GenerationSettings.fromInfotext(parsed, fromPng.toString());
         List<String> ignored = s.ignored().stream()
-                .filter(k -> !SamplingFlags.INFOTEXT_KEYS.contains(k) && !PromptBlendFlags.INFOTEXT_KEYS.contains(k)).toList();
+                .filter(k -> !SamplingFlags.INFOTEXT_KEYS.contains(k) && !PromptBlendFlags.INFOTEXT_KEYS.contains(k)
+                        && !(HiresFlags.INFOTEXT_KEYS.contains(k) && parsed.fields().containsKey("Hires upscale"))).toList();
         if (!ignored.isEmpty()) {
             err.println("ldm4j: warning: " + fromPng + ": ignored, ldm4j has no such setting: " + String.join(", ", ignored));
         }
@@ -338,6 +356,7 @@ public final class GenerateCommand implements Callable<Integer> {
                     + " pass the files with --embedding FILE[:TOKEN]");
         }
         sampling.readFrom(parsed.fields(), this::given);
+        hiresFlags.readFrom(parsed.fields(), this::given, fromPng.toString());
         blending.readFrom(parsed.fields(), this::given);
         if (!given("--prompt")) {
             prompt = s.prompt();
@@ -461,6 +480,16 @@ public final class GenerateCommand implements Callable<Integer> {
         GenerationDefaults.SchedulerChoice chosen = GenerationDefaults.scheduler(d, scheduler, karras);
         scheduler = chosen.name();
         karras = chosen.karras();
+    }
+
+    /** Whether --scheduler-option s_churn asks for Euler's churn (a value other than 0). */
+    private boolean churns() {
+        String v = schedulerOptions.get("s_churn");
+        try {
+            return v != null && Double.parseDouble(v.strip()) != 0;
+        } catch (NumberFormatException notANumber) {
+            return false;                                             // refused by the scheduler as not a number
+        }
     }
 
     /** Whether the command line named this option (an int option's 0 may otherwise be its default). */
@@ -689,7 +718,7 @@ public final class GenerateCommand implements Callable<Integer> {
         return nanos / 1e9;
     }
 
-    /** One stderr line per step: step time, mean so far, and the estimated time left. */
+    /** One stderr line per step: step time, mean so far (of this pass), and the estimated time left. */
     private static final class Progress implements dev.ldm4j.diffusion.pipeline.StepListener {
         private final PrintWriter err;
         private long total;
@@ -700,7 +729,7 @@ public final class GenerateCommand implements Callable<Integer> {
 
         @Override
         public void onStep(int step, int steps, double timestep, float[] latents, long nanos) {
-            total += nanos;
+            total = step == 1 ? nanos : total + nanos;                // a new pass (the hires fix's second) starts its own mean
             double mean = total / 1e9 / step;
             err.printf(Locale.ROOT, "step %d/%d  t=%.0f  %.2f s  (mean %.2f s/step, ETA %.0f s)%n",
                     step, steps, timestep, nanos / 1e9, mean, mean * (steps - step));

@@ -1,7 +1,7 @@
 // generate's sampling switches (issue 17), a picocli mixin: guidance rescale, guidance in a sigma interval,
-// hand-given timesteps or sigmas (with the Align Your Steps preset), and dynamic thresholding. Each value is
-// checked before the model loads; each switch is written into the PNG's parameters under its own key and read
-// back by --from-png. --dynamic-threshold becomes the scheduler options diffusers' scripts set
+// hand-given timesteps or sigmas (with the Align Your Steps preset), dynamic thresholding, and restart sampling.
+// Each value is checked before the model loads; each switch is written into the PNG's parameters under its own key
+// and read back by --from-png. --dynamic-threshold becomes the scheduler options diffusers' scripts set
 // (thresholding, dynamic_thresholding_ratio, sample_max_value), so it is recorded as those.
 package dev.ldm4j.cli;
 
@@ -9,6 +9,7 @@ import dev.ldm4j.diffusion.pipeline.GuidanceInterval;
 import dev.ldm4j.diffusion.pipeline.SamplingOptions;
 import dev.ldm4j.diffusion.schedulers.CustomSchedule;
 import dev.ldm4j.diffusion.schedulers.CustomScheduleException;
+import dev.ldm4j.diffusion.schedulers.RestartScheduler;
 import dev.ldm4j.diffusion.schedulers.Scheduler;
 import dev.ldm4j.diffusion.schedulers.SchedulerOptionException;
 import picocli.CommandLine.Option;
@@ -22,7 +23,7 @@ import java.util.function.Predicate;
 
 final class SamplingFlags {
     /** The keys these switches take in the PNG's parameters text. */
-    static final List<String> INFOTEXT_KEYS = List.of("Guidance rescale", "Guidance interval", "Sigmas", "Timesteps");
+    static final List<String> INFOTEXT_KEYS = List.of("Guidance rescale", "Guidance interval", "Sigmas", "Timesteps", "Restart");
 
     @Option(names = "--guidance-rescale", paramLabel = "PHI",
             description = {"Rescale the guided prediction to the conditional one's standard deviation, mixed with weight PHI in [0, 1]",
@@ -49,6 +50,18 @@ final class SamplingFlags {
                     "[1, MAX]) and divide by it; ddpm ddim dpmpp_* unipc deis. MAX defaults to the scheduler config's sample_max_value",
                     "(diffusers' default 1, which is plain clipping to [-1, 1], too tight for SD latents: give one, e.g. 0.995:4)."})
     String dynamicThreshold;
+
+    @Option(names = "--restart", paramLabel = "TMIN,TMAX,K[,N]", arity = "0..1", fallbackValue = RESTART_PAPER,
+            description = {"Restart sampling (Xu et al. 2023) with --scheduler euler or heun: run down to the noise level TMIN (sigma), then K",
+                    "times add forward noise back up to TMAX and solve the ODE down to TMIN again in N steps (default 9). Alone: the",
+                    "paper's Stable Diffusion setting, " + RESTART_PAPER + "."})
+    String restart;
+
+    /** --restart alone: the paper's SD setting, [0.1, 2], K = 2, N_Restart = 10 grid points (9 steps). */
+    static final String RESTART_PAPER = "0.1,2,2,9";
+
+    /** The largest K and N --restart takes: far beyond the paper's (K <= 10 or so), far below a run that never ends. */
+    private static final int MAX_RESTART = 1000;
 
     /** The parsed switches; valid after check(). */
     private SamplingOptions options = SamplingOptions.DEFAULT;
@@ -88,7 +101,38 @@ final class SamplingFlags {
         if (dynamicThreshold != null) {
             thresholdOptions();
         }
+        if (restart != null) {
+            restartSettings = restartSettings(restart);
+        }
         options = o;
+    }
+
+    /** --restart, parsed; null without it. */
+    private RestartScheduler.Settings restartSettings;
+
+    /**
+     * Refuses --restart beside a sampler it cannot run with, before the model loads: scheduler is the run's name (null:
+     * the model's own), churn whether --scheduler-option s_churn is set, steps the run's.
+     */
+    void checkRestart(String scheduler, boolean churn, int steps) {
+        if (restartSettings == null) {
+            return;
+        }
+        if (scheduler == null || !List.of("euler", "heun").contains(scheduler)) {
+            throw new Main.UserError("--restart re-solves the probability-flow ODE with euler or heun (the paper's samplers): add --scheduler euler"
+                    + " or --scheduler heun" + (scheduler == null ? "" : ", not " + scheduler));
+        }
+        if (churn) {
+            throw new Main.UserError("--restart needs the ODE: leave out --scheduler-option s_churn (Euler's churn adds noise of its own)");
+        }
+        if (restartSettings.iterations() > 0 && steps < 2) {
+            throw new Main.UserError("--restart needs at least 2 steps to restart inside, got " + steps);
+        }
+    }
+
+    /** The run's sampler: s, or restart sampling around it with --restart. */
+    Scheduler withRestart(Scheduler s) {
+        return restartSettings == null ? s : new RestartScheduler(s, restartSettings);
     }
 
     SamplingOptions options() {
@@ -181,6 +225,10 @@ final class SamplingFlags {
         if (timesteps != null) {
             f.put("Timesteps", timesteps);
         }
+        if (restart != null) {
+            RestartScheduler.Settings r = restartSettings(restart);
+            f.put("Restart", plain(r.tMin()) + "," + plain(r.tMax()) + "," + r.iterations() + "," + r.steps());
+        }
         return f;
     }
 
@@ -191,6 +239,9 @@ final class SamplingFlags {
         }
         if (!given.test("--guidance-interval") && fields.containsKey("Guidance interval")) {
             guidanceInterval = fields.get("Guidance interval");
+        }
+        if (!given.test("--restart") && fields.containsKey("Restart")) {
+            restart = fields.get("Restart");
         }
         if (!given.test("--sigmas") && !given.test("--timesteps") && !given.test("--steps")) {
             sigmas = fields.getOrDefault("Sigmas", sigmas);
@@ -209,6 +260,41 @@ final class SamplingFlags {
             throw new Main.UserError("--guidance-interval needs 0 <= LO <= HI, got '" + text + "'");
         }
         return new GuidanceInterval(lo, hi);
+    }
+
+    /** TMIN,TMAX,K[,N] as restart settings (N by default the paper's SD setting's, 9), or one line saying what is wrong. */
+    private static RestartScheduler.Settings restartSettings(String text) {
+        String[] parts = text.split(",", -1);
+        if (parts.length < 3 || parts.length > 4) {
+            throw new Main.UserError("--restart must be TMIN,TMAX,K or TMIN,TMAX,K,N (e.g. " + RESTART_PAPER + "), got '" + text + "'");
+        }
+        double tMin = number("--restart", text, parts[0]);
+        double tMax = number("--restart", text, parts[1]);
+        if (!(tMin > 0 && tMax > tMin)) {
+            throw new Main.UserError("--restart needs 0 < TMIN < TMAX, got '" + text + "'");
+        }
+        int k = count("--restart: K", text, parts[2], 0);
+        int n = parts.length == 4 ? count("--restart: N", text, parts[3], 1) : RestartScheduler.Settings.SD.steps();
+        return new RestartScheduler.Settings(tMin, tMax, k, n);
+    }
+
+    /** A whole number from min to MAX_RESTART. */
+    private static int count(String what, String whole, String part, int min) {
+        try {
+            int v = Integer.parseInt(part.strip());
+            if (v >= min && v <= MAX_RESTART) {
+                return v;
+            }
+        } catch (NumberFormatException notWhole) {
+            // said below
+        }
+        throw new Main.UserError(what + " must be a whole number from " + min + " to " + MAX_RESTART + ", got '" + part.strip()
+                + "' (in '" + whole + "')");
+    }
+
+    /** A number as written back into the PNG: 2 rather than 2.0. */
+    private static String plain(double v) {
+        return v == Math.rint(v) && Math.abs(v) < 1e15 ? Long.toString((long) v) : Double.toString(v);
     }
 
     private static CustomSchedule schedule(String flag, String text, CustomSchedule.Kind kind) {

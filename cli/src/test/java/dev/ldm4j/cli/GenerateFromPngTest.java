@@ -1,7 +1,7 @@
 // generate writes its settings into the PNG; `info` prints them; `generate --from-png` runs them again and
 // gives the same PNG, byte for byte (both prompt styles, scheduler options, float64 draws, clip skip, a
 // batch member, image-to-image, the model found by the name the file gives). Flags beside --from-png win;
-// an A1111 file is read (its sampler mapped, its hires keys ignored with a warning) and what ldm4j lacks is
+// an A1111 file is read (its sampler mapped, its hires fix run) and what ldm4j lacks is
 // refused in one line. On the tiny conformance model at 64x64 with a few steps.
 package dev.ldm4j.cli;
 
@@ -165,14 +165,15 @@ class GenerateFromPngTest {
     }
 
     @Test
-    void anA1111FileIsRunWithItsSamplerMappedAndItsHiresKeysIgnored(@TempDir Path dir) throws IOException {
+    void anA1111FileIsRunWithItsSamplerMappedAndItsHiresFix(@TempDir Path dir) throws IOException {
         Path png = a1111Png(dir, "a (red:1.2) fox in snow\nNegative prompt: blurry\nSteps: 3, Sampler: DPM++ 2M, Schedule type: Karras, "
                 + "CFG scale: 7, Seed: 42, Size: 64x64, Model hash: 6ce0161689, Model: v1-5-pruned-emaonly, Denoising strength: 0.7, "
-                + "Clip skip: 2, Hires upscale: 2, Hires steps: 10, Version: v1.10.1");
+                + "Clip skip: 2, Hires upscale: 2, Hires steps: 4, Version: v1.10.1");
         Path out = dir.resolve("out.png");
         CliTest.Result r = ok("generate", "--from-png", png.toString(), "--model", tiny().toString(), "--output", out.toString());
-        assertTrue(r.err().contains("ldm4j: warning: " + png + ": ignored, ldm4j has no such setting: Denoising strength, Hires upscale, Hires steps"),
-                r.err());
+        assertFalse(r.err().contains("ignored"), r.err());
+        assertTrue(ok("info", out.toString()).out().startsWith(out + ": PNG, 128x128, 8-bit RGB"), "the hires fix doubled the size");
+        assertTrue(parameters(out).contains("Denoising strength: 0.7, Hires upscale: 2, Hires steps: 4, Hires upscaler: Latent"), parameters(out));
         assertTrue(r.err().contains("was made with a model of hash 6ce0161689"), r.err());
         GenerationSettings s = GenerationSettings.fromInfotext(Infotext.parse(parameters(out)), "out.png");
         assertEquals("a (red:1.2) fox in snow", s.prompt());

@@ -12,6 +12,8 @@
 // A U-Net with time_cond_proj_dim (LCM-distilled, Luo et al. 2023) runs as diffusers'
 // LatentConsistencyModelPipeline: no unconditional batch, one U-Net pass per step, the guidance scale
 // fed to the U-Net through GuidanceScaleEmbedding (w = guidance - 1), the LCM scheduler by default.
+// generateHires is the hires fix (HiresFix): the same loop twice, the second pass image-to-image from the first's
+// upscaled latents at the larger size.
 package dev.ldm4j.diffusion.pipeline;
 
 import dev.ldm4j.diffusion.model.MissingTokenizerException;
@@ -233,8 +235,74 @@ public final class StableDiffusionPipeline implements AutoCloseable {
      */
     public GenerationResult generate(GenerationRequest request, SamplingOptions options, Scheduler scheduler, NoiseSource noise,
                                      StepListener listener) {
+        return sample(request, null, options, scheduler, noise, listener, true);
+    }
+
+    /**
+     * The hires fix (HiresFix): the request run at its size, its result upscaled to hires.size, then denoised again
+     * there as image-to-image at hires.strength over hires.steps (0: the request's) with the same prompt, guidance,
+     * options, scheduler and generator; the result is the second pass's, with the time of both. Text-to-image only.
+     */
+    public GenerationResult generateHires(GenerationRequest request, HiresFix hires, SamplingOptions options, Scheduler scheduler,
+                                          NoiseSource noise, StepListener listener) {
+        if (request.isImageToImage()) {
+            throw new UnsupportedRequestException(UnsupportedRequestException.Part.IMAGE_TO_IMAGE,
+                    "the hires fix upscales a text-to-image run; it takes no init image");
+        }
+        if (spec.unet().hasGuidanceEmbedding()) {
+            throw new UnsupportedRequestException(UnsupportedRequestException.Part.IMAGE_TO_IMAGE,
+                    "the hires fix's second pass is image-to-image, not supported yet with an LCM-distilled U-Net (time_cond_proj_dim)");
+        }
+        int f = vae.config().downFactor();
         int batch = request.batchSize();
-        int[] size = outputSize(request);                                                      // {W, H}, checked
+        int planes = batch * vae.config().latentChannels();
+        int[] size = outputSize(request);                                                      // {W, H} of the first pass
+        int[] target = outputSize(request, hires);                                             // {W', H'}
+        boolean pixel = hires.upscale() == HiresFix.Upscale.PIXEL;
+
+        // 1. The first pass at the request's size (decoded only for an upscale in pixels).
+        GenerationResult low = sample(request, null, options, scheduler, noise, listener, pixel);
+
+        // 2. Its latents at the new size: interpolated, or decoded, resized and encoded again (one draw per image).
+        long t0 = System.nanoTime();
+        float[] init;                                                                          // [B, 4, H'/8, W'/8]
+        if (pixel) {
+            int per = planes / batch * (target[1] / f) * (target[0] / f);
+            init = new float[batch * per];
+            for (int b = 0; b < batch; b++) {
+                RgbImage up = HiresFix.upscaleImage(low.images().get(b), target[0], target[1]);
+                System.arraycopy(imageLatents(toChw(up), target[1], target[0], 1, noise), 0, init, b * per, per);
+            }
+        } else {
+            init = hires.upscale().resize(low.latents(), planes, size[1] / f, size[0] / f, target[1] / f, target[0] / f);
+        }
+        long upscaleNanos = System.nanoTime() - t0;
+
+        // 3. The second pass: image-to-image from those latents at the new size (sample's LatentStart).
+        GenerationRequest second = request.withSize(target[0], target[1]).withStrength(hires.strength())
+                .withSteps(hires.steps() == 0 ? request.steps() : hires.steps());
+        GenerationResult high = sample(second, new LatentStart(init, target[0], target[1]), options, scheduler, noise, listener, true);
+
+        GenerationResult.Timings a = low.timings();
+        GenerationResult.Timings b = high.timings();
+        long[] steps = java.util.Arrays.copyOf(a.stepNanos(), a.stepNanos().length + b.stepNanos().length);
+        System.arraycopy(b.stepNanos(), 0, steps, a.stepNanos().length, b.stepNanos().length);
+        return new GenerationResult(high.images(), high.latents(), high.prompt(), high.negative(), new GenerationResult.Timings(
+                a.textEncodingNanos() + b.textEncodingNanos(), upscaleNanos, steps, a.decodingNanos() + b.decodingNanos()));
+    }
+
+    /** Latents to start image-to-image from in place of an init image: [B, 4, height/8, width/8] for an image of width x height. */
+    private record LatentStart(float[] latents, int width, int height) {
+    }
+
+    /**
+     * The sampling loop behind generate and generateHires: from the request's start (noise, its init image), or
+     * with start from those latents as image-to-image at request.strength(); decodes the final latents when decode.
+     */
+    private GenerationResult sample(GenerationRequest request, LatentStart start, SamplingOptions options, Scheduler scheduler,
+                                    NoiseSource noise, StepListener listener, boolean decode) {
+        int batch = request.batchSize();
+        int[] size = start == null ? outputSize(request) : new int[] {start.width(), start.height()}; // {W, H}, checked
         boolean embedded = spec.unet().hasGuidanceEmbedding();                                 // an LCM U-Net: guidance goes in as a condition
         checkSupported(request, options, embedded);
         boolean inpaintingUNet = spec.unet().isInpainting();                                  // 9 input channels
@@ -278,6 +346,9 @@ public final class StableDiffusionPipeline implements AutoCloseable {
         } else if (request.isImageToImage()) {
             first = imageToImageStartIndex(scheduler, steps, request.strength(), timesteps.length);
             latents = imageToImageLatents(request.initImage(), shape, scheduler, first, noise); // [B, 4, h, w]
+        } else if (start != null) {
+            first = imageToImageStartIndex(scheduler, steps, request.strength(), timesteps.length);
+            latents = scheduler.addNoise(start.latents(), noise.randn(shape), first);          // [B, 4, h, w], as imageToImageLatents
         } else {
             first = 0;
             latents = scale(noise.randn(shape), (float) scheduler.initNoiseSigma());           // [B, 4, h, w]
@@ -339,7 +410,7 @@ public final class StableDiffusionPipeline implements AutoCloseable {
         // 4. Decode: undo the latent scaling, run the VAE decoder, map [-1, 1] to [0, 1]. (The LCM pipeline decodes the
         //    last step's denoised estimate, which LCMScheduler returns as the latents of its final step.)
         long t2 = System.nanoTime();
-        List<RgbImage> images = decode(latents, shape);
+        List<RgbImage> images = decode ? decode(latents, shape) : List.of();
         long decodeNanos = System.nanoTime() - t2;
 
         return new GenerationResult(images, latents, prompt.prompt(), prompt.negative(),
@@ -407,12 +478,12 @@ public final class StableDiffusionPipeline implements AutoCloseable {
 
     /**
      * Where image-to-image starts (diffusers' get_timesteps): it runs int(steps * strength) of the
-     * steps, skipping the first ones; second-order schedulers list each step order() times.
+     * steps, skipping the first ones; second-order schedulers list each step order() times (Scheduler.entryOfStep).
      */
     private static int imageToImageStartIndex(Scheduler scheduler, int steps, double strength, int scheduleLength) {
         int initTimestep = Math.min((int) (steps * strength), steps);
         int tStart = Math.max(steps - initTimestep, 0);
-        int first = tStart * scheduler.order();
+        int first = scheduler.entryOfStep(tStart);
         if (first >= scheduleLength) {
             throw new NoDenoisingStepException(strength, steps);
         }
@@ -591,6 +662,12 @@ public final class StableDiffusionPipeline implements AutoCloseable {
                     + " must be multiples of " + down + " (the VAE's scale factor)");
         }
         return new int[] {w, h};
+    }
+
+    /** The size of the images a request gives with the hires fix: the second pass's, {width, height} (HiresFix.size). */
+    public int[] outputSize(GenerationRequest r, HiresFix hires) {
+        int[] size = outputSize(r);
+        return hires == null ? size : hires.size(size[0], size[1], vae.config().downFactor());
     }
 
     private static float[] scale(float[] x, float s) {

@@ -57,6 +57,11 @@ public final class EulerDiscreteScheduler extends KDiffusionScheduler {
         return this;
     }
 
+    /** Whether the step adds churn noise (s_churn > 0): then it is no longer the probability-flow ODE. */
+    boolean churns() {
+        return sChurn > 0;
+    }
+
     @Override
     public void setTimesteps(int steps) {
         checkSteps(steps);

@@ -50,6 +50,27 @@ public final class HeunDiscreteScheduler extends KDiffusionScheduler {
         firstSample = null;
     }
 
+    /**
+     * The schedule through these noise levels, one more than the steps, each entry's timestep from its sigma: a
+     * restart pass of RestartScheduler. A last level above 0 gets its corrector evaluation too (Karras et al. 2022,
+     * Algorithm 1 skips it only for a step that ends at sigma = 0, as setTimesteps's last step does).
+     */
+    void setSigmaLevels(double[] levels) {
+        float[] logTrain = NoiseSchedule.logOf(NoiseSchedule.trainSigmas(alphasCumprod));
+        float[] s = KDiffusion.float32(levels);
+        int n = s.length - 1;
+        boolean lastCorrected = s[n] > 0;
+        int entries = lastCorrected ? 2 * n : 2 * n - 1;
+        sigmas = Arrays.copyOf(KDiffusion.interleaveSigmas(s), entries + 1);         // [r0, r1, r1, ..., r_n(, r_n)]
+        timesteps = new double[entries];                                               // [t0, t1, t1, ..., t_{n-1}, t_{n-1}(, t_n)]
+        for (int e = 0; e < entries; e++) {
+            timesteps[e] = (float) NoiseSchedule.sigmaToT(sigmas[e], logTrain);
+        }
+        numInferenceSteps = n;
+        prevDerivative = null;
+        firstSample = null;
+    }
+
     @Override
     public int order() {
         return 2;

@@ -81,4 +81,13 @@ public interface Scheduler {
 
     /** Model evaluations per step of the underlying solver (2 for Heun and KDPM2, else 1). */
     int order();
+
+    /**
+     * The index in timesteps() of the first model evaluation of denoising step {@code step} (from 0) of the schedule
+     * set: where image-to-image that skips the first steps starts. step * order() for a scheduler that lists each
+     * step's evaluations in turn; RestartScheduler adds its restart passes.
+     */
+    default int entryOfStep(int step) {
+        return step * order();
+    }
 }

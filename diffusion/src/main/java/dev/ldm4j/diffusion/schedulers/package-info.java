@@ -27,6 +27,9 @@
  * <tr><td>pc_langevin</td><td>PredictorCorrectorScheduler</td><td>predictor-corrector with Langevin corrector (Song et al. 2021)</td></tr>
  * </table>
  *
+ * {@link dev.ldm4j.diffusion.schedulers.RestartScheduler} wraps euler or heun for restart sampling (Xu et al. 2023,
+ * {@code --restart}): its restart passes are listed in {@code timesteps()} between the base's steps.
+ *
  * Steps are addressed by index into {@code timesteps()}; second-order schedulers (Heun, KDPM2)
  * list both model evaluations of a step, as diffusers does, so one loop drives every scheduler.
  * Schedules are computed in float32 like diffusers (torch.linspace, cumprod), updates in double.
