@@ -21,6 +21,7 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Deque;
 import java.util.List;
+import java.util.function.Consumer;
 
 public final class UNet2DConditionModel {
     private final UNetConfig config;
@@ -91,7 +92,7 @@ public final class UNet2DConditionModel {
      * computed apart from the fused attention, at the cost of a second q and k projection and a softmax for those rows;
      * a listener of null turns it off, and off it costs nothing. A recorded call (Backend.record) does not call back.
      */
-    public void listenToCrossAttention(java.util.function.Consumer<CrossAttentionMap> listener, int fromRow, int rows) {
+    public void listenToCrossAttention(Consumer<CrossAttentionMap> listener, int fromRow, int rows) {
         probe.set(listener, fromRow, rows);
     }
 
