@@ -84,7 +84,7 @@ public final class GenerateCommand implements Callable<Integer> {
 
     @Option(names = "--scheduler", paramLabel = "NAME",
             description = "Sampler: ddpm ddim pndm lms euler euler_a heun kdpm2 kdpm2_a dpmpp_2m dpmpp_2m_sde dpmpp_2s unipc deis lcm tcd,"
-                    + " or a reverse-SDE sampler (docs/SDE.md): sde_euler, pc_langevin (options snr, corrector_steps)."
+                    + " or a reverse-SDE sampler (docs/SDE.md): sde_euler, pc_langevin (options snr, corrector_steps), sde_euler_vp."
                     + " Default: the model folder's ldm4j_defaults.json, else the model's own (scheduler_config.json);"
                     + " lcm for an LCM-distilled U-Net whose folder names another.")
     String scheduler;
@@ -279,6 +279,7 @@ public final class GenerateCommand implements Callable<Integer> {
                 err.printf(Locale.ROOT, "ldm4j: hires fix: %dx%d, then %dx%d (%s upscale, strength %s)%n", firstSize[0], firstSize[1],
                         size[0], size[1], hires.upscale().label(), hires.strength());
             }
+            tracing.attach(pipe, prompt);
             GenerationResult result = blending.interpolating()
                     ? blending.interpolate(b -> pipe.generate(request, sampling.options().withPromptBlend(b), chosen, noise(s), new Progress(err)))
                     : hires != null

@@ -6,12 +6,21 @@
 //    decoder (colours and coarse layout, no fine detail).
 //  - DIR/schedule.png: the sampler's schedule, the noise level sigma (log scale, Scheduler.sigmaAt) and the timestep
 //    of each model evaluation.
-// The trace costs a pass over the latents per step and the pictures at the end.
+//  - DIR/attention.png: DAAM's cross-attention heat map of each word of the prompt (Tang et al. 2023;
+//    CrossAttentionHeatMaps: every cross-attention layer but the mid block's, averaged over heads, summed over the
+//    U-Net evaluations of the conditional rows, upsampled bilinearly to the image, normalised to [0, 1]) laid over the
+//    first image, one tile per token with the token under it, in prompt order.
+// The trace costs a pass over the latents per step, the attention probabilities of the conditional rows (a second q and
+// k projection and a softmax per cross-attention layer) and the pictures at the end; docs/TRACE.md has measurements.
 package dev.ldm4j.cli;
 
+import dev.ldm4j.diffusion.pipeline.CrossAttentionHeatMaps;
 import dev.ldm4j.diffusion.pipeline.RgbImage;
+import dev.ldm4j.diffusion.pipeline.StableDiffusionPipeline;
 import dev.ldm4j.diffusion.pipeline.StepListener;
 import dev.ldm4j.diffusion.schedulers.Scheduler;
+import dev.ldm4j.diffusion.tokenizer.ClipEncoding;
+import dev.ldm4j.diffusion.tokenizer.ClipTokenizer;
 import dev.ldm4j.train.Images;
 import org.apache.commons.math3.linear.Array2DRowRealMatrix;
 import org.apache.commons.math3.linear.LUDecomposition;
@@ -33,11 +42,14 @@ import java.util.Locale;
 final class TraceFlags {
     @Option(names = "--trace", paramLabel = "DIR",
             description = {"Write pictures of the run into DIR: x0.png (each step's predicted x0 through a cheap latent-to-RGB",
-                    "projection fitted to the run's image) and schedule.png (sigma and timestep per model evaluation)."})
+                    "projection fitted to the run's image), schedule.png (sigma and timestep per model evaluation) and",
+                    "attention.png (each prompt token's cross-attention heat map over the image, DAAM)."})
     Path trace;
 
     private final List<float[]> predictions = new ArrayList<>();
     private int perImage;
+    private CrossAttentionHeatMaps heatMaps;
+    private List<String> tokens = List.of();
 
     /** Checks DIR (made when missing) and that its files may be written; call before the run. */
     void check(boolean overwrite, boolean interpolating) {
@@ -52,9 +64,28 @@ final class TraceFlags {
         } catch (IOException e) {
             throw new Main.UserError("--trace " + trace + ": cannot make the folder (" + e.getMessage() + ")");
         }
-        for (String f : List.of("x0.png", "schedule.png")) {
+        for (String f : List.of("x0.png", "schedule.png", "attention.png")) {
             OutputFiles.checkWritable(trace.resolve(f), "--trace", overwrite);
         }
+    }
+
+    /**
+     * With --trace, sets pipe to collect the cross-attention heat maps of its next run (of the first image) for the words
+     * of prompt (those of its first 77-token chunk); without, leaves it alone.
+     */
+    void attach(StableDiffusionPipeline pipe, String prompt) {
+        if (trace == null) {
+            return;
+        }
+        heatMaps = new CrossAttentionHeatMaps();
+        pipe.setCrossAttentionListener(heatMaps);
+        ClipEncoding encoding = pipe.tokenizer().encode(prompt);
+        int[] ids = encoding.ids();
+        List<String> words = new ArrayList<>();
+        for (int p = 1; p <= Math.min(encoding.tokenCount(), ClipTokenizer.CONTEXT_LENGTH - 2); p++) {
+            words.add(pipe.tokenizer().token(ids[p]).replace("</w>", ""));
+        }
+        tokens = words;
     }
 
     /** listener, also keeping each step's predicted x0 of the first image when --trace is given. */
@@ -102,6 +133,11 @@ final class TraceFlags {
         write(Images.grid(tiles, Math.min(tiles.size(), 10)), trace.resolve("x0.png"), overwrite);
         write(schedulePlot(scheduler), trace.resolve("schedule.png"), overwrite);
         err.println("ldm4j: wrote " + trace.resolve("x0.png") + " (" + tiles.size() + " steps) and " + trace.resolve("schedule.png"));
+        if (heatMaps != null && heatMaps.mapCount() > 0 && !tokens.isEmpty()) {
+            write(attentionGrid(heatMaps, tokens, image), trace.resolve("attention.png"), overwrite);
+            err.println("ldm4j: wrote " + trace.resolve("attention.png") + " (" + tokens.size() + " tokens, "
+                    + heatMaps.mapCount() + " layer maps)");
+        }
     }
 
     private static void write(BufferedImage img, Path file, boolean overwrite) {
@@ -109,6 +145,54 @@ final class TraceFlags {
             throw new UncheckedIOException(new IOException(file + " appeared during the run; not replaced"));
         }
         Images.writePng(img, file);
+    }
+
+    /** Pixels of a tile of the attention grid: the image scaled by a whole factor to at least this on its longer side. */
+    static final int MIN_TILE = 128;
+    /** Height of the caption strip under each tile. */
+    static final int CAPTION = 16;
+
+    /** The tile scale of an image of width x height: the smallest whole factor bringing its longer side to MIN_TILE. */
+    static int tileScale(int width, int height) {
+        return Math.max(1, (MIN_TILE + Math.max(width, height) - 1) / Math.max(width, height));
+    }
+
+    /**
+     * One tile per token (token i + 1 of the context is words.get(i)): the image, scaled by tileScale, with the token's
+     * heat map (at the image's size) blended over it in a ramp from blue (0) through white to red (1), with alpha 0.2 plus
+     * 0.6 times the map's value,
+     * the token's text in a caption strip below; up to 8 tiles a row.
+     */
+    static BufferedImage attentionGrid(CrossAttentionHeatMaps maps, List<String> words, RgbImage image) {
+        int w = image.width(), h = image.height(), s = tileScale(w, h);
+        List<BufferedImage> tiles = new ArrayList<>();
+        for (int i = 0; i < words.size(); i++) {
+            float[] m = maps.heatMap(i + 1, w, h);
+            BufferedImage tile = new BufferedImage(w * s, h * s + CAPTION, BufferedImage.TYPE_INT_RGB);
+            for (int y = 0; y < h * s; y++) {
+                for (int x = 0; x < w * s; x++) {
+                    int px = x / s, py = y / s;
+                    double v = m[py * w + px];
+                    double alpha = 0.2 + 0.6 * v;
+                    double[] heat = {Math.min(1, 2 * v), 1 - Math.abs(2 * v - 1), Math.min(1, 2 * (1 - v))};   // red, green, blue
+                    int rgb = 0;
+                    for (int c = 0; c < 3; c++) {
+                        double mixed = (1 - alpha) * image.get(px, py, c) + alpha * heat[c];
+                        rgb = rgb << 8 | (int) Math.round(Math.min(Math.max(mixed, 0), 1) * 255);
+                    }
+                    tile.setRGB(x, y, rgb);
+                }
+            }
+            Graphics2D g = tile.createGraphics();
+            g.setRenderingHint(RenderingHints.KEY_TEXT_ANTIALIASING, RenderingHints.VALUE_TEXT_ANTIALIAS_ON);
+            g.setColor(Color.WHITE);
+            g.fillRect(0, h * s, w * s, CAPTION);
+            g.setColor(Color.BLACK);
+            g.drawString((i + 1) + ": " + words.get(i), 3, h * s + CAPTION - 4);
+            g.dispose();
+            tiles.add(tile);
+        }
+        return Images.grid(tiles, Math.min(tiles.size(), 8));
     }
 
     /** sigma (log scale, blue) and timestep (linear, orange) of each model evaluation, against its index. */

@@ -1,5 +1,5 @@
-// generate --trace DIR: the pictures are valid PNGs of the stated sizes (one tile per step, the schedule plot), for a
-// deterministic and an SDE sampler; the cheap latent-to-RGB projection reproduces a linear image exactly; files that
+// generate --trace DIR: the pictures are valid PNGs of the stated sizes (one tile per step, the schedule plot, one
+// attention tile per prompt token), for a deterministic and two SDE samplers; the cheap latent-to-RGB projection reproduces a linear image exactly; files that
 // exist are not replaced without --overwrite, and --interpolate is refused.
 package dev.ldm4j.cli;
 
@@ -17,6 +17,7 @@ import java.nio.file.Path;
 import static dev.ldm4j.cli.CliTest.assertOneLineError;
 import static dev.ldm4j.cli.CliTest.run;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 class GenerateTraceTest {
@@ -42,7 +43,17 @@ class GenerateTraceTest {
             BufferedImage plot = ImageIO.read(trace.resolve("schedule.png").toFile());
             assertEquals(640, plot.getWidth());
             assertEquals(400, plot.getHeight());
+            assertTrue(Files.isRegularFile(trace.resolve("attention.png")), scheduler);
         }
+        // The built-in model, 64x64: seven tokens (a red circle in the top left), tiles of 128 x (128 + 16) in one row.
+        Path shapes = dir.resolve("shapes");
+        CliTest.Result r = run("generate", "--model", "shapes", "--prompt", "a red circle in the top left", "--seed", "1", "--steps", "5",
+                "--scheduler", "sde_euler_vp", "--trace", shapes.toString(), "--output", dir.resolve("shapes.png").toString());
+        assertEquals(0, r.code(), r.err());
+        assertTrue(r.err().contains("attention.png (7 tokens, 35 layer maps)"), r.err());
+        BufferedImage attention = ImageIO.read(shapes.resolve("attention.png").toFile());
+        assertEquals(7 * (128 + 2) + 2, attention.getWidth());
+        assertEquals(128 + 16 + 2 + 2, attention.getHeight());
         assertOneLineError(run("generate", "--model", model, "--prompt", "a", "--trace", dir.resolve("ddim").toString(),
                 "--output", dir.resolve("again.png").toString()), "x0.png exists; pass --overwrite");
         assertOneLineError(run("generate", "--model", model, "--prompt", "a", "--trace", dir.resolve("i").toString(), "--prompt-mix", "b",

@@ -74,6 +74,30 @@ public final class Attention {
     }
 
     /**
+     * The attention probabilities of rows [fromRow, fromRow + rows) of the batch, averaged over heads: x [B, Lq, queryDim],
+     * context [B, Lk, contextDim] (null: self attention) -> [rows, Lq, Lk], each row of Lk summing to 1. The fused
+     * backend.attention never materializes them, so they are computed here apart from forward, as
+     *     P = (1 / H) sum_h softmax(q_h k_h^T * scale)            (Vaswani et al. 2017, eq. 1, before the product with V),
+     * recomputing the q and k projections of those rows only: the cost of an inspection (DAAM's heat maps, Tang et al.
+     * 2023), paid only by whoever calls it.
+     */
+    public Tensor headAveragedProbabilities(Tensor x, Tensor context, int fromRow, int rows) {
+        Tensor kv = context == null ? x : context;
+        int lq = x.dim(1), lk = kv.dim(1), d = toQ.outFeatures() / heads;
+        try (TensorScope scope = TensorScope.open()) {
+            Tensor xr = backend.contiguous(x.slice(0, fromRow, fromRow + rows));                         // [R, Lq, queryDim]
+            Tensor kvr = backend.contiguous(kv.slice(0, fromRow, fromRow + rows));                       // [R, Lk, contextDim]
+            Tensor q = toQ.forward(xr);                                                                   // [R, Lq, H*D]
+            Tensor k = toK.forward(kvr);                                                                  // [R, Lk, H*D]
+            Tensor qh = backend.contiguous(q.reshape(rows, lq, heads, d).transpose(1, 2));               // [R, H, Lq, D]
+            Tensor kt = backend.contiguous(k.reshape(rows, lk, heads, d).permute(0, 2, 3, 1));           // [R, H, D, Lk]
+            Tensor scores = backend.scale(backend.matmul(qh, kt), scale);                                 // [R, H, Lq, Lk]
+            Tensor p = backend.mean(backend.softmax(scores), 1);                                          // [R, 1, Lq, Lk]
+            return scope.keep(backend.contiguous(p).reshape(rows, lq, lk));                               // [R, Lq, Lk]
+        }
+    }
+
+    /**
      * Spatial self attention with residual: x [B, C, H, W] -> x + attn(groupNorm(x)) [B, C, H, W],
      * the positions as tokens.
      */

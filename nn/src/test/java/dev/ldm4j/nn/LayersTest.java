@@ -1,5 +1,5 @@
 // The nn layers against plain scalar formulas written out here, on seeded random weights and inputs
-// (odd sizes): multi-head cross attention in the token-major layout, the VAE's spatial self attention
+// (odd sizes): multi-head cross attention in the token-major layout, its head-averaged probabilities (DAAM's input), the VAE's spatial self attention
 // (group norm, single head, residual), GEGLU's split order in FeedForward, the VAE Downsample2D's
 // (0, 1, 0, 1) padding, and Upsample2D to a given (odd) size. Tolerance: 1e-4 absolute on values of
 // order 1 (fp32 accumulation order).
@@ -114,6 +114,50 @@ class LayersTest {
             double[][] xs = rows(x, b), cs = rows(ctx, b);
             double[][] a = attention(linear(xs, wq, null, dim, 6), linear(cs, wk, null, ctxDim, 6), linear(cs, wv, null, ctxDim, 6), heads, d);
             assertRows(linear(a, wo, bo, heads * d, dim), out, b);
+        }
+    }
+
+    @Test
+    void headAveragedProbabilitiesAreTheMeanOfEachHeadsSoftmax() {
+        int dim = 6, ctxDim = 5, heads = 3, d = 2, lq = 7, lk = 4, batch = 3;
+        MapSource src = new MapSource(4);
+        float[] wq = src.random("attn2.to_q.weight", 0.5f, heads * d, dim);
+        float[] wk = src.random("attn2.to_k.weight", 0.5f, heads * d, ctxDim);
+        src.random("attn2.to_v.weight", 0.5f, heads * d, ctxDim);
+        src.random("attn2.to_out.0.weight", 0.5f, dim, heads * d);
+        src.random("attn2.to_out.0.bias", 0.5f, dim);
+        Attention attn = Attention.transformer(Params.root(src, backend).child("attn2"), dim, ctxDim, heads, d);
+        Random r = new Random(5);
+        Tensor x = MapSource.randomTensor(r, 1f, batch, lq, dim);
+        Tensor ctx = MapSource.randomTensor(r, 1f, batch, lk, ctxDim);
+        Tensor p = backend.toHost(attn.headAveragedProbabilities(x, ctx, 1, 2));       // rows 1 and 2 of 3
+        assertArrayEquals(new int[] {2, lq, lk}, p.shape());
+        for (int row = 0; row < 2; row++) {
+            double[][] q = linear(rows(x, row + 1), wq, null, dim, heads * d);
+            double[][] k = linear(rows(ctx, row + 1), wk, null, ctxDim, heads * d);
+            for (int i = 0; i < lq; i++) {
+                double[] want = new double[lk];
+                for (int h = 0; h < heads; h++) {
+                    double[] s = new double[lk];
+                    double max = Double.NEGATIVE_INFINITY, sum = 0;
+                    for (int j = 0; j < lk; j++) {
+                        for (int c = 0; c < d; c++) {
+                            s[j] += q[i][h * d + c] * k[j][h * d + c] / Math.sqrt(d);
+                        }
+                        max = Math.max(max, s[j]);
+                    }
+                    for (int j = 0; j < lk; j++) {
+                        s[j] = Math.exp(s[j] - max);
+                        sum += s[j];
+                    }
+                    for (int j = 0; j < lk; j++) {
+                        want[j] += s[j] / sum / heads;
+                    }
+                }
+                for (int j = 0; j < lk; j++) {
+                    assertEquals(want[j], p.getFloat(row, i, j), 1e-5, "row " + row + ", query " + i + ", key " + j);
+                }
+            }
         }
     }
 

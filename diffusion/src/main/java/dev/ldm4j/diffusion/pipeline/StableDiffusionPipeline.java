@@ -56,6 +56,7 @@ public final class StableDiffusionPipeline implements AutoCloseable {
     private boolean recordSteps;
     private String recordingStatus;
     private boolean vaeTiling;
+    private CrossAttentionListener attentionListener;
 
     /** A pipeline over a loaded model (which it closes on close()); backend is the one the model was loaded on. */
     public StableDiffusionPipeline(StableDiffusionModel model, Backend backend) {
@@ -138,6 +139,16 @@ public final class StableDiffusionPipeline implements AutoCloseable {
      */
     public void setVaeTiling(boolean on) {
         this.vaeTiling = on;
+    }
+
+    /**
+     * With a listener, generate() hands it every cross-attention layer's probabilities (softmax over the text tokens,
+     * averaged over heads) of the conditional rows at every U-Net evaluation, for any scheduler; CrossAttentionHeatMaps
+     * sums them into DAAM's per-token heat maps. They are computed beside the fused attention, only while a listener is
+     * set (null: none, the default), and step recording is skipped while one is.
+     */
+    public void setCrossAttentionListener(CrossAttentionListener listener) {
+        this.attentionListener = listener;
     }
 
     /** What step recording did in the last generate() (null when it was off). */
@@ -362,7 +373,8 @@ public final class StableDiffusionPipeline implements AutoCloseable {
         Tensor condContext = guided && options.guidanceInterval() != null
                 ? backend.contiguous(context.slice(0, batch, 2 * batch))                           // [B, 77, D]
                 : null;
-        RecordedUNetStep unetStep = new RecordedUNetStep(backend, unet, context, condContext, guidanceCond, recordSteps, total);
+        RecordedUNetStep unetStep = new RecordedUNetStep(backend, unet, context, condContext, guidanceCond,
+                recordSteps && attentionListener == null, total);
         try {
             for (int i = first; i < timesteps.length; i++) {
                 long ts = System.nanoTime();
@@ -380,6 +392,10 @@ public final class StableDiffusionPipeline implements AutoCloseable {
                         x = backend.concat(1, x, condition);                                       // [2B or B, 9, h, w]
                     }
                     Tensor tProj = unet.timeProjection(new float[] {t}, x.dim(0));                 // [2B or B, C0]
+                    if (attentionListener != null) {                                               // the conditional rows: the last B
+                        int step = i - first + 1;
+                        unet.listenToCrossAttention(map -> attentionListener.onCrossAttention(step, total, map), x.dim(0) - batch, batch);
+                    }
                     Tensor out = unetStep.forward(i - first + 1, x, tProj, guided && !guideStep);  // [2B or B, 4, h, w]
                     float[] prediction = backend.toHost(out).data();
                     float[] noisePred = prediction;                                                // [B, 4, h, w]
@@ -403,6 +419,7 @@ public final class StableDiffusionPipeline implements AutoCloseable {
                 listener.onStep(i - first + 1, total, timesteps[i], latents, stepNanos[i - first]);
             }
         } finally {
+            unet.listenToCrossAttention(null, 0, 0);
             unetStep.close();
             recordingStatus = unetStep.status();
         }

@@ -45,6 +45,7 @@ public final class Schedulers {
         add("tcd", "TCDScheduler", TCDScheduler::new, Map.of(), false);
         add("sde_euler", "EulerMaruyamaScheduler", EulerMaruyamaScheduler::new, Map.of(), true);
         add("pc_langevin", "PredictorCorrectorScheduler", PredictorCorrectorScheduler::new, Map.of(), true);
+        add("sde_euler_vp", "EulerMaruyamaVpScheduler", EulerMaruyamaVpScheduler::new, Map.of(), true);
     }
 
     /** The CLI names, in a fixed order. */

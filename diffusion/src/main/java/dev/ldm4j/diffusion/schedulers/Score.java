@@ -4,7 +4,7 @@
 //     s(x, sigma) = grad_x log p_sigma(x) = (D(x; sigma) - x) / sigma^2 = -eps(x, sigma) / sigma,
 // where D is the denoised estimate (Tweedie's formula, Efron 2011 / Miyasawa 1961). Training the U-Net by noise
 // regression is denoising score matching (Vincent 2011): docs/SDE.md derives it. The SDE samplers here
-// (EulerMaruyamaScheduler, PredictorCorrectorScheduler) are written in terms of it, and so can a user's own.
+// (EulerMaruyamaScheduler, PredictorCorrectorScheduler, EulerMaruyamaVpScheduler) are written in terms of it, and so can a user's own.
 package dev.ldm4j.diffusion.schedulers;
 
 public final class Score {
@@ -38,6 +38,25 @@ public final class Score {
         double[] s = new double[x.length];
         for (int i = 0; i < s.length; i++) {
             s[i] = (KDiffusion.denoised(predictionType, x[i], modelOutput[i], sigma) - x[i]) / (sigma * sigma);
+        }
+        return s;
+    }
+
+    /**
+     * The score in the variance-preserving scaling, grad log p_t(x_t) with x_t = x / sqrt(1 + sigma^2) the U-Net's input
+     * (DDPM's x_t = sqrt(abar) x0 + sqrt(1 - abar) eps, abar = 1 / (1 + sigma^2)): by the chain rule
+     * sqrt(1 + sigma^2) s(x_t sqrt(1 + sigma^2), sigma), which for epsilon is -eps / sqrt(1 - abar) (Song et al. 2021,
+     * the VP SDE's score). Used by EulerMaruyamaVpScheduler.
+     */
+    public static double[] fromModelOutputVp(String predictionType, float[] modelOutput, float[] xt, double sigma) {
+        double up = Math.sqrt(1 + sigma * sigma);
+        float[] x = new float[xt.length];
+        for (int i = 0; i < x.length; i++) {
+            x[i] = (float) (xt[i] * up);
+        }
+        double[] s = fromModelOutput(predictionType, modelOutput, x, sigma);
+        for (int i = 0; i < s.length; i++) {
+            s[i] *= up;
         }
         return s;
     }

@@ -25,6 +25,7 @@
  * <tr><td>tcd</td><td>TCDScheduler</td><td>TCD, Zheng et al. 2024</td></tr>
  * <tr><td>sde_euler</td><td>EulerMaruyamaScheduler</td><td>reverse VE SDE, Euler-Maruyama (Song et al. 2021)</td></tr>
  * <tr><td>pc_langevin</td><td>PredictorCorrectorScheduler</td><td>predictor-corrector with Langevin corrector (Song et al. 2021)</td></tr>
+ * <tr><td>sde_euler_vp</td><td>EulerMaruyamaVpScheduler</td><td>Euler-Maruyama on the reverse VP SDE (Song et al. 2021)</td></tr>
  * </table>
  *
  * {@link dev.ldm4j.diffusion.schedulers.RestartScheduler} wraps euler or heun for restart sampling (Xu et al. 2023,

@@ -32,11 +32,19 @@ public final class BasicTransformerBlock {
 
     /** x [B, HW, D], context [B, 77, Cctx] -> [B, HW, D]. */
     public Tensor forward(Tensor x, Tensor context) {
+        return forward(x, context, null, null, 0, 0);
+    }
+
+    /** forward, showing attn2's probabilities to probe when it is on (x then holds an h x w map's positions). */
+    Tensor forward(Tensor x, Tensor context, CrossAttentionProbe probe, String block, int h, int w) {
         try (TensorScope scope = TensorScope.open()) {
             Tensor n = norm1.forward(x);                          // [B, HW, D]
             Tensor h1 = attn1.forwardAdd(n, null, x);             // [B, HW, D] = attn1(norm1(x)) + x
             scope.release(n);
             n = norm2.forward(h1);                                // [B, HW, D]
+            if (probe != null && probe.on()) {
+                probe.observe(block, attn2, n, context, h, w);           // DAAM: softmax(q k^T / sqrt(d)), mean over heads
+            }
             Tensor h2 = attn2.forwardAdd(n, context, h1);         // [B, HW, D] = attn2(norm2(h1), ctx) + h1
             scope.release(n);
             scope.release(h1);

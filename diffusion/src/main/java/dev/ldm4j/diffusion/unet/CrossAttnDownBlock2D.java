@@ -45,4 +45,9 @@ public final class CrossAttnDownBlock2D implements DownBlock {
             return h;
         }
     }
+
+    /** The block's spatial transformers, in forward order. */
+    List<Transformer2DModel> attentions() {
+        return attentions;
+    }
 }

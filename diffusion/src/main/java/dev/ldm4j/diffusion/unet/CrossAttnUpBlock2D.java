@@ -56,4 +56,9 @@ public final class CrossAttnUpBlock2D implements UpBlock {
             return scope.keep(h);
         }
     }
+
+    /** The block's spatial transformers, in forward order. */
+    List<Transformer2DModel> attentions() {
+        return attentions;
+    }
 }

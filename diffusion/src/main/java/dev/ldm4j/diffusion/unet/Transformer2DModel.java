@@ -25,6 +25,8 @@ public final class Transformer2DModel {
     private final Conv2d projOutConv;
     private final Linear projOutLinear;
     private final int inner;
+    private CrossAttentionProbe probe;
+    private String block;
 
     public Transformer2DModel(Params p, int heads, int headDim, int inChannels, int layers, int crossAttentionDim,
                               int normGroups, boolean useLinearProjection) {
@@ -51,6 +53,12 @@ public final class Transformer2DModel {
         }
     }
 
+    /** Where the blocks show their cross-attention probabilities (UNet2DConditionModel.listenToCrossAttention). */
+    void probe(CrossAttentionProbe p, String blockName) {
+        this.probe = p;
+        this.block = blockName;
+    }
+
     /** x [B, C, H, W], context [B, 77, Cctx] -> [B, C, H, W]. One unit of gradient checkpointing (Backend.checkpoint). */
     public Tensor forward(Tensor x, Tensor context) {
         return backend.checkpoint(in -> compute(in[0], in[1]), x, context);
@@ -73,7 +81,7 @@ public final class Transformer2DModel {
                 scope.release(map, t);
             }
             for (BasicTransformerBlock block : transformerBlocks) {
-                Tensor next = block.forward(t, context);                                 // [B, HW, inner]
+                Tensor next = block.forward(t, context, probe, this.block, h, w);                    // [B, HW, inner]
                 scope.release(t);
                 t = next;
             }

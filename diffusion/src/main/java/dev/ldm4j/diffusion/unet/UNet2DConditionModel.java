@@ -21,6 +21,7 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Deque;
 import java.util.List;
+import java.util.function.Consumer;
 
 public final class UNet2DConditionModel {
     private final UNetConfig config;
@@ -32,6 +33,7 @@ public final class UNet2DConditionModel {
     private final List<UpBlock> upBlocks = new ArrayList<>();
     private final GroupNorm convNormOut;
     private final Conv2d convOut;
+    private final CrossAttentionProbe probe;
 
     /** Builds the model from weights in diffusers naming (the unet/ folder's tensors, no prefix). */
     public UNet2DConditionModel(Params p, UNetConfig c) {
@@ -70,6 +72,28 @@ public final class UNet2DConditionModel {
 
         this.convNormOut = new GroupNorm(p.child("conv_norm_out"), c.normNumGroups(), ch.get(0), (float) c.normEps());
         this.convOut = new Conv2d(p.child("conv_out"), ch.get(0), c.outChannels(), 3, 1, 1);
+        this.probe = new CrossAttentionProbe(backend);
+        for (int i = 0; i < n; i++) {
+            String down = "down_blocks." + i;
+            String up = "up_blocks." + i;
+            if (downBlocks.get(i) instanceof CrossAttnDownBlock2D a) {
+                a.attentions().forEach(t -> t.probe(probe, down));
+            }
+            if (upBlocks.get(i) instanceof CrossAttnUpBlock2D a) {
+                a.attentions().forEach(t -> t.probe(probe, up));
+            }
+        }
+        midBlock.attentions().forEach(t -> t.probe(probe, "mid_block"));
+    }
+
+    /**
+     * With a listener, every later call also hands it, layer by layer in forward order, the cross-attention probabilities
+     * of batch rows [fromRow, fromRow + rows) averaged over heads (CrossAttentionMap; DAAM, Tang et al. 2023). They are
+     * computed apart from the fused attention, at the cost of a second q and k projection and a softmax for those rows;
+     * a listener of null turns it off, and off it costs nothing. A recorded call (Backend.record) does not call back.
+     */
+    public void listenToCrossAttention(Consumer<CrossAttentionMap> listener, int fromRow, int rows) {
+        probe.set(listener, fromRow, rows);
     }
 
     public UNetConfig config() {
@@ -114,6 +138,7 @@ public final class UNet2DConditionModel {
 
     /** forwardProjected with timestepCond [B, time_cond_proj_dim] added through time_embedding.cond_proj (null: none). */
     public Tensor forwardProjected(Tensor sample, Tensor tProj, Tensor context, Tensor timestepCond) {
+        probe.startCall();
         try (TensorScope scope = TensorScope.open()) {
             Tensor temb = timeEmbedding.forward(tProj, timestepCond);      // [B, 4 C0]
             Tensor h = convIn.forward(sample);                             // [B, C0, h, w]

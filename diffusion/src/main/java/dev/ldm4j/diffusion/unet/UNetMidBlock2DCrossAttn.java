@@ -39,4 +39,9 @@ public final class UNetMidBlock2DCrossAttn {
             return scope.keep(h);
         }
     }
+
+    /** The block's spatial transformers, in forward order. */
+    List<Transformer2DModel> attentions() {
+        return attentions;
+    }
 }
