@@ -122,6 +122,51 @@ class JavaApiExamplesTest {
     }
 
     @Test
+    @SuppressWarnings("unchecked")
+    void attentionMapsExampleGivesEachWordAMapAndTheShapeWordLooksAtTheShape() throws Exception {
+        Object traced = method("AttentionMaps", "trace", String.class, long.class).invoke(null, "a red circle in the top left", 1L);
+        RgbImage image = (RgbImage) traced.getClass().getMethod("image").invoke(traced);
+        java.util.Map<String, float[]> maps = (java.util.Map<String, float[]>) traced.getClass().getMethod("maps").invoke(traced);
+        assertEquals(List.of("a", "red", "circle", "in", "the", "top", "left"), List.copyOf(maps.keySet()));
+        int w = image.width();
+        int h = image.height();
+        // The drawn object: the pixels more than 0.2 away from the corner's (background) colour in some channel.
+        int x0 = w, y0 = h, x1 = -1, y1 = -1;
+        for (int y = 0; y < h; y++) {
+            for (int x = 0; x < w; x++) {
+                for (int c = 0; c < 3; c++) {
+                    if (Math.abs(image.get(x, y, c) - image.get(0, 0, c)) > 0.2f) {
+                        x0 = Math.min(x0, x); x1 = Math.max(x1, x); y0 = Math.min(y0, y); y1 = Math.max(y1, y);
+                    }
+                }
+            }
+        }
+        assertTrue(x1 >= x0 && (x1 - x0 + 1) * (y1 - y0 + 1) < w * h / 2, "no object found apart from the background");
+        for (java.util.Map.Entry<String, float[]> e : maps.entrySet()) {
+            float[] m = e.getValue();
+            assertEquals(w * h, m.length, e.getKey());
+            float max = 0;
+            for (float v : m) {
+                assertTrue(v >= 0 && v <= 1, e.getKey() + ": " + v + " outside [0, 1]");
+                max = Math.max(max, v);
+            }
+            assertEquals(1f, max, e.getKey() + " is not normalised");
+        }
+        // DAAM's claim, in the numbers CrossAttentionHeatMapTest measures on this model (2.7-2.9x): the shape word's
+        // attention mass falls in the object's box well beyond the box's share of the image.
+        float[] circle = maps.get("circle");
+        double inside = 0, all = 0;
+        for (int y = 0; y < h; y++) {
+            for (int x = 0; x < w; x++) {
+                all += circle[y * w + x];
+                inside += x >= x0 && x <= x1 && y >= y0 && y <= y1 ? circle[y * w + x] : 0;
+            }
+        }
+        double ratio = inside / all / ((double) (x1 - x0 + 1) * (y1 - y0 + 1) / (w * h));
+        assertTrue(ratio > 1.5, "circle's mass in the object's box over the box's area share: " + ratio);
+    }
+
+    @Test
     void customSamplerExampleLandsWhereTheBuiltInEulerDoes() throws Exception {
         Method sample = method("CustomSampler", "sample", DiffusionModel.class, GenerationRequest.class);
         try (DiffusionModel model = Ldm4j.load("shapes")) {
