@@ -1,4 +1,5 @@
-// torch.nn.Conv2d with zero padding and dilation 1. Weights: "weight" [out, in, k, k], "bias" [out].
+// torch.nn.Conv2d with zero padding and dilation 1. Weights: "weight" [out, in, k, k], "bias" [out]
+// (none for withoutBias, torch's bias=False).
 // Padding may differ per side, for diffusers' VAE Downsample2D, which pads (0, 1, 0, 1) before a
 // stride-2 convolution without padding.
 package dev.ldm4j.nn;
@@ -18,9 +19,14 @@ public final class Conv2d {
 
     public Conv2d(Params p, int inChannels, int outChannels, int kernel, int stride,
                   int padTop, int padBottom, int padLeft, int padRight) {
+        this(p, inChannels, outChannels, kernel, stride, padTop, padBottom, padLeft, padRight, true);
+    }
+
+    private Conv2d(Params p, int inChannels, int outChannels, int kernel, int stride,
+                   int padTop, int padBottom, int padLeft, int padRight, boolean hasBias) {
         this.backend = p.backend();
         this.weight = p.tensor("weight", outChannels, inChannels, kernel, kernel);
-        this.bias = p.tensor("bias", outChannels);
+        this.bias = hasBias ? p.tensor("bias", outChannels) : null;
         this.stride = stride;
         this.padTop = padTop;
         this.padBottom = padBottom;
@@ -31,6 +37,11 @@ public final class Conv2d {
     /** Same padding on every side. */
     public Conv2d(Params p, int inChannels, int outChannels, int kernel, int stride, int padding) {
         this(p, inChannels, outChannels, kernel, stride, padding, padding, padding, padding);
+    }
+
+    /** A convolution with weight only (torch.nn.Conv2d(..., bias=False)), the same padding on every side. */
+    public static Conv2d withoutBias(Params p, int inChannels, int outChannels, int kernel, int stride, int padding) {
+        return new Conv2d(p, inChannels, outChannels, kernel, stride, padding, padding, padding, padding, false);
     }
 
     /** [N, in, H, W] -> [N, out, (H + pt + pb - k) / s + 1, (W + pl + pr - k) / s + 1]. */

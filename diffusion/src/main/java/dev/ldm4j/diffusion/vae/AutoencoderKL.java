@@ -12,7 +12,7 @@ import dev.ldm4j.tensor.TensorScope;
 
 import java.util.Arrays;
 
-public final class AutoencoderKL {
+public final class AutoencoderKL implements Autoencoder {
     private final VaeConfig config;
     private final Backend backend;
     private final Encoder encoder;
@@ -36,8 +36,29 @@ public final class AutoencoderKL {
     }
 
     /** The backend the weights live on and the VAE computes with. */
+    @Override
     public Backend backend() {
         return backend;
+    }
+
+    @Override
+    public int latentChannels() {
+        return config.latentChannels();
+    }
+
+    @Override
+    public int downFactor() {
+        return config.downFactor();
+    }
+
+    @Override
+    public double scalingFactor() {
+        return config.scalingFactor();
+    }
+
+    @Override
+    public String className() {
+        return "AutoencoderKL";
     }
 
     /** image [B, 3, H, W] in [-1, 1], H and W multiples of 8 -> posterior over [B, latent, H/8, W/8]. */
@@ -78,6 +99,7 @@ public final class AutoencoderKL {
     }
 
     /** z [B, latent, h, w] (unscaled) -> image [B, 3, 8h, 8w], roughly in [-1, 1]. */
+    @Override
     public Tensor decode(Tensor z) {
         if (z.rank() != 4 || z.dim(1) != config.latentChannels()) {
             throw new IllegalArgumentException("vae: latent must be [B, " + config.latentChannels() + ", h, w], got " + Arrays.toString(z.shape()));
