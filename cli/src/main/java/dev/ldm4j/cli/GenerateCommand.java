@@ -22,7 +22,9 @@ import dev.ldm4j.diffusion.schedulers.SchedulerOptionException;
 import dev.ldm4j.diffusion.schedulers.Schedulers;
 import dev.ldm4j.diffusion.tokenizer.ClipEncoding;
 import dev.ldm4j.diffusion.vae.VaeConfig;
+import dev.ldm4j.diffusion.vae.VaeFolder;
 import dev.ldm4j.diffusion.vae.VaeTiling;
+import dev.ldm4j.weights.WeightException;
 import dev.ldm4j.tensor.Backend;
 import dev.ldm4j.tensor.Backends;
 import dev.ldm4j.tensor.ProfilingBackend;
@@ -131,6 +133,13 @@ public final class GenerateCommand implements Callable<Integer> {
     @Option(names = "--strength", defaultValue = "0.8",
             description = "Image-to-image and inpainting: how much to change the image, in (0, 1] (default: ${DEFAULT-VALUE}; 1.0 with --mask).")
     double strength;
+
+    @Option(names = "--vae", paramLabel = "DIR",
+            description = {"Decode with this autoencoder instead of the model's VAE: a diffusers folder (config.json and",
+                    "diffusion_pytorch_model.safetensors, or a model folder's vae/) of an AutoencoderKL (e.g. a fine-tuned SD VAE)",
+                    "or an AutoencoderTiny (TAESD: a fraction of the decode time, less fine detail). It also encodes --image",
+                    "where it has an encoder; with --trace, an AutoencoderTiny draws each step's x0."})
+    Path vae;
 
     @Option(names = "--vae-tiling",
             description = {"Decode (and encode) in overlapping tiles blended linearly, as diffusers' enable_vae_tiling: the memory of one",
@@ -250,11 +259,12 @@ public final class GenerateCommand implements Callable<Integer> {
              StableDiffusionPipeline pipe = StableDiffusionPipeline.load(model, config, tokenizer, prediction, backend,
                      vaeOwn == null ? backend : vaeOwn, loras, embeddings)) {
             AddonOptions.report(pipe.addons(), err);
+            useVae(pipe, vaeOwn == null ? backend : vaeOwn, err);
             err.printf(Locale.ROOT, "ldm4j: loaded %s (%s, %s) on %s in %.1f s; seed %d%n", model, pipe.spec().family(), pipe.spec().layout(),
                     backend.name(), seconds(System.nanoTime() - loadStart), s);
             int[] firstSize = pipe.outputSize(request);               // {W, H}: the pipeline decides and checks it
             int[] size = pipe.outputSize(request, hires);             // the image's: the hires fix's second pass, or the same
-            if (backend.device() == dev.ldm4j.tensor.Device.CPU && !vaeTiling) {
+            if (backend.device() == dev.ldm4j.tensor.Device.CPU && !vaeTiling && !tinyVae()) {
                 Runtime rt = Runtime.getRuntime();
                 vaeTiling = decodeNeedsTiles(pipe.spec().vae(), size[0], size[1], rt.maxMemory() - (rt.totalMemory() - rt.freeMemory()), err);
             }
@@ -291,12 +301,12 @@ public final class GenerateCommand implements Callable<Integer> {
                 Map<String, String> more = new LinkedHashMap<>(hiresFlags.infotextFields());
                 more.putAll(blending.infotextFields());
                 Map<String, String> text = Map.of(GenerationSettings.KEY,
-                        sampling.addTo(settings(pipe, style, s, firstSize, init != null, index, modelHash).toInfotext(version()), more).format());
+                        sampling.addTo(settings(pipe, style, s, firstSize, init != null, index, modelHash).toInfotext(version()), withVae(more)).format());
                 PngFiles.write(result.images().get(index), outputs.get(i), overwrite, text);
                 err.println("ldm4j: wrote " + outputs.get(i));
             }
             if (saveLatents != null) {
-                int f = pipe.spec().vae().downFactor();
+                int f = pipe.vae().downFactor();
                 Tensor latents = Tensor.of(result.latents(), batch, pipe.spec().unet().inChannels(), size[1] / f, size[0] / f);
                 SafetensorsWriter.write(saveLatents, Map.of("latents", latents), Map.of("seed", Long.toString(s)), null, overwrite);
                 err.println("ldm4j: wrote " + saveLatents);
@@ -323,6 +333,63 @@ public final class GenerateCommand implements Callable<Integer> {
         return 0;
     }
 
+    /** What --vae names (its folder, class and config), checked before the model loads; null without --vae. */
+    private VaeFolder.Found vaeFound;
+
+    /** --vae DIR, found and checked (one line naming the folder when it is no autoencoder ldm4j can use). */
+    private void findVae() {
+        if (vae == null) {
+            return;
+        }
+        try {
+            vaeFound = VaeFolder.find(vae);
+        } catch (WeightException e) {
+            throw new Main.UserError("--vae " + e.getMessage());
+        }
+        if (vaeTiling && tinyVae()) {
+            throw new Main.UserError("--vae-tiling tiles an AutoencoderKL's decode; --vae " + vae + " is an AutoencoderTiny, which decodes"
+                    + " whole in little memory: leave out --vae-tiling");
+        }
+    }
+
+    private boolean tinyVae() {
+        return vaeFound != null && vaeFound.className().equals("AutoencoderTiny");
+    }
+
+    /** Loads --vae onto vaeBackend and gives it to the pipeline (which refuses latents that are not its U-Net's); says so on err. */
+    private void useVae(StableDiffusionPipeline pipe, Backend vaeBackend, PrintWriter err) {
+        if (vaeFound == null) {
+            return;
+        }
+        VaeFolder folder = VaeFolder.open(vae, vaeBackend);
+        try {
+            pipe.setVae(folder);
+        } catch (RuntimeException e) {
+            folder.close();
+            throw e;
+        }
+        err.println("ldm4j: decoding with the " + vaeFound.className() + " of " + folder.path());
+        if (tracing.trace != null && tinyVae()) {
+            tracing.decodeWith((x0, shape) -> dev.ldm4j.diffusion.pipeline.DiffusionModel.of(pipe).decode(x0, shape).get(0));
+        }
+    }
+
+    /** The PNG's extra fields, with "VAE" (as the web UI writes it: the name of what was given) when --vae was given. */
+    private Map<String, String> withVae(Map<String, String> fields) {
+        if (vae == null) {
+            return fields;
+        }
+        Map<String, String> out = new LinkedHashMap<>(fields);
+        out.put("VAE", vaeName());
+        return out;
+    }
+
+    /** --vae's name as the PNG records it: the name of the folder given. */
+    private String vaeName() {
+        Path p = vae.toAbsolutePath().normalize();
+        return p.getFileName() == null ? p.toString() : p.getFileName().toString();
+    }
+
     /** --lora and --embedding, read and checked before the model loads. */
     private List<ModelAddons.Lora> loras = List.of();
     private List<ModelAddons.Embedding> embeddings = List.of();
@@ -344,9 +411,15 @@ public final class GenerateCommand implements Callable<Integer> {
         GenerationSettings s = GenerationSettings.fromInfotext(parsed, fromPng.toString());
         List<String> ignored = s.ignored().stream()
                 .filter(k -> !SamplingFlags.INFOTEXT_KEYS.contains(k) && !PromptBlendFlags.INFOTEXT_KEYS.contains(k)
-                        && !(HiresFlags.INFOTEXT_KEYS.contains(k) && parsed.fields().containsKey("Hires upscale"))).toList();
+                        && !(HiresFlags.INFOTEXT_KEYS.contains(k) && parsed.fields().containsKey("Hires upscale"))
+                        && !k.equals("VAE")).toList();
         if (!ignored.isEmpty()) {
             err.println("ldm4j: warning: " + fromPng + ": ignored, ldm4j has no such setting: " + String.join(", ", ignored));
+        }
+        String pngVae = parsed.fields().get("VAE");
+        if (pngVae != null && !given("--vae")) {
+            err.println("ldm4j: warning: " + fromPng + " was decoded with the VAE '" + pngVae + "', of which it holds only the name;"
+                    + " without --vae DIR the model's own VAE decodes, and the image may differ");
         }
         if (s.loras() != null && !given("--lora")) {
             throw new Main.UserError(fromPng + " was made with the LoRA " + s.loras() + ", of which it holds only the name;"
@@ -682,6 +755,7 @@ public final class GenerateCommand implements Callable<Integer> {
         if (!output.getFileName().toString().toLowerCase(Locale.ROOT).endsWith(".png")) {
             throw new Main.UserError("--output must name a .png file, got " + output);
         }
+        findVae();
     }
 
     /** The files to write, checked now (new or replaceable, writable, distinct) so that a long run never ends on a write error. */

@@ -3,7 +3,8 @@
 //    through a cheap latent-to-RGB projection, one tile per step in order. The projection is an affine map from the
 //    latent channels to RGB fitted by least squares to this run's own decoded image (average-pooled to the latent
 //    grid): no VAE call per step, and it fits any model's latent space, but it is only a linear approximation of the
-//    decoder (colours and coarse layout, no fine detail).
+//    decoder (colours and coarse layout, no fine detail). With generate --vae an AutoencoderTiny (TAESD) each x0 is
+//    decoded by it instead, after the run: the picture TAESD gives, at the cost of one tiny decode per step.
 //  - DIR/schedule.png: the sampler's schedule, the noise level sigma (log scale, Scheduler.sigmaAt) and the timestep
 //    of each model evaluation.
 //  - DIR/attention.png: DAAM's cross-attention heat map of each word of the prompt (Tang et al. 2023;
@@ -50,6 +51,18 @@ final class TraceFlags {
     private int perImage;
     private CrossAttentionHeatMaps heatMaps;
     private List<String> tokens = List.of();
+    private Decoder decoder;
+
+    /** Decodes one image's latents (scaled, as the sampler keeps them) of shape [1, C, h, w] to a picture. */
+    @FunctionalInterface
+    interface Decoder {
+        RgbImage decode(float[] latents, int[] shape);
+    }
+
+    /** Draw each step's x0 with decoder (generate --vae with an AutoencoderTiny) instead of the projection. */
+    void decodeWith(Decoder d) {
+        this.decoder = d;
+    }
 
     /** Checks DIR (made when missing) and that its files may be written; call before the run. */
     void check(boolean overwrite, boolean interpolating) {
@@ -124,20 +137,33 @@ final class TraceFlags {
         int factor = (int) Math.round(Math.sqrt((double) image.width() * image.height() / hw));
         int h = image.height() / factor;
         int w = image.width() / factor;
-        double[][] map = LatentRgbProjection.fit(java.util.Arrays.copyOf(latents, channels * hw), channels, h, w, image, factor);
-        int scale = Math.max(1, 64 / Math.max(h, w));
         List<BufferedImage> tiles = new ArrayList<>();
-        for (float[] x0 : predictions) {
-            tiles.add(LatentRgbProjection.apply(map, x0, channels, h, w, scale));
+        if (decoder != null) {
+            for (float[] x0 : predictions) {
+                tiles.add(picture(decoder.decode(x0, new int[] {1, channels, h, w})));
+            }
+        } else {
+            double[][] map = LatentRgbProjection.fit(java.util.Arrays.copyOf(latents, channels * hw), channels, h, w, image, factor);
+            int scale = Math.max(1, 64 / Math.max(h, w));
+            for (float[] x0 : predictions) {
+                tiles.add(LatentRgbProjection.apply(map, x0, channels, h, w, scale));
+            }
         }
         write(Images.grid(tiles, Math.min(tiles.size(), 10)), trace.resolve("x0.png"), overwrite);
         write(schedulePlot(scheduler), trace.resolve("schedule.png"), overwrite);
-        err.println("ldm4j: wrote " + trace.resolve("x0.png") + " (" + tiles.size() + " steps) and " + trace.resolve("schedule.png"));
+        err.println("ldm4j: wrote " + trace.resolve("x0.png") + " (" + tiles.size() + " steps" + (decoder != null ? ", decoded by --vae" : "")
+                + ") and " + trace.resolve("schedule.png"));
         if (heatMaps != null && heatMaps.mapCount() > 0 && !tokens.isEmpty()) {
             write(attentionGrid(heatMaps, tokens, image), trace.resolve("attention.png"), overwrite);
             err.println("ldm4j: wrote " + trace.resolve("attention.png") + " (" + tokens.size() + " tokens, "
                     + heatMaps.mapCount() + " layer maps)");
         }
+    }
+
+    private static BufferedImage picture(RgbImage rgb) {
+        BufferedImage img = new BufferedImage(rgb.width(), rgb.height(), BufferedImage.TYPE_INT_RGB);
+        img.setRGB(0, 0, rgb.width(), rgb.height(), rgb.toPackedRgb(), 0, rgb.width());
+        return img;
     }
 
     private static void write(BufferedImage img, Path file, boolean overwrite) {

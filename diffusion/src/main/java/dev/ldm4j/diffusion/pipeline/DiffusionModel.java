@@ -9,7 +9,7 @@ import dev.ldm4j.diffusion.model.StableDiffusionModelSpec;
 import dev.ldm4j.diffusion.random.TorchGenerator;
 import dev.ldm4j.diffusion.schedulers.Scheduler;
 import dev.ldm4j.diffusion.schedulers.Score;
-import dev.ldm4j.diffusion.vae.VaeConfig;
+import dev.ldm4j.diffusion.vae.Autoencoder;
 import dev.ldm4j.tensor.Backend;
 import dev.ldm4j.tensor.Tensor;
 import dev.ldm4j.tensor.TensorScope;
@@ -238,7 +238,7 @@ public final class DiffusionModel implements AutoCloseable {
      */
     public int[] latentShape(GenerationRequest request) {
         int[] size = pipeline.outputSize(request);                                             // {W, H}
-        VaeConfig vae = pipeline.model().vae().config();
+        Autoencoder vae = pipeline.vae();
         return new int[] {request.batchSize(), vae.latentChannels(), size[1] / vae.downFactor(), size[0] / vae.downFactor()};
     }
 

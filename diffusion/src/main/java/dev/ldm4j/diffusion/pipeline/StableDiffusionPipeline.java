@@ -14,6 +14,8 @@
 // fed to the U-Net through GuidanceScaleEmbedding (w = guidance - 1), the LCM scheduler by default.
 // generateHires is the hires fix (HiresFix): the same loop twice, the second pass image-to-image from the first's
 // upscaled latents at the larger size.
+// The autoencoder is the model's VAE unless setVae gives another (VaeFolder: a fine-tuned AutoencoderKL, or
+// TAESD, AutoencoderTiny, whose encoder gives latents without a draw, as diffusers' retrieve_latents takes them).
 package dev.ldm4j.diffusion.pipeline;
 
 import dev.ldm4j.diffusion.model.MissingTokenizerException;
@@ -28,8 +30,12 @@ import dev.ldm4j.diffusion.schedulers.SchedulerOptions;
 import dev.ldm4j.diffusion.schedulers.Schedulers;
 import dev.ldm4j.diffusion.tokenizer.ClipTokenizer;
 import dev.ldm4j.diffusion.unet.UNet2DConditionModel;
+import dev.ldm4j.diffusion.model.ModelException;
+import dev.ldm4j.diffusion.vae.Autoencoder;
 import dev.ldm4j.diffusion.vae.AutoencoderKL;
+import dev.ldm4j.diffusion.vae.AutoencoderTiny;
 import dev.ldm4j.diffusion.vae.DiagonalGaussianDistribution;
+import dev.ldm4j.diffusion.vae.VaeFolder;
 import dev.ldm4j.diffusion.vae.VaeTiling;
 import dev.ldm4j.nn.LayerNorm;
 import dev.ldm4j.nn.Params;
@@ -50,8 +56,9 @@ public final class StableDiffusionPipeline implements AutoCloseable {
     private final ClipTokenizer tokenizer;
     private final PromptEncoder promptEncoder;
     private final UNet2DConditionModel unet;
-    private final AutoencoderKL vae;
-    private final Backend vaeBackend;
+    private Autoencoder vae;
+    private Backend vaeBackend;
+    private VaeFolder vaeFolder;
     private ModelAddons.Applied addons;
     private boolean recordSteps;
     private String recordingStatus;
@@ -135,7 +142,8 @@ public final class StableDiffusionPipeline implements AutoCloseable {
     /**
      * With on, the VAE decodes (and encodes) in overlapping tiles blended linearly, as diffusers'
      * enable_vae_tiling (VaeTiling): peak memory of one tile whatever the image size, at the cost of small
-     * differences from the whole-image decode. Latents no larger than one tile are decoded whole.
+     * differences from the whole-image decode. Latents no larger than one tile are decoded whole, and so is every
+     * latent with an AutoencoderTiny (setVae), whose largest maps are a few 64-channel images.
      */
     public void setVaeTiling(boolean on) {
         this.vaeTiling = on;
@@ -149,6 +157,36 @@ public final class StableDiffusionPipeline implements AutoCloseable {
      */
     public void setCrossAttentionListener(CrossAttentionListener listener) {
         this.attentionListener = listener;
+    }
+
+    /**
+     * Decode (and encode, where it has an encoder) with folder's autoencoder instead of the model's VAE from now on;
+     * the pipeline closes the folder on close(). Its latents must be the U-Net's: the same channels, on the same device.
+     *
+     * @throws ModelException when its latent channels are not the U-Net's
+     */
+    public void setVae(VaeFolder folder) {
+        Autoencoder other = folder.autoencoder();
+        int unetLatents = spec.unet().outChannels();
+        if (other.latentChannels() != unetLatents) {
+            throw new ModelException(folder.path() + ": this " + other.className() + " has " + other.latentChannels()
+                    + " latent channels and the model's U-Net " + unetLatents + "; it was made for another model family");
+        }
+        if (other.backend().device() != backend.device()) {
+            throw new IllegalArgumentException("the autoencoder's backend (" + other.backend().name() + ") must be on the device of the"
+                    + " other models (" + backend.name() + ")");
+        }
+        if (vaeFolder != null) {
+            vaeFolder.close();
+        }
+        this.vaeFolder = folder;
+        this.vae = other;
+        this.vaeBackend = other.backend();
+    }
+
+    /** The autoencoder decode and image-to-image use: the model's VAE, or the one setVae gave. */
+    public Autoencoder vae() {
+        return vae;
     }
 
     /** What step recording did in the last generate() (null when it was off). */
@@ -264,9 +302,9 @@ public final class StableDiffusionPipeline implements AutoCloseable {
             throw new UnsupportedRequestException(UnsupportedRequestException.Part.IMAGE_TO_IMAGE,
                     "the hires fix's second pass is image-to-image, not supported yet with an LCM-distilled U-Net (time_cond_proj_dim)");
         }
-        int f = vae.config().downFactor();
+        int f = vae.downFactor();
         int batch = request.batchSize();
-        int planes = batch * vae.config().latentChannels();
+        int planes = batch * vae.latentChannels();
         int[] size = outputSize(request);                                                      // {W, H} of the first pass
         int[] target = outputSize(request, hires);                                             // {W', H'}
         boolean pixel = hires.upscale() == HiresFix.Upscale.PIXEL;
@@ -274,7 +312,7 @@ public final class StableDiffusionPipeline implements AutoCloseable {
         // 1. The first pass at the request's size (decoded only for an upscale in pixels).
         GenerationResult low = sample(request, null, options, scheduler, noise, listener, pixel);
 
-        // 2. Its latents at the new size: interpolated, or decoded, resized and encoded again (one draw per image).
+        // 2. Its latents at the new size: interpolated, or decoded, resized and encoded again (one draw per image, none with TAESD).
         long t0 = System.nanoTime();
         float[] init;                                                                          // [B, 4, H'/8, W'/8]
         if (pixel) {
@@ -345,7 +383,7 @@ public final class StableDiffusionPipeline implements AutoCloseable {
             options.schedule().applyTo(scheduler);
         }
         double[] timesteps = scheduler.timesteps();
-        int[] shape = {batch, vae.config().latentChannels(), size[1] / vae.config().downFactor(), size[0] / vae.config().downFactor()};
+        int[] shape = {batch, vae.latentChannels(), size[1] / vae.downFactor(), size[0] / vae.downFactor()};
         long t1 = System.nanoTime();
         int first;
         float[] latents;
@@ -517,16 +555,29 @@ public final class StableDiffusionPipeline implements AutoCloseable {
     }
 
     /**
-     * diffusers' _encode_vae_image: encode chw ([3, H, W] in [-1, 1]), sample the posterior with one draw,
-     * scale by scaling_factor and repeat for the batch: [B, 4, H/8, W/8].
+     * diffusers' _encode_vae_image: encode chw ([3, H, W] in [-1, 1]), sample the posterior with one draw (an
+     * AutoencoderTiny's encoder gives the latents themselves, and nothing is drawn), scale by scaling_factor and
+     * repeat for the batch: [B, 4, H/8, W/8].
      */
     private float[] imageLatents(float[] chw, int h, int w, int batch, NoiseSource noise) {
         Tensor pixels = vaeBackend.toDevice(Tensor.of(chw, 1, 3, h, w));
-        DiagonalGaussianDistribution posterior = vaeTiling ? VaeTiling.encode(vae, pixels) : vae.encode(pixels); // [1, 4, h/8, w/8]
-        int[] one = posterior.mean().shape();
-        Tensor draw = vaeBackend.toDevice(Tensor.of(noise.randn(one), one));
-        float[] sample = vaeBackend.toHost(posterior.sample(vaeBackend, draw)).data();
-        float[] init = scale(sample, (float) vae.config().scalingFactor());
+        float[] sample = switch (vae) {
+            case AutoencoderKL kl -> {
+                DiagonalGaussianDistribution posterior = vaeTiling ? VaeTiling.encode(kl, pixels) : kl.encode(pixels); // [1, 4, h/8, w/8]
+                int[] one = posterior.mean().shape();
+                Tensor draw = vaeBackend.toDevice(Tensor.of(noise.randn(one), one));
+                yield vaeBackend.toHost(posterior.sample(vaeBackend, draw)).data();
+            }
+            case AutoencoderTiny tiny -> {
+                if (!tiny.hasEncoder()) {
+                    throw new UnsupportedRequestException(UnsupportedRequestException.Part.IMAGE_TO_IMAGE, (vaeFolder == null ? "the"
+                            : vaeFolder.path() + ":") + " AutoencoderTiny has decoder weights only, so it cannot encode a starting image;"
+                            + " use one with encoder weights (encoder.layers.*) for image-to-image and inpainting");
+                }
+                yield vaeBackend.toHost(tiny.encode(pixels)).data();                               // [1, 4, h/8, w/8]
+            }
+        };
+        float[] init = scale(sample, (float) vae.scalingFactor());
         float[] out = new float[init.length * batch];
         for (int b = 0; b < batch; b++) {
             System.arraycopy(init, 0, out, b * init.length, init.length);                      // [B, 4, h/8, w/8]
@@ -635,9 +686,9 @@ public final class StableDiffusionPipeline implements AutoCloseable {
 
     /** Step 4: latents [B, 4, h, w] (scaled) to B images in [0, 1]; also DiffusionModel.decode. */
     List<RgbImage> decode(float[] latents, int[] shape) {
-        float[] unscaled = scale(latents, (float) (1.0 / vae.config().scalingFactor()));
+        float[] unscaled = scale(latents, (float) (1.0 / vae.scalingFactor()));
         Tensor z = vaeBackend.toDevice(Tensor.of(unscaled, shape));
-        Tensor decoded = vaeTiling ? VaeTiling.decode(vae, z) : vae.decode(z);                 // [B, 3, H, W]
+        Tensor decoded = vaeTiling && vae instanceof AutoencoderKL kl ? VaeTiling.decode(kl, z) : vae.decode(z); // [B, 3, H, W]
         float[] pixels = vaeBackend.toHost(decoded).data();
         int b = decoded.dim(0);
         int h = decoded.dim(2);
@@ -663,7 +714,7 @@ public final class StableDiffusionPipeline implements AutoCloseable {
      * check_inputs; the latent is that size divided by the factor, and the U-Net takes any latent size.
      */
     public int[] outputSize(GenerationRequest r) {
-        int down = vae.config().downFactor();
+        int down = vae.downFactor();
         int w;
         int h;
         if (r.isImageToImage()) {
@@ -684,7 +735,7 @@ public final class StableDiffusionPipeline implements AutoCloseable {
     /** The size of the images a request gives with the hires fix: the second pass's, {width, height} (HiresFix.size). */
     public int[] outputSize(GenerationRequest r, HiresFix hires) {
         int[] size = outputSize(r);
-        return hires == null ? size : hires.size(size[0], size[1], vae.config().downFactor());
+        return hires == null ? size : hires.size(size[0], size[1], vae.downFactor());
     }
 
     private static float[] scale(float[] x, float s) {
@@ -697,6 +748,9 @@ public final class StableDiffusionPipeline implements AutoCloseable {
 
     @Override
     public void close() {
+        if (vaeFolder != null) {
+            vaeFolder.close();
+        }
         model.close();
     }
 
