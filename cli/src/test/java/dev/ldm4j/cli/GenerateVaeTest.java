@@ -1,6 +1,6 @@
 // generate --vae DIR on the tiny SD 1.x model: the taesd-tiny AutoencoderTiny (4 latent channels, as the U-Net's) decodes
 // the run's final latents (the PNG equals AutoencoderTiny.decode of the saved latents within one level) and its name is
-// in the PNG's parameters; it encodes --image; with --trace it draws each step's x0 at image size. A model folder given
+// in the PNG's parameters (and --from-png without --vae warns); it encodes --image; with --trace it draws each step's x0 at image size. A model folder given
 // as --vae is found through its vae/. Refused in one line: a folder of another class, a missing folder, an
 // autoencoder whose latent channels are not the U-Net's, and --vae-tiling with an AutoencoderTiny.
 package dev.ldm4j.cli;
@@ -49,6 +49,11 @@ class GenerateVaeTest {
         assertEquals(0, r.code(), r.err());
         assertTrue(r.err().contains("decoding with the AutoencoderTiny of " + taesd), r.err());
         assertTrue(PngMetadata.read(png).text().get("parameters").contains("VAE: taesd-tiny"), PngMetadata.read(png).text().toString());
+        CliTest.Result again = run("generate", "--from-png", png.toString(), "--model", model.toString(), "--output",
+                dir.resolve("again.png").toString());
+        assertEquals(0, again.code(), again.err());
+        assertTrue(again.err().contains("was decoded with the VAE 'taesd-tiny', of which it holds only the name"), again.err());
+        assertTrue(!again.err().contains("ignored, ldm4j has no such setting"), again.err());
 
         BufferedImage img = ImageIO.read(png.toFile());
         try (Backend cpu = Backends.create("cpu");
