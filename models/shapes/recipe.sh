@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Reproduces the built-in model models/shapes from nothing, with ldm4j's own training commands only:
 #   1. train vae    a KL autoencoder (factor 4: 64x64x3 images <-> 16x16x4 latents) on shapes-v1
-#   2. train unet   the U-Net and its CLIP text encoder, jointly from scratch, in the frozen VAE's latent space
-#                   (epsilon prediction on SD's scaled-linear schedule, stopped at step 2175 of 3000), then fine-tuned
-#                   to v-prediction on the same schedule rescaled to zero terminal SNR (Lin et al. 2023): with SD's
-#                   schedule the last timestep still carries 6.8% of the image, so the model takes the background and
-#                   the position from that leak instead of from the text, and at sampling time (pure noise) draws
-#                   gray backgrounds in the center
+#   2. train unet   the U-Net and its CLIP text encoder, jointly from scratch, in the frozen VAE's latent space, with
+#                   the architecture of train-arch.json: v-prediction on SD's scaled-linear betas rescaled to zero
+#                   terminal SNR (Lin et al. 2023; on SD's own schedule the last timestep still carries 6.8% of the image
+#                   and a model learns to take background and layout from that leak instead of from the text), the
+#                   noisiest 20% of the timesteps drawn 3x as often (--timestep-bias later: layout and colour are decided
+#                   there), the EMA of the weights (decay 0.999) as the saved model; a 10,000-step cosine schedule
+#                   stopped at step 8500 (where the learning rate is down to 6% of its peak) to leave time for the students
 #   3. train vae --decoder-only   (at the same time as 2, at low priority) the decoder fine-tuned further in two
 #                   stages (lr 5e-4, then 2e-4); the encoder, and so the latent space the U-Net learns in, stays
 #   4. the U-Net's folder with the fine-tuned VAE, converted to fp16, becomes models/shapes (the model card is
@@ -23,22 +24,12 @@ mkdir -p "$work"
 "$ldm4j" train vae --data shapes --out "$work/vae" --resume --seed 1 \
     --steps 1500 --batch 8 --lr 1e-3 --warmup 100 --save-every 250
 
-unet_stages() {
-  "$ldm4j" train unet --data shapes --vae "$work/vae" --out "$work/unet" --resume --seed 2 \
-      --steps 3000 --stop-after 2175 --batch 16 --lr 6e-4 --warmup 200 --min-snr-gamma 5 --save-every 500
-  rm -rf "$work/v-base" && mkdir -p "$work/v-base/scheduler"
-  cp -r "$work/unet/unet" "$work/unet/text_encoder" "$work/unet/tokenizer" "$work/unet/vae" "$work/v-base/"
-  sed 's/"DPMSolverMultistepScheduler"/"DDIMScheduler"/' "$work/unet/model_index.json" > "$work/v-base/model_index.json"
-  cat > "$work/v-base/scheduler/scheduler_config.json" <<'JSON'
-{"_class_name": "DDIMScheduler", "num_train_timesteps": 1000, "beta_start": 0.00085, "beta_end": 0.012,
- "beta_schedule": "scaled_linear", "trained_betas": null, "clip_sample": false, "set_alpha_to_one": false,
- "steps_offset": 0, "prediction_type": "v_prediction", "timestep_spacing": "trailing", "rescale_betas_zero_snr": true}
-JSON
-  echo '{"steps": 25, "guidance": 5.0}' > "$work/v-base/ldm4j_defaults.json"
-  "$ldm4j" train unet --data shapes --model "$work/v-base" --vae "$work/vae" --out "$work/unet-v" --resume --seed 5 \
-      --steps 1800 --batch 16 --lr 3e-4 --warmup 100 --save-every 300
+unet_stage() {
+  "$ldm4j" train unet --data shapes --arch "$root/models/shapes/train-arch.json" --vae "$work/vae" --out "$work/unet" \
+      --resume --seed 2 --steps 10000 --stop-after 8500 --batch 16 --lr 6e-4 --warmup 200 --ema-decay 0.999 --save-every 500 \
+      --timestep-bias later --timestep-bias-portion 0.2 --timestep-bias-multiplier 3
 }
-unet_stages &
+unet_stage &
 unet=$!
 ( nice -n 15 "$ldm4j" train vae --data shapes --model "$work/vae" --decoder-only --out "$work/decoder" --resume --seed 3 \
       --steps 1500 --batch 8 --lr 5e-4 --warmup 50 --save-every 250 &&
@@ -49,7 +40,7 @@ wait "$unet"
 wait "$decoder"
 
 rm -rf "$work/assembled"
-cp -r "$work/unet-v" "$work/assembled"
+cp -r "$work/unet" "$work/assembled"
 rm -rf "$work/assembled/vae"
 cp -r "$work/decoder2/vae" "$work/assembled/vae"
 "$ldm4j" convert --model "$work/assembled" --out "$root/models/shapes" --dtype fp16 --overwrite
