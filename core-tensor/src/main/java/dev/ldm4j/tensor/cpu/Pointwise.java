@@ -198,10 +198,19 @@ final class Pointwise {
             }
         }
         if (rowBias != 0f) {
-            for (int j = 0; j < n; j++) {
-                c[at + j] += rowBias;
-            }
+            addScalar(c, at, rowBias, c, at, n);
         }
         activate(c, at, n, act);
+    }
+
+    /** dst[dstAt + j] = src[srcAt + j] + v for j < n (src and dst may be the same run). */
+    static void addScalar(float[] src, int srcAt, float v, float[] dst, int dstAt, int n) {
+        int j = 0;
+        for (; j <= n - L; j += L) {
+            FloatVector.fromArray(S, src, srcAt + j).add(v).intoArray(dst, dstAt + j);
+        }
+        for (; j < n; j++) {
+            dst[dstAt + j] = src[srcAt + j] + v;
+        }
     }
 }
