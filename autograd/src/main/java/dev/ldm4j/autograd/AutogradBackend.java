@@ -190,7 +190,60 @@ public final class AutogradBackend implements Backend {
         }
     }
 
-    private Map<Storage, Tensor> currentGrads;
+    /**
+     * The gradient buffers of one backward pass, by storage, and the storages those buffers live in. A buffer
+     * is made on a storage's first contribution: that contribution itself when it is a fresh dense tensor of
+     * the storage's size that nothing else holds (most are: a kernel's result), otherwise zeros it is added
+     * into. Adopting the first contribution saves the zeroing pass and the add, and gives the same sums
+     * (0 + a = a).
+     */
+    private final class GradBuffers {
+        final Map<Storage, Tensor> byStorage = new IdentityHashMap<>();
+        /** Storages that are some storage's gradient buffer now, and so must not become another's. */
+        final Set<Storage> held = Collections.newSetFromMap(new IdentityHashMap<>());
+
+        /** The gradient buffer of storage s, taken off the map (s's node is being walked; s is not a leaf). */
+        Tensor take(Storage s) {
+            Tensor g = byStorage.remove(s);
+            if (g != null) {
+                held.remove(g.storage());
+            }
+            return g;
+        }
+
+        /** Adds src into the part of t's storage gradient that t's view covers. */
+        void add(Tensor t, Tensor src) {
+            Tensor buffer = byStorage.get(t.storage());
+            if (buffer == null) {
+                int size = Math.toIntExact(t.storage().size());
+                if (adoptable(t, src, size)) {
+                    buffer = src.reshape(size);
+                    byStorage.put(t.storage(), buffer);
+                    held.add(buffer.storage());
+                    return;
+                }
+                buffer = inner.zeros(size);
+                byStorage.put(t.storage(), buffer);
+                held.add(buffer.storage());
+            }
+            inner.accumulate(new Tensor(buffer.storage(), t.shape(), t.strides(), t.offset()), src);
+        }
+
+        /**
+         * Whether src can be t's storage gradient as it is: t covers its whole storage densely, src has t's
+         * shape and is a whole dense F32 tensor of the inner backend, and src's storage is no gradient buffer
+         * and no recorded tensor (a kernel's fresh result, or the buffer of a node already walked).
+         */
+        private boolean adoptable(Tensor t, Tensor src, int size) {
+            return t.offset() == 0 && t.numel() == size && t.isContiguous()
+                    && src.offset() == 0 && src.storage().size() == size && src.isContiguous()
+                    && Arrays.equals(src.shape(), t.shape())
+                    && src.dtype() == DType.F32 && src.device() == inner.device()
+                    && !held.contains(src.storage()) && !tracked.contains(src.storage());
+        }
+    }
+
+    private GradBuffers currentGrads;
 
     /**
      * Gradients of the scalar loss (one element) with respect to every leaf, by the reverse walk of the tape.
@@ -203,7 +256,7 @@ public final class AutogradBackend implements Backend {
         if (!requiresGrad(loss)) {
             throw new IllegalStateException("autograd: the loss does not depend on any tensor that requires a gradient");
         }
-        Map<Storage, Tensor> grads = new IdentityHashMap<>();
+        GradBuffers grads = new GradBuffers();
         currentGrads = grads;
         try {
             walk(tape, loss, inner.toDevice(Tensor.of(new float[] {1f}, loss.shape())), grads);
@@ -211,7 +264,7 @@ public final class AutogradBackend implements Backend {
             currentGrads = null;
         }
         Map<Storage, Tensor> leafGrads = new IdentityHashMap<>();
-        for (Map.Entry<Storage, Tensor> e : grads.entrySet()) {
+        for (Map.Entry<Storage, Tensor> e : grads.byStorage.entrySet()) {
             if (leaves.contains(e.getKey())) {
                 leafGrads.put(e.getKey(), e.getValue());
             }
@@ -221,11 +274,11 @@ public final class AutogradBackend implements Backend {
     }
 
     /** Seeds the gradient of root with seed, then runs the rules of nodes in reverse order, accumulating into grads. */
-    private void walk(List<Node> nodes, Tensor root, Tensor seed, Map<Storage, Tensor> grads) {
-        inner.accumulate(gradView(grads, root), seed);
+    private void walk(List<Node> nodes, Tensor root, Tensor seed, GradBuffers grads) {
+        grads.add(root, seed);
         for (int i = nodes.size() - 1; i >= 0; i--) {
             Node node = nodes.get(i);
-            Tensor g = leaves.contains(node.out.storage()) ? grads.get(node.out.storage()) : grads.remove(node.out.storage());
+            Tensor g = leaves.contains(node.out.storage()) ? grads.byStorage.get(node.out.storage()) : grads.take(node.out.storage());
             if (g == null) {
                 continue;
             }
@@ -234,17 +287,11 @@ public final class AutogradBackend implements Backend {
             for (int k = 0; k < node.inputs.length; k++) {
                 Tensor in = node.inputs[k];
                 if (dIn[k] != null && in != null && tracked.contains(in.storage())) {
-                    inner.accumulate(gradView(grads, in), dIn[k]);
+                    grads.add(in, dIn[k]);
                 }
             }
             nodes.set(i, null);
         }
-    }
-
-    /** The view of t's storage gradient that t's own view covers, making the zero buffer on first use. */
-    private Tensor gradView(Map<Storage, Tensor> grads, Tensor t) {
-        Tensor buffer = grads.computeIfAbsent(t.storage(), s -> inner.zeros(Math.toIntExact(s.size())));
-        return new Tensor(buffer.storage(), t.shape(), t.strides(), t.offset());
     }
 
     // ---- Recording

@@ -143,6 +143,30 @@ class AutogradBackendTest {
         }
     }
 
+    /**
+     * A storage's first gradient contribution becomes its buffer when nothing else holds it. add hands the same dy
+     * to both inputs and contiguous hands dy on as it is: each leaf still gets a buffer of its own (a later
+     * contribution to one must not reach the other), and the sums are those of the two terms.
+     */
+    @Test
+    void firstContributionsBecomeBuffersWithoutSharingThem() {
+        Tensor a = random(23, 3, 4), c = random(24, 3, 4), r = random(25, 3, 4), s = random(26, 3, 4);
+        AutogradBackend ag = new AutogradBackend(cpu);
+        ag.requireGrad(a);
+        ag.requireGrad(c);
+        Tensor y = ag.contiguous(ag.add(a, c));                          // dy of a and of c: the same tensor
+        Tensor loss = ag.add(total(ag, ag.mul(y, r)), total(ag, ag.mul(a, s)));
+        AutogradBackend.Gradients g = ag.backward(loss);
+        assertTrue(g.of(a).storage() != g.of(c).storage(), "a and c share one gradient buffer");
+        float[] ga = g.of(a).toFloatArray(), gc = g.of(c).toFloatArray(), ra = r.data(), sa = s.data();
+        for (int i = 0; i < ga.length; i++) {
+            assertEquals(ra[i], gc[i], 0f, "dL/dc = r at " + i);
+            assertEquals(ra[i] + sa[i], ga[i], 1e-6f, "dL/da = r + s at " + i);
+        }
+        // a leaf used as a whole (its buffer adopted) and through a slice (added into that buffer)
+        gradCheck(b -> total(b, b.add(b.mul(a, r), b.concat(0, a.slice(0, 0, 1), b.scale(a, 2f).slice(0, 1, 3)))), a);
+    }
+
     @Test
     void nothingIsRecordedWithoutATrackedInputOrUnderNoGrad() {
         AutogradBackend ag = new AutogradBackend(cpu);

@@ -73,7 +73,7 @@ final class Attention {
                         Arrays.fill(blk.q, r * dh, (r + 1) * dh, 0f);
                     }
                 }
-                blk.run(kt, lkPad, vp, causal ? Math.min(lk, i0 + rows) : lk, i0, causal);
+                blk.run(kt, lkPad, vp, causal ? Math.min(lk, i0 + rows) : lk, i0, rows, causal);
                 for (int r = 0; r < rows; r++) {
                     int oAt = (bi * lq + i0 + r) * width + h * dh;
                     float inv = (float) (1.0 / blk.l[r]);
@@ -101,8 +101,13 @@ final class Attention {
             l = new float[QB];
         }
 
-        /** Attends rows i0..i0+QB-1 to keys [0, keys); causal rows see keys j <= i only. */
-        void run(float[] kt, int lkPad, float[] vp, int keys, int i0, boolean causal) {
+        /**
+         * Attends rows i0..i0+rows-1 to keys [0, keys); causal rows see keys j <= i only. The products run over
+         * rows rounded up to the micro-kernels' 4 (the padding rows' queries are zero), not over all QB: a block of
+         * 16 queries (a 4x4 map) or the last 13 of 77 tokens costs what it holds.
+         */
+        void run(float[] kt, int lkPad, float[] vp, int keys, int i0, int rows, boolean causal) {
+            int rows4 = Math.min(QB, (rows + 3) & ~3);
             Arrays.fill(m, Float.NEGATIVE_INFINITY);
             Arrays.fill(l, 0f);
             Arrays.fill(o, 0f);
@@ -110,7 +115,7 @@ final class Attention {
                 int valid = Math.min(KB, keys - j0);
                 // a short last block (77 text tokens) computes only the vectors that hold keys
                 int width = (valid + L - 1) / L * L;
-                for (int r = 0; r < QB; r += 4) {
+                for (int r = 0; r < rows4; r += 4) {
                     if (width == KB) {
                         scores4(kt, lkPad, j0, r);
                     } else {
@@ -120,7 +125,7 @@ final class Attention {
                     }
                 }
                 boolean mask = valid < width || (causal && j0 + KB - 1 > i0);
-                for (int r = 0; r < QB; r++) {
+                for (int r = 0; r < rows4; r++) {
                     if (mask) {
                         int limit = causal ? Math.min(valid, i0 + r - j0 + 1) : valid;
                         for (int j = Math.max(0, limit); j < width; j++) {
@@ -129,7 +134,7 @@ final class Attention {
                     }
                     softmaxRow(r, width);
                 }
-                for (int r = 0; r < QB; r += 4) {
+                for (int r = 0; r < rows4; r += 4) {
                     for (int c = 0; c < dp; ) {
                         if (dp - c >= 3 * L) {
                             accumulate4x3(vp, j0, valid, r, c);

@@ -2,8 +2,9 @@
 // col [C*kh*kw, OH*OW] per image; the im2col matrix is never built. With few output channels
 // (O <= Sgemm.SHARED_A_ROWS) and a small input (the training sizes, where one image's product is a
 // few megaFLOP) the whole batch is one GEMM whose columns run over every position of every image,
-// [O, K] x [K, N*OH*OW], its panels gathered from the stride-phase planes (ConvPatches, a padded copy
-// of x) and written straight into [N, O, OH*OW]. Otherwise each image is a GEMM of its own, its
+// [O, K] x [K, N*OH*OW], its panels loaded from a padded copy of x (ConvPatches: the stride-phase
+// planes; at stride 1 on maps narrower than a vector's multiple, one copy per horizontal tap, so that a
+// panel's positions are consecutive floats) and written straight into [N, O, OH*OW]. Otherwise each image is a GEMM of its own, its
 // panels packed straight from the image (a 1x1, stride-1, unpadded conv multiplies by the image itself).
 package dev.ldm4j.tensor.cpu;
 
@@ -42,7 +43,12 @@ final class Conv2d {
                 : new Sgemm.Epilogue(Views.copy(bias), null, dev.ldm4j.tensor.Activation.NONE);
         ConvBackward.Dims d = new ConvBackward.Dims(n, c, h, wd, o, kh, kw, oh, ow);
         if (o <= Sgemm.SHARED_A_ROWS && ConvPatches.phaseFloats(d, stride) <= BATCHED_MAX_FLOATS) {
-            Sgemm.PackB patches = ConvPatches.patches(ConvPatches.phases(xf.a(), xf.off(), d, stride, pt, pl), d);
+            // at stride 1 and rows that do not fill whole vectors (8x8, 4x4 maps), the shifted copies (kw of them) where
+            // they fit: a panel's taps are then plain vector loads instead of gathers
+            ConvPatches.Phases planes = stride == 1 && ow % Sgemm.L != 0 && ConvPatches.shiftedFloats(d) <= BATCHED_MAX_FLOATS
+                    ? ConvPatches.shifted(xf.a(), xf.off(), d, pt, pl)
+                    : ConvPatches.phases(xf.a(), xf.off(), d, stride, pt, pl);
+            Sgemm.PackB patches = ConvPatches.patches(planes, d);
             Sgemm.gemmShared(o, n * p, kdim, pa, patches, new Sgemm.Out(out, 0, p, p, o * p), ep);
             return Tensor.of(out, n, o, oh, ow);
         }

@@ -1,5 +1,5 @@
-// The patches of a convolution's input, read from stride-phase planes: x split by stride phase and zero-padded, so
-// that every tap of every output position is a plain offset into one array. Both products that run over the patches
+// The patches of a convolution's input, read from a zero-padded copy of x (stride-phase planes, or at stride 1 one
+// shifted copy per horizontal tap) in which every tap of every output position is a plain offset into one array. Both products that run over the patches
 // pack their B operand from them: the forward (and the stride-1 input gradient, a forward conv) as im2col [K, N*P],
 // the weight gradient as its transpose [N*P, K]; neither matrix is ever built.
 package dev.ldm4j.tensor.cpu;
@@ -13,20 +13,11 @@ final class ConvPatches {
     }
 
     /**
-     * x split by stride phase and zero-padded: plane (n, c, py, px) is [hs, ws] with element (i, j) =
-     * x[n, c, stride * i + py - pt, stride * j + px - pl] (0 outside x), hs = Ho + (kh-1)/stride, ws = Wo + (kw-1)/stride.
-     * Tap (ky, kx) at output (oy, ox) then reads plane (ky % s, kx % s) at (oy + ky/s, ox + kx/s): along ox a contiguous
-     * run, for every stride and padding, and all taps of one position lie at fixed offsets from each other.
+     * A zero-padded copy of x from which every tap of every output position is a plain offset: tap k = (ci, ky, kx)
+     * of output position (oy, ox) of image img is a[img * imgStride + taps[k] + oy * ws + ox], so along ox each tap
+     * is a contiguous run. Two layouts (phases and shifted below) give this form.
      */
-    record Phases(float[] a, int s, int hs, int ws) {
-        int plane() {
-            return hs * ws;
-        }
-
-        /** Offset of tap (ci, ky, kx) relative to the start of an image and the output position (0, 0). */
-        int tapOffset(int ci, int ky, int kx) {
-            return ((ci * s + ky % s) * s + kx % s) * plane() + (ky / s) * ws + kx / s;
-        }
+    record Phases(float[] a, int ws, int imgStride, int[] taps) {
     }
 
     /** The floats phases allocates: a copy of x, zero-padded, as large again as x or a little larger. */
@@ -34,6 +25,12 @@ final class ConvPatches {
         return (long) d.n() * d.c() * s * s * (d.oh() + (d.kh() - 1) / s) * (d.ow() + (d.kw() - 1) / s);
     }
 
+    /**
+     * x split by stride phase and zero-padded: plane (n, c, py, px) is [hs, ws] with element (i, j) =
+     * x[n, c, stride * i + py - pt, stride * j + px - pl] (0 outside x), hs = Ho + (kh-1)/stride, ws = Wo + (kw-1)/stride.
+     * Tap (ky, kx) at output (oy, ox) then reads plane (ky % s, kx % s) at (oy + ky/s, ox + kx/s): along ox a contiguous
+     * run, for every stride and padding, and all taps of one position lie at fixed offsets from each other.
+     */
     static Phases phases(float[] x, int xOff, Dims d, int s, int pt, int pl) {
         int c = d.c(), h = d.h(), w = d.w();
         int hs = d.oh() + (d.kh() - 1) / s, ws = d.ow() + (d.kw() - 1) / s;
@@ -66,7 +63,65 @@ final class ConvPatches {
                 }
             }
         });
-        return new Phases(a, s, hs, ws);
+        int plane = hs * ws, kh = d.kh(), kw = d.kw();
+        int[] taps = new int[c * kh * kw];
+        for (int k = 0; k < taps.length; k++) {
+            int ci = k / (kh * kw), ky = k % (kh * kw) / kw, kx = k % kw;
+            taps[k] = ((ci * s + ky % s) * s + kx % s) * plane + (ky / s) * ws + kx / s;
+        }
+        return new Phases(a, ws, c * s * s * plane, taps);
+    }
+
+    /** The floats shifted allocates: kw copies of x, padded by kh - 1 rows. */
+    static long shiftedFloats(Dims d) {
+        return (long) d.n() * d.c() * d.kw() * (d.oh() + d.kh() - 1) * d.ow();
+    }
+
+    /**
+     * For stride 1: x once per horizontal tap, shifted and zero-padded, rows as wide as the output: plane (n, c, kx) is
+     * [oh + kh - 1, ow] with element (i, j) = x[n, c, i - pt, j + kx - pl] (0 outside x). Tap (ky, kx) at output (oy, ox)
+     * reads plane kx at (oy + ky, ox), so consecutive positions of an image (along ox and on to the next row) are
+     * consecutive floats: a packed panel of positions is a plain vector load per tap, where phases needs gathers
+     * once the output is narrower than a vector. When the output is as wide as x (a "same" convolution) each plane is
+     * one copy of x's plane moved by kx - pl, with the columns that wrapped around set to zero.
+     */
+    static Phases shifted(float[] x, int xOff, Dims d, int pt, int pl) {
+        int c = d.c(), h = d.h(), w = d.w(), kh = d.kh(), kw = d.kw(), ow = d.ow();
+        int hs = d.oh() + kh - 1, plane = hs * ow;
+        float[] a = new float[Math.toIntExact(shiftedFloats(d))];
+        Parallel.forRange(d.n() * c, 16, (from, to, worker) -> {
+            for (int nc = from; nc < to; nc++) {
+                int src = xOff + nc * h * w;
+                for (int kx = 0; kx < kw; kx++) {
+                    int dst = (nc * kw + kx) * plane, shift = kx - pl;
+                    // output columns j with 0 <= j + shift < w, rows i with 0 <= i - pt < h
+                    int jLo = Math.min(ow, Math.max(0, -shift)), jHi = Math.max(jLo, Math.min(ow, w - shift));
+                    int iLo = Math.min(hs, pt), iHi = Math.max(iLo, Math.min(hs, h + pt));
+                    if (ow == w && iHi - iLo == h) {
+                        // one run: dst[(pt + r) * w + j] = x[r * w + j + shift], then the wrapped columns cleared
+                        int t0 = Math.max(0, -shift), t1 = Math.min(h * w, h * w - shift);
+                        if (t1 > t0) {
+                            System.arraycopy(x, src + t0 + shift, a, dst + pt * w + t0, t1 - t0);
+                        }
+                        for (int r = 0; r < h; r++) {
+                            int row = dst + (pt + r) * w;
+                            java.util.Arrays.fill(a, row, row + jLo, 0f);
+                            java.util.Arrays.fill(a, row + jHi, row + w, 0f);
+                        }
+                    } else {
+                        for (int i = iLo; i < iHi && jHi > jLo; i++) {
+                            System.arraycopy(x, src + (i - pt) * w + jLo + shift, a, dst + i * ow + jLo, jHi - jLo);
+                        }
+                    }
+                }
+            }
+        });
+        int[] taps = new int[c * kh * kw];
+        for (int k = 0; k < taps.length; k++) {
+            int ci = k / (kh * kw), ky = k % (kh * kw) / kw, kx = k % kw;
+            taps[k] = (ci * kw + kx) * plane + ky * ow;
+        }
+        return new Phases(a, ow, c * kw * plane, taps);
     }
 
     /**
@@ -78,9 +133,9 @@ final class ConvPatches {
     static Sgemm.PackB patchesT(Phases ph, Dims d) {
         int nr = Sgemm.NR, l = Sgemm.L;
         int oh = d.oh(), ow = d.ow(), p = oh * ow;
-        int imgStride = d.c() * ph.s() * ph.s() * ph.plane();
+        int imgStride = ph.imgStride();
         float[] a = ph.a();
-        int[] taps = tapOffsets(ph, d);
+        int[] taps = ph.taps();
         return (k0, kc, j0, nc, dst, dstOff) -> {
             int[] offs = new int[nr];
             int panels = (nc + nr - 1) / nr;
@@ -118,9 +173,9 @@ final class ConvPatches {
     static Sgemm.PackB patches(Phases ph, Dims d) {
         int nr = Sgemm.NR, l = Sgemm.L;
         int ow = d.ow(), p = d.oh() * ow;
-        int imgStride = d.c() * ph.s() * ph.s() * ph.plane();
+        int imgStride = ph.imgStride();
         float[] a = ph.a();
-        int[] taps = tapOffsets(ph, d);
+        int[] taps = ph.taps();
         return (k0, kc, j0, nc, dst, dstOff) -> {
             int[] cols = new int[nr];
             int panels = (nc + nr - 1) / nr;
@@ -152,15 +207,5 @@ final class ConvPatches {
                 }
             }
         };
-    }
-
-    /** The offset of each tap k = (ci, ky, kx), k < C * kh * kw, in the phase planes (Phases.tapOffset). */
-    private static int[] tapOffsets(Phases ph, Dims d) {
-        int kh = d.kh(), kw = d.kw();
-        int[] taps = new int[d.c() * kh * kw];
-        for (int k = 0; k < taps.length; k++) {
-            taps[k] = ph.tapOffset(k / (kh * kw), k % (kh * kw) / kw, k % kw);
-        }
-        return taps;
     }
 }

@@ -554,21 +554,7 @@ public final class CpuBackend implements Backend {
         int outer = Shapes.prod(shape, 0, d), len = shape[d], inner = Shapes.prod(shape, d + 1, shape.length);
         Views.Flat xf = Views.flat(x);
         float[] out = new float[outer * inner];
-        Parallel.forRange(outer, 1, (from, to, worker) -> {
-            double[] acc = new double[inner];
-            for (int o = from; o < to; o++) {
-                Arrays.fill(acc, 0);
-                for (int l = 0; l < len; l++) {
-                    int at = xf.off() + (o * len + l) * inner;
-                    for (int i = 0; i < inner; i++) {
-                        acc[i] += xf.a()[at + i];
-                    }
-                }
-                for (int i = 0; i < inner; i++) {
-                    out[o * inner + i] = (float) (mean ? acc[i] / len : acc[i]);
-                }
-            }
-        });
+        Reduce.sum(xf.a(), xf.off(), outer, len, inner, mean, out);
         shape[d] = 1;
         return Tensor.of(out, shape);
     }

@@ -6,6 +6,7 @@ import dev.ldm4j.tensor.Activation;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorShuffle;
 import jdk.incubator.vector.VectorSpecies;
 
 final class Pointwise {
@@ -110,18 +111,26 @@ final class Pointwise {
     /**
      * Sum of the lanes in a fixed pairwise order (lane i + lane i + L/2 for i < L/2, then i + L/4, ...), the
      * same bits compiled or not; reduceLanes(ADD) leaves the order to the implementation, and it differs
-     * between the interpreter and the JIT. Scalar after one store, so it costs little even where the JIT
-     * does not inline it.
+     * between the interpreter and the JIT. In registers, by lane rotations (lane i of v + v rotated by half is
+     * v[i] + v[i + half], the scalar order's sum), with no array to allocate: the norms call it twice per
+     * group, and at the U-Net's 4x4 and 8x8 levels a group is only 4 to 16 vectors.
      */
     static float sumLanes(FloatVector v) {
-        float[] t = new float[L];
-        v.intoArray(t, 0);
         for (int half = L / 2; half > 0; half /= 2) {
-            for (int i = 0; i < half; i++) {
-                t[i] += t[i + half];
-            }
+            v = v.add(v.rearrange(HALVES[Integer.numberOfTrailingZeros(half)]));
         }
-        return t[0];
+        return v.lane(0);
+    }
+
+    /** HALVES[log2 h]: lane i takes lane (i + h) mod L. */
+    @SuppressWarnings("unchecked")
+    private static final VectorShuffle<Float>[] HALVES = new VectorShuffle[Integer.numberOfTrailingZeros(L) + 1];
+
+    static {
+        for (int h = 1; h <= L; h *= 2) {
+            int half = h;
+            HALVES[Integer.numberOfTrailingZeros(h)] = VectorShuffle.fromOp(S, i -> (i + half) % L);
+        }
     }
 
     /** x sigmoid(x) = x / (1 + e^-x). */
@@ -198,10 +207,19 @@ final class Pointwise {
             }
         }
         if (rowBias != 0f) {
-            for (int j = 0; j < n; j++) {
-                c[at + j] += rowBias;
-            }
+            addScalar(c, at, rowBias, c, at, n);
         }
         activate(c, at, n, act);
+    }
+
+    /** dst[dstAt + j] = src[srcAt + j] + v for j < n (src and dst may be the same run). */
+    static void addScalar(float[] src, int srcAt, float v, float[] dst, int dstAt, int n) {
+        int j = 0;
+        for (; j <= n - L; j += L) {
+            FloatVector.fromArray(S, src, srcAt + j).add(v).intoArray(dst, dstAt + j);
+        }
+        for (; j < n; j++) {
+            dst[dstAt + j] = src[srcAt + j] + v;
+        }
     }
 }

@@ -315,14 +315,20 @@ final class Sgemm {
     /** Rows 0..m-1, columns 0..nr-1 of a panel sum [mPad, NR] to C's columns j0.. through out, then the epilogue. */
     private static void store(float[] sum, int m, int j0, int nr, Out out, Epilogue ep) {
         boolean epilogue = ep != null && !ep.isIdentity();
+        // a convolution's epilogue is only its bias, one per row: added while copying (c + bias, as biasActivation adds it)
+        boolean rowBiasOnly = epilogue && ep.colBias() == null && (ep.act() == null || ep.act() == Activation.NONE);
         for (int i = 0; i < m; i++) {
             float rb = epilogue && ep.rowBias() != null ? ep.rowBias()[i] : 0f;
             for (int j = 0; j < nr; ) {
                 int run = Math.min(nr - j, out.block() - (j0 + j) % out.block());
                 int at = out.at(i, j0 + j);
-                System.arraycopy(sum, i * NR + j, out.c(), at, run);
-                if (epilogue) {
-                    Pointwise.biasActivation(out.c(), at, run, rb, ep.colBias(), j0 + j, ep.act());
+                if (rowBiasOnly) {
+                    Pointwise.addScalar(sum, i * NR + j, rb, out.c(), at, run);
+                } else {
+                    System.arraycopy(sum, i * NR + j, out.c(), at, run);
+                    if (epilogue) {
+                        Pointwise.biasActivation(out.c(), at, run, rb, ep.colBias(), j0 + j, ep.act());
+                    }
                 }
                 j += run;
             }

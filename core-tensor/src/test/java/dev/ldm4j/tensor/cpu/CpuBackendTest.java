@@ -209,6 +209,48 @@ class CpuBackendTest {
         close(fast.conv2d(xo, wo, bo, 1, 1), ref.conv2d(xo, wo, bo, 1, 1, 1, 1, 1), "conv O > SHARED_A_ROWS, one GEMM per image");
     }
 
+    /**
+     * Stride-1 convs on maps whose rows do not fill whole vectors read their patches from shifted copies of x
+     * (ConvPatches.shifted): the U-Net's 8x8 and 4x4 levels, a map as wide as the output ("same" padding, one
+     * copy per tap), and paddings that make the output narrower or wider than x (row by row), a 1x1 and a 1x3.
+     */
+    @Test
+    void conv2dFromShiftedCopiesMatchesReference() {
+        Object[][] cases = {
+            {rand(16, 12, 8, 8), rand(0.2f, 20, 12, 3, 3), new int[] {1, 1, 1, 1}},
+            {rand(16, 9, 4, 4), rand(0.2f, 13, 9, 3, 3), new int[] {1, 1, 1, 1}},
+            {rand(3, 5, 6, 7), rand(0.3f, 7, 5, 3, 3), new int[] {0, 2, 2, 0}},
+            {rand(3, 5, 6, 7), rand(0.3f, 7, 5, 3, 3), new int[] {0, 0, 0, 0}},
+            {rand(2, 4, 5, 9), rand(0.3f, 6, 4, 3, 3), new int[] {2, 2, 2, 2}},
+            {rand(2, 4, 5, 9), rand(0.3f, 6, 4, 2, 4), new int[] {1, 0, 3, 0}},
+            {rand(4, 6, 7, 5), rand(0.3f, 5, 6, 1, 1), new int[] {0, 0, 0, 0}},
+            {rand(4, 6, 7, 5), rand(0.3f, 5, 6, 1, 3), new int[] {0, 0, 1, 1}},
+        };
+        for (Object[] c : cases) {
+            Tensor x = (Tensor) c[0], w = (Tensor) c[1];
+            int[] p = (int[]) c[2];
+            Tensor b = rand(w.dim(0));
+            close(fast.conv2d(x, w, b, 1, p[0], p[1], p[2], p[3]), ref.conv2d(x, w, b, 1, p[0], p[1], p[2], p[3]),
+                    "conv " + Arrays.toString(x.shape()) + " * " + Arrays.toString(w.shape()) + " pads " + Arrays.toString(p));
+        }
+    }
+
+    /** sum and mean in both layouts of Reduce (a row of consecutive floats, or columns), at sizes past its serial cut-off. */
+    @Test
+    void sumMatchesReferenceOnLargeRowsAndColumns() {
+        Tensor rows = rand(16, 64, 256);   // the bias gradient of a conv: sums over 256 positions
+        close(fast.sum(rows, 2), ref.sum(rows, 2), "row sums");
+        close(fast.mean(rows, 2), ref.mean(rows, 2), "row means");
+        Tensor cols = rand(1037, 131);     // a linear bias gradient: sums over 1037 rows, columns past a vector multiple
+        close(fast.sum(cols, 0), ref.sum(cols, 0), "column sums");
+        close(fast.mean(cols, 0), ref.mean(cols, 0), "column means");
+        Tensor mid = rand(3, 700, 40);
+        close(fast.sum(mid, 1), ref.sum(mid, 1), "middle dimension");
+        Tensor tiny = rand(5, 3);
+        close(fast.sum(tiny, 1), ref.sum(tiny, 1), "tiny rows");
+        close(fast.sum(tiny, 0), ref.sum(tiny, 0), "tiny columns");
+    }
+
     // ---- normalizations ----
 
     @Test
@@ -257,7 +299,9 @@ class CpuBackendTest {
 
     @Test
     void attentionMatchesReferenceForHeadSizesAndKeyLengths() {
-        int[][] cases = {{1, 37, 53, 3, 40}, {3, 13, 77, 2, 64}, {2, 70, 131, 1, 80}, {1, 5, 7, 2, 160}, {2, 9, 9, 5, 7}, {1, 1, 1, 1, 1}};
+        // the last two: the shapes U-Net's 4x4 level (16 queries, half a query block) against itself and 77 tokens
+        int[][] cases = {{1, 37, 53, 3, 40}, {3, 13, 77, 2, 64}, {2, 70, 131, 1, 80}, {1, 5, 7, 2, 160}, {2, 9, 9, 5, 7}, {1, 1, 1, 1, 1},
+                         {2, 16, 16, 4, 32}, {2, 16, 77, 4, 32}};
         for (int[] c : cases) {
             int b = c[0], lq = c[1], lk = c[2], h = c[3], d = c[4];
             Tensor q = rand(b, lq, h * d), k = rand(b, lk, h * d), v = rand(b, lk, h * d);

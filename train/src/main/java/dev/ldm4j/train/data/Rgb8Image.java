@@ -23,12 +23,21 @@ public record Rgb8Image(int width, int height, byte[] rgb) {
     public float[] toChw() {
         int plane = width * height;
         float[] chw = new float[3 * plane];
-        for (int i = 0; i < plane; i++) {
-            for (int c = 0; c < 3; c++) {
-                chw[c * plane + i] = (rgb[i * 3 + c] & 0xff) / 127.5f - 1f;
+        for (int c = 0; c < 3; c++) {
+            for (int i = 0, at = c * plane; i < plane; i++) {
+                chw[at + i] = TO_FLOAT[rgb[i * 3 + c] & 0xff];
             }
         }
         return chw;
+    }
+
+    /** TO_FLOAT[v] = v / 127.5f - 1f, the float toChw gives each byte value. */
+    private static final float[] TO_FLOAT = new float[256];
+
+    static {
+        for (int v = 0; v < 256; v++) {
+            TO_FLOAT[v] = v / 127.5f - 1f;
+        }
     }
 
     /**
