@@ -15,20 +15,12 @@ import static dev.ldm4j.cli.CliTest.assertOneLineError;
 import static dev.ldm4j.cli.CliTest.run;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static dev.ldm4j.cli.GenerateSamplingFlagsTest.notAModel;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 class GenerateHiresRestartTest {
-    /** A run with these flags on a folder that is no model: a flag check that passed would fail on the model instead. */
-    private static CliTest.Result notAModel(Path dir, String... flags) {
-        String[] base = {"generate", "--model", dir.toString(), "--prompt", "x", "--output", dir.resolve("o.png").toString()};
-        String[] all = new String[base.length + flags.length];
-        System.arraycopy(base, 0, all, 0, base.length);
-        System.arraycopy(flags, 0, all, base.length, flags.length);
-        return run(all);
-    }
-
     @Test
     void badRestartValuesAreRefusedInOneLineBeforeTheModelLoads(@TempDir Path dir) {
         assertOneLineError(notAModel(dir, "--scheduler", "euler", "--restart", "0.1,2"),

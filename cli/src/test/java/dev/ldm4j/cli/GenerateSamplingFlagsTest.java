@@ -17,7 +17,7 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 class GenerateSamplingFlagsTest {
     /** A run with these flags on a folder that is no model: a flag check that passed would fail on the model instead. */
-    private static CliTest.Result notAModel(Path dir, String... flags) {
+    static CliTest.Result notAModel(Path dir, String... flags) {
         String[] base = {"generate", "--model", dir.toString(), "--prompt", "x", "--output", dir.resolve("o.png").toString()};
         String[] all = new String[base.length + flags.length];
         System.arraycopy(base, 0, all, 0, base.length);
