@@ -6,6 +6,7 @@
 // planes; at stride 1 on maps narrower than a vector's multiple, one copy per horizontal tap, so that a
 // panel's positions are consecutive floats) and written straight into [N, O, OH*OW]. Otherwise each image is a GEMM of its own, its
 // panels packed straight from the image (a 1x1, stride-1, unpadded conv multiplies by the image itself).
+// Stride-1 3x3 convolutions on large maps with enough channels go to Winograd F(4x4, 3x3) instead (Winograd.applies).
 package dev.ldm4j.tensor.cpu;
 
 import dev.ldm4j.tensor.FloatStorage;
@@ -19,7 +20,12 @@ final class Conv2d {
     }
 
     static Tensor forward(Tensor x, Tensor w, Tensor bias, int stride, int pt, int pb, int pl, int pr) {
-        String op = "conv2d";
+        return forward(x, w, bias, stride, pt, pb, pl, pr, null);
+    }
+
+    /** conv2d + residual, the residual shaped like the result (null: none); Winograd adds it as it writes each block. */
+    static Tensor forward(Tensor x, Tensor w, Tensor bias, int stride, int pt, int pb, int pl, int pr, Tensor residual) {
+        String op = residual == null ? "conv2d" : "conv2dAdd";
         Shapes.requireRank(op, "x", x, 4);
         Shapes.requireRank(op, "w", w, 4);
         if (stride < 1 || pt < 0 || pb < 0 || pl < 0 || pr < 0) {
@@ -33,15 +39,34 @@ final class Conv2d {
         Shapes.requireVector(op, "bias", bias, o);
         int oh = Shapes.convOut(op, h, kh, stride, pt, pb);
         int ow = Shapes.convOut(op, wd, kw, stride, pl, pr);
+        if (residual != null && !java.util.Arrays.equals(residual.shape(), new int[] {n, o, oh, ow})) {
+            throw Shapes.bad(op, "residual " + Shapes.s(residual) + " must be shaped like the result [" + n + ", " + o + ", " + oh + ", " + ow + "]");
+        }
+        Views.Flat xf = Views.flat(x);
+        ConvBackward.Dims d = new ConvBackward.Dims(n, c, h, wd, o, kh, kw, oh, ow);
+        float[] b = bias == null ? null : Views.copy(bias);
+        if (Winograd.applies(d, stride)) {
+            return Winograd.forward(xf.a(), xf.off(), w, b, d, pt, pl, residual);
+        }
+        float[] out = direct(xf, w, b, stride, pt, pl, d);
+        if (residual != null) {
+            Views.Flat r = Views.flat(residual);
+            for (int i = 0; i < out.length; i++) {
+                out[i] += r.a()[r.off() + i];
+            }
+        }
+        return Tensor.of(out, n, o, oh, ow);
+    }
+
+    /** The convolution as GEMMs over the implicit im2col matrix: [N, O, Ho, Wo] as a dense array. */
+    private static float[] direct(Views.Flat xf, Tensor w, float[] bias, int stride, int pt, int pl, ConvBackward.Dims d) {
+        int n = d.n(), c = d.c(), h = d.h(), wd = d.w(), o = d.o(), kh = d.kh(), kw = d.kw(), oh = d.oh(), ow = d.ow();
         int p = oh * ow;
         int kdim = c * kh * kw;
         float[] out = new float[Math.toIntExact((long) n * o * p)];
-        Views.Flat xf = Views.flat(x);
         Tensor wd2 = w.isContiguous() ? w : Views.dense(w);
         Sgemm.PackA pa = Sgemm.packA(new Sgemm.Operand(wd2.storage(), wd2.offset(), kdim, 1));
-        Sgemm.Epilogue ep = bias == null ? Sgemm.Epilogue.NONE
-                : new Sgemm.Epilogue(Views.copy(bias), null, dev.ldm4j.tensor.Activation.NONE);
-        ConvBackward.Dims d = new ConvBackward.Dims(n, c, h, wd, o, kh, kw, oh, ow);
+        Sgemm.Epilogue ep = bias == null ? Sgemm.Epilogue.NONE : new Sgemm.Epilogue(bias, null, dev.ldm4j.tensor.Activation.NONE);
         if (o <= Sgemm.SHARED_A_ROWS && ConvPatches.phaseFloats(d, stride) <= BATCHED_MAX_FLOATS) {
             // at stride 1 and rows that do not fill whole vectors (8x8, 4x4 maps), the shifted copies (kw of them) where
             // they fit: a panel's taps are then plain vector loads instead of gathers
@@ -50,9 +75,9 @@ final class Conv2d {
                     : ConvPatches.phases(xf.a(), xf.off(), d, stride, pt, pl);
             Sgemm.PackB patches = ConvPatches.patches(planes, d);
             Sgemm.gemmShared(o, n * p, kdim, pa, patches, new Sgemm.Out(out, 0, p, p, o * p), ep);
-            return Tensor.of(out, n, o, oh, ow);
+            return out;
         }
-        boolean pointwise = kh == 1 && kw == 1 && stride == 1 && pt == 0 && pb == 0 && pl == 0 && pr == 0;
+        boolean pointwise = kh == 1 && kw == 1 && stride == 1 && pt == 0 && d.oh() == h && d.ow() == wd && pl == 0;
         for (int img = 0; img < n; img++) {
             int xOff = xf.off() + img * c * h * wd;
             Sgemm.PackB pbk = pointwise
@@ -60,7 +85,7 @@ final class Conv2d {
                     : im2col(xf.a(), xOff, c, h, wd, kh, kw, stride, pt, pl, oh, ow);
             Sgemm.gemm(o, p, kdim, pa, pbk, out, img * o * p, p, ep);
         }
-        return Tensor.of(out, n, o, oh, ow);
+        return out;
     }
 
     /**

@@ -141,6 +141,14 @@ public final class CpuBackend implements Backend {
     }
 
     @Override
+    public Tensor conv2dAdd(Tensor x, Tensor w, Tensor bias, int stride, int padTop, int padBottom, int padLeft, int padRight, Tensor residual) {
+        Views.requireHostFloat("conv2dAdd", "x", x);
+        Views.requireHostFloat("conv2dAdd", "w", w);
+        Views.requireHostFloat("conv2dAdd", "residual", residual);
+        return Conv2d.forward(x, w, bias, stride, padTop, padBottom, padLeft, padRight, residual);
+    }
+
+    @Override
     public Tensor conv2dBackwardInput(Tensor dy, Tensor w, int inH, int inW, int stride, int padTop, int padBottom, int padLeft, int padRight) {
         Views.requireHostFloat("conv2dBackwardInput", "dy", dy);
         Views.requireHostFloat("conv2dBackwardInput", "w", w);
