@@ -8,6 +8,8 @@
 //
 // Run (after ./mvnw -o -q -pl bench -am compile):
 //   java --add-modules jdk.incubator.vector -Xmx6g -cp <bench classpath> dev.ldm4j.bench.TinyDecodeBench [reps]
+// With --write-taesd DIR it instead writes that random full-size TAESD as a diffusers folder (config.json with the
+// defaults, fp16 weights), to time `./ldm4j generate --vae DIR` end to end without downloading TAESD.
 package dev.ldm4j.bench;
 
 import dev.ldm4j.diffusion.vae.Autoencoder;
@@ -24,6 +26,7 @@ import dev.ldm4j.train.ModelInit;
 import java.lang.management.ManagementFactory;
 import java.util.Arrays;
 import java.util.Locale;
+import java.util.Map;
 import java.util.SplittableRandom;
 
 public final class TinyDecodeBench {
@@ -31,6 +34,16 @@ public final class TinyDecodeBench {
     }
 
     public static void main(String[] args) {
+        if (args.length == 2 && args[0].equals("--write-taesd")) {
+            try (Backend cpu = Backends.create("cpu")) {
+                Params p = Params.initializing(cpu, ModelInit.pytorchDefaults(1));
+                new AutoencoderTiny(p, AutoencoderTinyConfig.taesd());
+                dev.ldm4j.train.DiffusersFolder.writeComponent(java.nio.file.Path.of(args[1]), "AutoencoderTiny", Map.of(), p.created(),
+                        dev.ldm4j.tensor.DType.F16);
+            }
+            System.out.println("wrote a random-weight TAESD to " + args[1]);
+            return;
+        }
         int reps = args.length > 0 ? Integer.parseInt(args[0]) : 3;
         try (Backend cpu = Backends.create("cpu")) {
             Tensor z = latent(1);                                                       // [1, 4, 64, 64]

@@ -23,6 +23,15 @@ final class Conv2d {
         return forward(x, w, bias, stride, pt, pb, pl, pr, null);
     }
 
+    /** Whether residual has the exact shape of conv2d(x, w) with these strides and pads (forward can then add it as it writes). */
+    static boolean fits(Tensor x, Tensor w, int stride, int pt, int pb, int pl, int pr, Tensor residual) {
+        if (x.rank() != 4 || w.rank() != 4 || residual.rank() != 4 || stride < 1) {
+            return false;
+        }
+        int oh = (x.dim(2) + pt + pb - w.dim(2)) / stride + 1, ow = (x.dim(3) + pl + pr - w.dim(3)) / stride + 1;
+        return residual.dim(0) == x.dim(0) && residual.dim(1) == w.dim(0) && residual.dim(2) == oh && residual.dim(3) == ow;
+    }
+
     /** conv2d + residual, the residual shaped like the result (null: none); Winograd adds it as it writes each block. */
     static Tensor forward(Tensor x, Tensor w, Tensor bias, int stride, int pt, int pb, int pl, int pr, Tensor residual) {
         String op = residual == null ? "conv2d" : "conv2dAdd";

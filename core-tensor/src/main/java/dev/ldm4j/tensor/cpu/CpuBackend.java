@@ -145,6 +145,10 @@ public final class CpuBackend implements Backend {
         Views.requireHostFloat("conv2dAdd", "x", x);
         Views.requireHostFloat("conv2dAdd", "w", w);
         Views.requireHostFloat("conv2dAdd", "residual", residual);
+        if (!Conv2d.fits(x, w, stride, padTop, padBottom, padLeft, padRight, residual)) {
+            // a residual that broadcasts (a ResNet's time embedding, [N, O, 1, 1]) is added afterwards
+            return add(conv2d(x, w, bias, stride, padTop, padBottom, padLeft, padRight), residual);
+        }
         return Conv2d.forward(x, w, bias, stride, padTop, padBottom, padLeft, padRight, residual);
     }
 

@@ -136,12 +136,17 @@ class WinogradTest {
     }
 
     @Test
-    void aResidualOfAnotherShapeIsRefusedByName() {
+    void aBroadcastResidualIsAddedAfterwardsAndABadOneRefusedByName() {
         CpuBackend fast = new CpuBackend();
-        Tensor x = rand(1.0, 1, 8, 10, 10);
-        Tensor w = rand(0.04, 6, 8, 3, 3);
+        Tensor x = rand(1.0, 2, 128, 64, 64);
+        Tensor w = rand(0.03, 128, 128, 3, 3);
+        Tensor temb = rand(1.0, 2, 128, 1, 1);
+        check("conv2dAdd with a [2, 128, 1, 1] residual", fast.conv2dAdd(x, w, null, 1, 1, 1, 1, 1, temb),
+                fast.add(ref.conv2d(x, w, null, 1, 1, 1, 1, 1), temb));
+        Tensor small = rand(1.0, 1, 8, 10, 10);
+        Tensor w8 = rand(0.04, 6, 8, 3, 3);
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
-                () -> fast.conv2dAdd(x, w, null, 1, 1, 1, 1, 1, rand(1.0, 1, 6, 10, 9)));
-        assertTrue(e.getMessage().contains("residual") && e.getMessage().contains("[1, 6, 10, 10]"), e.getMessage());
+                () -> fast.conv2dAdd(small, w8, null, 1, 1, 1, 1, 1, rand(1.0, 1, 6, 10, 9)));
+        assertTrue(e.getMessage().contains("[1, 6, 10, 10]") && e.getMessage().contains("[1, 6, 10, 9]"), e.getMessage());
     }
 }
