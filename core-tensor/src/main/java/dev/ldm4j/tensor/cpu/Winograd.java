@@ -8,14 +8,15 @@
 //     M_xi [O, T] = U_xi V_xi        36 GEMMs, by the same Sgemm as direct convolution
 //     y = A^T M A + bias             per block, cut at the image's edge
 // which takes 36 multiplies per block and channel pair where direct convolution takes 16 x 9 = 144: a quarter.
-// Interpolation points 0, +-1, +-2 and infinity; the matrices (checked exactly in WinogradTest):
+// Interpolation points 0, +-1, +-2 and infinity; the matrices (WinogradTest checks the result against direct convolution):
 //     B^T = [4 0 -5 0 1 0; 0 -4 -4 1 1 0; 0 4 -4 -1 1 0; 0 -2 -1 2 1 0; 0 2 -1 -2 1 0; 0 4 0 -5 0 1]
 //     G   = [1/4 0 0; -1/6 -1/6 -1/6; -1/6 1/6 -1/6; 1/24 1/12 1/6; 1/24 -1/12 1/6; 0 0 1]
 //     A^T = [1 1 1 1 1 0; 0 1 -1 2 -2 0; 0 1 1 4 4 0; 0 1 -1 8 -8 1]
 // The input and output transforms run in float32 on vectors of L blocks side by side (the input's rows first split by
-// column within a block, so that each vector is a plain load), and so does the weights' (L output channels at a time). The price is accuracy: the transforms'
-// constants (up to 8 and 1/24) amplify rounding, so the result differs from direct convolution by more than two
-// direct summation orders differ from each other; WinogradTest states the bound measured on every SD 1.5 shape.
+// column within a block, so that each vector is a plain load), and so does the weights' (L output channels at a
+// time). The price is accuracy: the transforms' constants (up to 8 and 1/24) amplify rounding, so the result differs
+// from direct convolution by more than two direct summation orders differ from each other; WinogradTest states the
+// bound measured on every SD 1.5 shape.
 // Tiles are processed in chunks of whole block rows so that V and M stay within CHUNK_FLOATS each.
 package dev.ldm4j.tensor.cpu;
 
