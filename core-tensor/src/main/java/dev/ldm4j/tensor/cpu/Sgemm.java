@@ -251,7 +251,8 @@ final class Sgemm {
                         for (int ir = 0; ir < mc; ir += MR) {
                             int mr = Math.min(MR, mc - ir);
                             int cAt = cOff + (ic + ir) * ldc + fjc + jr;
-                            kernel(kc, ap, ir * kc, bPack, p * NR * kc, c, cAt, ldc, mr, nr, !first, tile[worker]);
+                            kernel(kc, ap, ir * kc, bPack, p * NR * kc, tile[worker], 0);
+                            flush(tile[worker], 0, c, cAt, ldc, mr, nr, !first);
                             if (last) {
                                 applyEpilogue(c, cOff, ldc, ic + ir, mr, fjc + jr, nr, ep);
                             }
@@ -297,6 +298,7 @@ final class Sgemm {
         Parallel.forRange((n + NR - 1) / NR, 1, (from, to, worker) -> {
             float[] b = new float[kcStep * NR];
             float[] sum = new float[mPad * NR];
+            float[] tile = new float[MR * NR];
             for (int p = from; p < to; p++) {
                 int j0 = p * NR, nr = Math.min(NR, n - j0);
                 for (int kb = 0; kb < kBlocks; kb++) {
@@ -304,7 +306,12 @@ final class Sgemm {
                     pb.pack(k0, kc, j0, nr, b, 0);
                     int aAt = kb * mPad * kcStep;
                     for (int ir = 0; ir < mPad; ir += MR) {
-                        kernel(kc, a, aAt + ir * kc, b, 0, sum, ir * NR, NR, MR, NR, kb > 0, null);
+                        if (kb == 0) {
+                            kernel(kc, a, aAt + ir * kc, b, 0, sum, ir * NR);
+                        } else {
+                            kernel(kc, a, aAt + ir * kc, b, 0, tile, 0);
+                            flush(tile, 0, sum, ir * NR, NR, MR, NR, true);
+                        }
                     }
                 }
                 store(sum, m, j0, nr, out, ep);
@@ -360,11 +367,14 @@ final class Sgemm {
     }
 
     /**
-     * C tile (mr x nr valid of MR x NR) (+)= A micro-panel (MR x kc, k-major) * B micro-panel (kc x NR).
-     * Full tiles go straight to C; edge tiles go through the scratch tile.
+     * tile[tOff + i * NR + j] = sum over one K block of A(i, k) B(k, j): the MR x NR micro-kernel, on an A micro-panel
+     * (MR x kc, k-major) and a B micro-panel (kc x NR). It has no branch, and its 16 stores go to fixed offsets of a
+     * contiguous tile; adding to C and cutting edge tiles are flush's work. This shape is deliberate: in an earlier
+     * version that chose the store's target and an accumulate-or-not value by branches, C2 sometimes failed to
+     * intrinsify the stores of values merged by those branches, and then boxed every FMA result of the loop on the
+     * heap; such a JVM ran training steps 3-5x slower for its whole life (bench/TRAIN-RESULTS.md, 2026-12-03).
      */
-    static void kernel(int kc, float[] a, int aOff, float[] b, int bOff, float[] c, int cOff, int ldc,
-                       int mr, int nr, boolean accumulate, float[] scratch) {
+    static void kernel(int kc, float[] a, int aOff, float[] b, int bOff, float[] tile, int tOff) {
         FloatVector c00 = FloatVector.zero(S), c01 = FloatVector.zero(S);
         FloatVector c10 = FloatVector.zero(S), c11 = FloatVector.zero(S);
         FloatVector c20 = FloatVector.zero(S), c21 = FloatVector.zero(S);
@@ -402,49 +412,41 @@ final class Sgemm {
             c70 = av.fma(b0, c70);
             c71 = av.fma(b1, c71);
         }
-        boolean full = mr == MR && nr == NR;
-        float[] t = full ? c : scratch;
-        int to = full ? cOff : 0;
-        int ld = full ? ldc : NR;
-        if (full && accumulate) {
-            c00 = c00.add(FloatVector.fromArray(S, c, to));
-            c01 = c01.add(FloatVector.fromArray(S, c, to + L));
-            c10 = c10.add(FloatVector.fromArray(S, c, to + ld));
-            c11 = c11.add(FloatVector.fromArray(S, c, to + ld + L));
-            c20 = c20.add(FloatVector.fromArray(S, c, to + 2 * ld));
-            c21 = c21.add(FloatVector.fromArray(S, c, to + 2 * ld + L));
-            c30 = c30.add(FloatVector.fromArray(S, c, to + 3 * ld));
-            c31 = c31.add(FloatVector.fromArray(S, c, to + 3 * ld + L));
-            c40 = c40.add(FloatVector.fromArray(S, c, to + 4 * ld));
-            c41 = c41.add(FloatVector.fromArray(S, c, to + 4 * ld + L));
-            c50 = c50.add(FloatVector.fromArray(S, c, to + 5 * ld));
-            c51 = c51.add(FloatVector.fromArray(S, c, to + 5 * ld + L));
-            c60 = c60.add(FloatVector.fromArray(S, c, to + 6 * ld));
-            c61 = c61.add(FloatVector.fromArray(S, c, to + 6 * ld + L));
-            c70 = c70.add(FloatVector.fromArray(S, c, to + 7 * ld));
-            c71 = c71.add(FloatVector.fromArray(S, c, to + 7 * ld + L));
-        }
-        c00.intoArray(t, to);
-        c01.intoArray(t, to + L);
-        c10.intoArray(t, to + ld);
-        c11.intoArray(t, to + ld + L);
-        c20.intoArray(t, to + 2 * ld);
-        c21.intoArray(t, to + 2 * ld + L);
-        c30.intoArray(t, to + 3 * ld);
-        c31.intoArray(t, to + 3 * ld + L);
-        c40.intoArray(t, to + 4 * ld);
-        c41.intoArray(t, to + 4 * ld + L);
-        c50.intoArray(t, to + 5 * ld);
-        c51.intoArray(t, to + 5 * ld + L);
-        c60.intoArray(t, to + 6 * ld);
-        c61.intoArray(t, to + 6 * ld + L);
-        c70.intoArray(t, to + 7 * ld);
-        c71.intoArray(t, to + 7 * ld + L);
-        if (!full) {
+        c00.intoArray(tile, tOff);
+        c01.intoArray(tile, tOff + L);
+        c10.intoArray(tile, tOff + NR);
+        c11.intoArray(tile, tOff + NR + L);
+        c20.intoArray(tile, tOff + 2 * NR);
+        c21.intoArray(tile, tOff + 2 * NR + L);
+        c30.intoArray(tile, tOff + 3 * NR);
+        c31.intoArray(tile, tOff + 3 * NR + L);
+        c40.intoArray(tile, tOff + 4 * NR);
+        c41.intoArray(tile, tOff + 4 * NR + L);
+        c50.intoArray(tile, tOff + 5 * NR);
+        c51.intoArray(tile, tOff + 5 * NR + L);
+        c60.intoArray(tile, tOff + 6 * NR);
+        c61.intoArray(tile, tOff + 6 * NR + L);
+        c70.intoArray(tile, tOff + 7 * NR);
+        c71.intoArray(tile, tOff + 7 * NR + L);
+    }
+
+    /** C's mr x nr corner at cOff (row stride ldc) = tile's, or C + tile when accumulate (tile rows NR apart). */
+    static void flush(float[] tile, int tOff, float[] c, int cOff, int ldc, int mr, int nr, boolean accumulate) {
+        if (nr == NR && accumulate) {
             for (int i = 0; i < mr; i++) {
-                int row = cOff + i * ldc;
+                int row = cOff + i * ldc, t = tOff + i * NR;
+                FloatVector.fromArray(S, tile, t).add(FloatVector.fromArray(S, c, row)).intoArray(c, row);
+                FloatVector.fromArray(S, tile, t + L).add(FloatVector.fromArray(S, c, row + L)).intoArray(c, row + L);
+            }
+        } else if (nr == NR) {
+            for (int i = 0; i < mr; i++) {
+                System.arraycopy(tile, tOff + i * NR, c, cOff + i * ldc, NR);
+            }
+        } else {
+            for (int i = 0; i < mr; i++) {
+                int row = cOff + i * ldc, t = tOff + i * NR;
                 for (int j = 0; j < nr; j++) {
-                    c[row + j] = accumulate ? c[row + j] + scratch[i * NR + j] : scratch[i * NR + j];
+                    c[row + j] = accumulate ? c[row + j] + tile[t + j] : tile[t + j];
                 }
             }
         }
