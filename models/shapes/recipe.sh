@@ -10,8 +10,12 @@
 #                   stopped at step 8500 (where the learning rate is down to 6% of its peak) to leave time for the students
 #   3. train vae --decoder-only   (at the same time as 2, at low priority) the decoder fine-tuned further in two
 #                   stages (lr 5e-4, then 2e-4); the encoder, and so the latent space the U-Net learns in, stays
-#   4. the U-Net's folder with the fine-tuned VAE, converted to fp16, becomes models/shapes (the model card is
-#      written by hand from the run's numbers).
+#   4. the U-Net's folder with the fine-tuned VAE, converted to fp16, is the first-stage model (shipped as models/shapes
+#      until 2026-12-03)
+#   5. train unet --model   a warm restart of the U-Net and text encoder from that fp16 folder: a new 4000-step cosine
+#                   schedule from lr 4e-4 (warm-up 100), the same timestep bias and EMA, another seed
+#   6. its folder (the VAE unchanged), converted to fp16, becomes models/shapes (the model card is written by hand from
+#      the runs' numbers).
 # Every stage resumes (--resume): run the script again after an interruption and it continues where it stopped.
 # Usage: models/shapes/recipe.sh [WORK_DIR] (default: runs/shapes). Times on a 2-core machine are in MODEL_CARD.md.
 set -euo pipefail
@@ -43,5 +47,13 @@ rm -rf "$work/assembled"
 cp -r "$work/unet" "$work/assembled"
 rm -rf "$work/assembled/vae"
 cp -r "$work/decoder2/vae" "$work/assembled/vae"
-"$ldm4j" convert --model "$work/assembled" --out "$root/models/shapes" --dtype fp16 --overwrite
+if [ ! -d "$work/stage1" ]; then
+  "$ldm4j" convert --model "$work/assembled" --out "$work/stage1" --dtype fp16
+fi
+
+"$ldm4j" train unet --data shapes --model "$work/stage1" --out "$work/stage2" --resume --seed 5 \
+    --steps 4000 --batch 16 --lr 4e-4 --warmup 100 --ema-decay 0.999 --save-every 500 \
+    --timestep-bias later --timestep-bias-portion 0.2 --timestep-bias-multiplier 3
+
+"$ldm4j" convert --model "$work/stage2" --out "$root/models/shapes" --dtype fp16 --overwrite
 echo "models/shapes written; evaluate it with: ./ldm4j eval shapes --model shapes"

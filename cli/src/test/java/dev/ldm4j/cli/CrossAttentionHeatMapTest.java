@@ -2,13 +2,15 @@
 // model, for "a red circle in the top left" at seed 1, with a first-order, a second-order and an SDE sampler. The circle
 // is found in the generated image by its difference from the background colour; a map spread evenly would put the box's
 // share of the image area inside it. Two measures per token: that mass ratio, and DAAM's own (Tang et al. 2023, Sec. 4),
-// the IoU of the map thresholded at 0.4 with the object's pixels. Measured on the model shipped 2026-12-03 (ddim, heun):
-// "red" 1.67-1.69x (IoU 0.28-0.29), "circle" 1.47-1.48x (IoU 0.22-0.23), "top" 1.40x, the article "a" 1.45x, "the"
-// 0.30x (IoU 0.00), "left" 0.53x. So this small model's maps mark the object for the content words, but also for "a"
-// and "top", and with an IoU below what DAAM reports for real SD models (about 0.5). The test asks, for ddim and heun,
-// "red" and "circle" at least 1.3x, twice the ratio of "the", and an IoU above 0.15 and four times that of "the". With
-// sde_euler_vp the model draws a smaller circle (0.10 of the image) and no token concentrates on it (0.9-1.0x; "top"
-// 1.66x): only the map count and the unchanged image are checked there. The listener does not change the image.
+// the IoU of the map thresholded at 0.4 with the object's pixels. Measured on the model shipped 2026-12-03 (second
+// version, after its warm-restart stage; ddim, heun): "circle" 1.82-1.83x (IoU 0.58, about what DAAM reports for real SD
+// models), "in" 1.28-1.30x, "top" 1.24-1.25x, "a" 1.16-1.18x, "red" 0.94-0.97x (IoU 0.12-0.13), "left" 0.68-0.70x,
+// "the" 0.50x (IoU 0.02). So the object noun's map marks the object, and the colour word's does not: on this model "red"
+// attends about evenly (the first version of the model had "red" at 1.67-1.69x and "circle" at 1.47-1.48x). The test
+// asks, for ddim and heun, "circle" at least 1.3x, twice the ratio of "the", and an IoU above 0.15 and four times that
+// of "the". With sde_euler_vp the model draws a smaller circle in the middle (0.075 of the image; "red" 2.32x, "circle"
+// 1.41x with IoU 0.12): only the map count and the unchanged image are checked there. The listener does not change the
+// image.
 package dev.ldm4j.cli;
 
 import dev.ldm4j.diffusion.pipeline.CrossAttentionHeatMaps;
@@ -34,7 +36,7 @@ class CrossAttentionHeatMapTest {
     static final String PROMPT = "a red circle in the top left";
 
     @Test
-    void theMapsOfRedAndCircleConcentrateOnTheDrawnCircle() {
+    void theMapOfCircleConcentratesOnTheDrawnCircle() {
         try (Backend cpu = Backends.create("cpu");
              StableDiffusionPipeline pipe = StableDiffusionPipeline.load(BuiltinModels.root().resolve("shapes"), null, null, cpu)) {
             int[] ids = pipe.tokenizer().encode(PROMPT).ids();
@@ -70,12 +72,11 @@ class CrossAttentionHeatMapTest {
                 if (scheduler.equals("sde_euler_vp")) {
                     continue;                       // maps recorded and the image unchanged; their spread: see the header
                 }
-                for (String word : new String[] {"red", "circle"}) {
-                    assertTrue(ratio.get(word) >= 1.3, scheduler + ": \"" + word + "\" puts " + ratio.get(word) + "x the box's area share in it");
-                    assertTrue(ratio.get(word) > 2 * ratio.get("the"), scheduler + ": \"" + word + "\" " + ratio.get(word) + "x, \"the\" " + ratio.get("the") + "x");
-                    assertTrue(iou.get(word) > 0.15 && iou.get(word) > 4 * iou.get("the"), scheduler + ": \"" + word + "\" IoU " + iou.get(word)
-                            + ", \"the\" " + iou.get("the"));
-                }
+                String word = "circle";
+                assertTrue(ratio.get(word) >= 1.3, scheduler + ": \"" + word + "\" puts " + ratio.get(word) + "x the box's area share in it");
+                assertTrue(ratio.get(word) > 2 * ratio.get("the"), scheduler + ": \"" + word + "\" " + ratio.get(word) + "x, \"the\" " + ratio.get("the") + "x");
+                assertTrue(iou.get(word) > 0.15 && iou.get(word) > 4 * iou.get("the"), scheduler + ": \"" + word + "\" IoU " + iou.get(word)
+                        + ", \"the\" " + iou.get("the"));
             }
         }
     }
