@@ -245,10 +245,10 @@ final class Attention {
         /** o[r..r+3][c..c+3L) += p[r..r+3][0..nj) . vp[j0..j0+nj, c..c+3L). */
         private void accumulate4x3(float[] vp, int j0, int nj, int r, int c) {
             int o0 = r * dp + c, o1 = o0 + dp, o2 = o1 + dp, o3 = o2 + dp;
-            FloatVector a00 = FloatVector.fromArray(S, o, o0), a01 = FloatVector.fromArray(S, o, o0 + L), a02 = FloatVector.fromArray(S, o, o0 + 2 * L);
-            FloatVector a10 = FloatVector.fromArray(S, o, o1), a11 = FloatVector.fromArray(S, o, o1 + L), a12 = FloatVector.fromArray(S, o, o1 + 2 * L);
-            FloatVector a20 = FloatVector.fromArray(S, o, o2), a21 = FloatVector.fromArray(S, o, o2 + L), a22 = FloatVector.fromArray(S, o, o2 + 2 * L);
-            FloatVector a30 = FloatVector.fromArray(S, o, o3), a31 = FloatVector.fromArray(S, o, o3 + L), a32 = FloatVector.fromArray(S, o, o3 + 2 * L);
+            FloatVector a00 = FloatVector.zero(S), a01 = FloatVector.zero(S), a02 = FloatVector.zero(S);
+            FloatVector a10 = FloatVector.zero(S), a11 = FloatVector.zero(S), a12 = FloatVector.zero(S);
+            FloatVector a20 = FloatVector.zero(S), a21 = FloatVector.zero(S), a22 = FloatVector.zero(S);
+            FloatVector a30 = FloatVector.zero(S), a31 = FloatVector.zero(S), a32 = FloatVector.zero(S);
             int p0 = r * KB, p1 = p0 + KB, p2 = p1 + KB, p3 = p2 + KB;
             for (int j = 0; j < nj; j++) {
                 int at = (j0 + j) * dp + c;
@@ -272,25 +272,25 @@ final class Attention {
                 a31 = x.fma(v1, a31);
                 a32 = x.fma(v2, a32);
             }
-            a00.intoArray(o, o0);
-            a01.intoArray(o, o0 + L);
-            a02.intoArray(o, o0 + 2 * L);
-            a10.intoArray(o, o1);
-            a11.intoArray(o, o1 + L);
-            a12.intoArray(o, o1 + 2 * L);
-            a20.intoArray(o, o2);
-            a21.intoArray(o, o2 + L);
-            a22.intoArray(o, o2 + 2 * L);
-            a30.intoArray(o, o3);
-            a31.intoArray(o, o3 + L);
-            a32.intoArray(o, o3 + 2 * L);
+            a00.add(FloatVector.fromArray(S, o, o0)).intoArray(o, o0);
+            a01.add(FloatVector.fromArray(S, o, o0 + L)).intoArray(o, o0 + L);
+            a02.add(FloatVector.fromArray(S, o, o0 + 2 * L)).intoArray(o, o0 + 2 * L);
+            a10.add(FloatVector.fromArray(S, o, o1)).intoArray(o, o1);
+            a11.add(FloatVector.fromArray(S, o, o1 + L)).intoArray(o, o1 + L);
+            a12.add(FloatVector.fromArray(S, o, o1 + 2 * L)).intoArray(o, o1 + 2 * L);
+            a20.add(FloatVector.fromArray(S, o, o2)).intoArray(o, o2);
+            a21.add(FloatVector.fromArray(S, o, o2 + L)).intoArray(o, o2 + L);
+            a22.add(FloatVector.fromArray(S, o, o2 + 2 * L)).intoArray(o, o2 + 2 * L);
+            a30.add(FloatVector.fromArray(S, o, o3)).intoArray(o, o3);
+            a31.add(FloatVector.fromArray(S, o, o3 + L)).intoArray(o, o3 + L);
+            a32.add(FloatVector.fromArray(S, o, o3 + 2 * L)).intoArray(o, o3 + 2 * L);
         }
 
         /** o[r..r+3][c..c+L) += p[r..r+3][0..nj) . vp[j0..j0+nj, c..c+L). */
         private void accumulate4x1(float[] vp, int j0, int nj, int r, int c) {
             int o0 = r * dp + c, o1 = o0 + dp, o2 = o1 + dp, o3 = o2 + dp;
-            FloatVector a0 = FloatVector.fromArray(S, o, o0), a1 = FloatVector.fromArray(S, o, o1);
-            FloatVector a2 = FloatVector.fromArray(S, o, o2), a3 = FloatVector.fromArray(S, o, o3);
+            FloatVector a0 = FloatVector.zero(S), a1 = FloatVector.zero(S);
+            FloatVector a2 = FloatVector.zero(S), a3 = FloatVector.zero(S);
             int p0 = r * KB;
             for (int j = 0; j < nj; j++) {
                 FloatVector v0 = FloatVector.fromArray(S, vp, (j0 + j) * dp + c);
@@ -299,10 +299,10 @@ final class Attention {
                 a2 = FloatVector.broadcast(S, s[p0 + 2 * KB + j]).fma(v0, a2);
                 a3 = FloatVector.broadcast(S, s[p0 + 3 * KB + j]).fma(v0, a3);
             }
-            a0.intoArray(o, o0);
-            a1.intoArray(o, o1);
-            a2.intoArray(o, o2);
-            a3.intoArray(o, o3);
+            a0.add(FloatVector.fromArray(S, o, o0)).intoArray(o, o0);
+            a1.add(FloatVector.fromArray(S, o, o1)).intoArray(o, o1);
+            a2.add(FloatVector.fromArray(S, o, o2)).intoArray(o, o2);
+            a3.add(FloatVector.fromArray(S, o, o3)).intoArray(o, o3);
         }
     }
 }

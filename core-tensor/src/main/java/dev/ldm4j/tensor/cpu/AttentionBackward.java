@@ -418,10 +418,10 @@ final class AttentionBackward {
         private static void acc4x3(float[] a, int aAt, int aRow, int aStep, int depth, float[] b, int bAt, int bStride,
                                    float[] c, int cAt, int cStride) {
             int o0 = cAt, o1 = o0 + cStride, o2 = o1 + cStride, o3 = o2 + cStride;
-            FloatVector c00 = FloatVector.fromArray(S, c, o0), c01 = FloatVector.fromArray(S, c, o0 + L), c02 = FloatVector.fromArray(S, c, o0 + 2 * L);
-            FloatVector c10 = FloatVector.fromArray(S, c, o1), c11 = FloatVector.fromArray(S, c, o1 + L), c12 = FloatVector.fromArray(S, c, o1 + 2 * L);
-            FloatVector c20 = FloatVector.fromArray(S, c, o2), c21 = FloatVector.fromArray(S, c, o2 + L), c22 = FloatVector.fromArray(S, c, o2 + 2 * L);
-            FloatVector c30 = FloatVector.fromArray(S, c, o3), c31 = FloatVector.fromArray(S, c, o3 + L), c32 = FloatVector.fromArray(S, c, o3 + 2 * L);
+            FloatVector c00 = FloatVector.zero(S), c01 = FloatVector.zero(S), c02 = FloatVector.zero(S);
+            FloatVector c10 = FloatVector.zero(S), c11 = FloatVector.zero(S), c12 = FloatVector.zero(S);
+            FloatVector c20 = FloatVector.zero(S), c21 = FloatVector.zero(S), c22 = FloatVector.zero(S);
+            FloatVector c30 = FloatVector.zero(S), c31 = FloatVector.zero(S), c32 = FloatVector.zero(S);
             int a0 = aAt, a1 = a0 + aRow, a2 = a1 + aRow, a3 = a2 + aRow;
             for (int t = 0; t < depth; t++) {
                 int at = bAt + t * bStride, ta = t * aStep;
@@ -445,27 +445,27 @@ final class AttentionBackward {
                 c31 = x.fma(b1, c31);
                 c32 = x.fma(b2, c32);
             }
-            c00.intoArray(c, o0);
-            c01.intoArray(c, o0 + L);
-            c02.intoArray(c, o0 + 2 * L);
-            c10.intoArray(c, o1);
-            c11.intoArray(c, o1 + L);
-            c12.intoArray(c, o1 + 2 * L);
-            c20.intoArray(c, o2);
-            c21.intoArray(c, o2 + L);
-            c22.intoArray(c, o2 + 2 * L);
-            c30.intoArray(c, o3);
-            c31.intoArray(c, o3 + L);
-            c32.intoArray(c, o3 + 2 * L);
+            c00.add(FloatVector.fromArray(S, c, o0)).intoArray(c, o0);
+            c01.add(FloatVector.fromArray(S, c, o0 + L)).intoArray(c, o0 + L);
+            c02.add(FloatVector.fromArray(S, c, o0 + 2 * L)).intoArray(c, o0 + 2 * L);
+            c10.add(FloatVector.fromArray(S, c, o1)).intoArray(c, o1);
+            c11.add(FloatVector.fromArray(S, c, o1 + L)).intoArray(c, o1 + L);
+            c12.add(FloatVector.fromArray(S, c, o1 + 2 * L)).intoArray(c, o1 + 2 * L);
+            c20.add(FloatVector.fromArray(S, c, o2)).intoArray(c, o2);
+            c21.add(FloatVector.fromArray(S, c, o2 + L)).intoArray(c, o2 + L);
+            c22.add(FloatVector.fromArray(S, c, o2 + 2 * L)).intoArray(c, o2 + 2 * L);
+            c30.add(FloatVector.fromArray(S, c, o3)).intoArray(c, o3);
+            c31.add(FloatVector.fromArray(S, c, o3 + L)).intoArray(c, o3 + L);
+            c32.add(FloatVector.fromArray(S, c, o3 + 2 * L)).intoArray(c, o3 + 2 * L);
         }
 
         private static void acc4x2(float[] a, int aAt, int aRow, int aStep, int depth, float[] b, int bAt, int bStride,
                                    float[] c, int cAt, int cStride) {
             int o0 = cAt, o1 = o0 + cStride, o2 = o1 + cStride, o3 = o2 + cStride;
-            FloatVector c00 = FloatVector.fromArray(S, c, o0), c01 = FloatVector.fromArray(S, c, o0 + L);
-            FloatVector c10 = FloatVector.fromArray(S, c, o1), c11 = FloatVector.fromArray(S, c, o1 + L);
-            FloatVector c20 = FloatVector.fromArray(S, c, o2), c21 = FloatVector.fromArray(S, c, o2 + L);
-            FloatVector c30 = FloatVector.fromArray(S, c, o3), c31 = FloatVector.fromArray(S, c, o3 + L);
+            FloatVector c00 = FloatVector.zero(S), c01 = FloatVector.zero(S);
+            FloatVector c10 = FloatVector.zero(S), c11 = FloatVector.zero(S);
+            FloatVector c20 = FloatVector.zero(S), c21 = FloatVector.zero(S);
+            FloatVector c30 = FloatVector.zero(S), c31 = FloatVector.zero(S);
             int a0 = aAt, a1 = a0 + aRow, a2 = a1 + aRow, a3 = a2 + aRow;
             for (int t = 0; t < depth; t++) {
                 int at = bAt + t * bStride, ta = t * aStep;
@@ -484,21 +484,21 @@ final class AttentionBackward {
                 c30 = x.fma(b0, c30);
                 c31 = x.fma(b1, c31);
             }
-            c00.intoArray(c, o0);
-            c01.intoArray(c, o0 + L);
-            c10.intoArray(c, o1);
-            c11.intoArray(c, o1 + L);
-            c20.intoArray(c, o2);
-            c21.intoArray(c, o2 + L);
-            c30.intoArray(c, o3);
-            c31.intoArray(c, o3 + L);
+            c00.add(FloatVector.fromArray(S, c, o0)).intoArray(c, o0);
+            c01.add(FloatVector.fromArray(S, c, o0 + L)).intoArray(c, o0 + L);
+            c10.add(FloatVector.fromArray(S, c, o1)).intoArray(c, o1);
+            c11.add(FloatVector.fromArray(S, c, o1 + L)).intoArray(c, o1 + L);
+            c20.add(FloatVector.fromArray(S, c, o2)).intoArray(c, o2);
+            c21.add(FloatVector.fromArray(S, c, o2 + L)).intoArray(c, o2 + L);
+            c30.add(FloatVector.fromArray(S, c, o3)).intoArray(c, o3);
+            c31.add(FloatVector.fromArray(S, c, o3 + L)).intoArray(c, o3 + L);
         }
 
         private static void acc4x1(float[] a, int aAt, int aRow, int aStep, int depth, float[] b, int bAt, int bStride,
                                    float[] c, int cAt, int cStride) {
             int o0 = cAt, o1 = o0 + cStride, o2 = o1 + cStride, o3 = o2 + cStride;
-            FloatVector c0 = FloatVector.fromArray(S, c, o0), c1 = FloatVector.fromArray(S, c, o1);
-            FloatVector c2 = FloatVector.fromArray(S, c, o2), c3 = FloatVector.fromArray(S, c, o3);
+            FloatVector c0 = FloatVector.zero(S), c1 = FloatVector.zero(S);
+            FloatVector c2 = FloatVector.zero(S), c3 = FloatVector.zero(S);
             int a0 = aAt, a1 = a0 + aRow, a2 = a1 + aRow, a3 = a2 + aRow;
             for (int t = 0; t < depth; t++) {
                 FloatVector b0 = FloatVector.fromArray(S, b, bAt + t * bStride);
@@ -508,10 +508,10 @@ final class AttentionBackward {
                 c2 = FloatVector.broadcast(S, a[a2 + ta]).fma(b0, c2);
                 c3 = FloatVector.broadcast(S, a[a3 + ta]).fma(b0, c3);
             }
-            c0.intoArray(c, o0);
-            c1.intoArray(c, o1);
-            c2.intoArray(c, o2);
-            c3.intoArray(c, o3);
+            c0.add(FloatVector.fromArray(S, c, o0)).intoArray(c, o0);
+            c1.add(FloatVector.fromArray(S, c, o1)).intoArray(c, o1);
+            c2.add(FloatVector.fromArray(S, c, o2)).intoArray(c, o2);
+            c3.add(FloatVector.fromArray(S, c, o3)).intoArray(c, o3);
         }
     }
 }
