@@ -3,6 +3,7 @@
 // until an op reads them.
 package dev.ldm4j.weights;
 
+import dev.ldm4j.tensor.SegmentStorage;
 import dev.ldm4j.tensor.Tensor;
 
 import java.util.Set;
@@ -19,6 +20,21 @@ public interface WeightSource extends AutoCloseable {
 
     /** Where the tensors come from, for messages (a file path, or a description). */
     String origin();
+
+    /**
+     * Lets the operating system drop this source's memory-mapped pages from the process's resident memory
+     * (MemorySegment.unload, madvise MADV_DONTNEED on Linux); tensors not backed by a mapped file are left alone.
+     * Nothing changes for readers: a page read again is mapped again from the file (from the page cache when it is
+     * still there). A pipeline calls it for a component it has finished with, so that the text encoder's pages are
+     * not resident beside the U-Net's, nor the U-Net's beside the VAE decoder's working memory.
+     */
+    default void releasePages() {
+        for (String name : names()) {
+            if (tensor(name).storage() instanceof SegmentStorage s && s.segment().isMapped()) {
+                s.segment().unload();
+            }
+        }
+    }
 
     @Override
     default void close() {

@@ -63,6 +63,7 @@ public final class StableDiffusionPipeline implements AutoCloseable {
     private boolean recordSteps;
     private String recordingStatus;
     private boolean vaeTiling;
+    private boolean releaseWeightPages = true;
     private CrossAttentionListener attentionListener;
 
     /** A pipeline over a loaded model (which it closes on close()); backend is the one the model was loaded on. */
@@ -147,6 +148,16 @@ public final class StableDiffusionPipeline implements AutoCloseable {
      */
     public void setVaeTiling(boolean on) {
         this.vaeTiling = on;
+    }
+
+    /**
+     * With on (the default), generate() lets the operating system drop the memory-mapped pages of the text encoder's
+     * weights once the prompt is encoded, and of the U-Net's before the VAE decodes (WeightSource.releasePages): a
+     * 512x512 SD 1.5 run then never holds all three components' pages at once. A later generate() maps the pages it
+     * reads again, from the page cache while it holds the file (minor page faults, no disk reads).
+     */
+    public void setReleaseWeightPages(boolean on) {
+        this.releaseWeightPages = on;
     }
 
     /**
@@ -369,6 +380,9 @@ public final class StableDiffusionPipeline implements AutoCloseable {
         Tensor context = options.promptBlend() == null ? prompt.context()                         // [2B or B, L, D]
                 : blendConditioning(prompt.context(), request, batch, guided, options.promptBlend());
         long textNanos = System.nanoTime() - t0;
+        if (releaseWeightPages) {
+            spec.textEncoderWeights().releasePages();
+        }
 
         // LCM U-Net: the embedded guidance scale, w = guidance - 1 for every row, [B, time_cond_proj_dim].
         Tensor guidanceCond = embedded
@@ -465,6 +479,9 @@ public final class StableDiffusionPipeline implements AutoCloseable {
         // 4. Decode: undo the latent scaling, run the VAE decoder, map [-1, 1] to [0, 1]. (The LCM pipeline decodes the
         //    last step's denoised estimate, which LCMScheduler returns as the latents of its final step.)
         long t2 = System.nanoTime();
+        if (decode && releaseWeightPages) {
+            spec.unetWeights().releasePages();
+        }
         List<RgbImage> images = decode ? decode(latents, shape) : List.of();
         long decodeNanos = System.nanoTime() - t2;
 
