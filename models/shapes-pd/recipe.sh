@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Reproduces models/shapes-pd from the built-in teacher models/shapes, with one ldm4j command:
 #   distill progressive   three rounds of progressive distillation (Salimans & Ho 2022): 32 -> 16 -> 8 -> 4 DDIM steps,
-#                         400 optimizer steps of 16 images each. The first round's teacher is models/shapes under
+#                         500 optimizer steps of 16 images each. The first round's teacher is models/shapes under
 #                         classifier-free guidance at its default scale (5); the students are conditional only.
 #                         The student is also smaller than its teacher (student-arch.json, BK-SDM style, 10.5% fewer
 #                         parameters): the cross-attention transformers of the down path (8x8 and 4x4 latents) are
@@ -21,6 +21,6 @@ mkdir -p "$work"
 
 "$ldm4j" distill progressive --teacher "$root/models/shapes" --out "$work/distill" --resume --seed 11 \
     --student-arch "$root/models/shapes-pd/student-arch.json" \
-    --from-steps 32 --to-steps 4 --steps-per-round 400 --batch 16 --lr 2e-4 --warmup 20 --save-every 100
+    --from-steps 32 --to-steps 4 --steps-per-round 500 --batch 16 --lr 2e-4 --warmup 20 --save-every 100
 "$ldm4j" convert --model "$work/distill" --out "$root/models/shapes-pd" --dtype fp16 --overwrite
 echo "models/shapes-pd written; compare it with its teacher: ./ldm4j eval shapes --model shapes --compare shapes-pd --grid pd.png"
