@@ -47,6 +47,11 @@ final class RandomWeights implements WeightSource {
         return infos.get(name);
     }
 
+    /** Nothing is mapped, and tensor() draws every tensor anew: the default, which reads each one, would cost a full draw. */
+    @Override
+    public void releasePages() {
+    }
+
     @Override
     public Tensor tensor(String name) {
         TensorInfo info = infos.get(name);
