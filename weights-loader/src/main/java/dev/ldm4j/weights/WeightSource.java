@@ -27,6 +27,8 @@ public interface WeightSource extends AutoCloseable {
      * Nothing changes for readers: a page read again is mapped again from the file (from the page cache when it is
      * still there). A pipeline calls it for a component it has finished with, so that the text encoder's pages are
      * not resident beside the U-Net's, nor the U-Net's beside the VAE decoder's working memory.
+     * The default reads every tensor once to find its storage; a source whose reads are costly (one that computes its
+     * tensors) overrides it.
      */
     default void releasePages() {
         for (String name : names()) {
