@@ -8,13 +8,10 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.io.IOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.List;
 import java.util.Map;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
-import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
@@ -23,7 +20,7 @@ class ReleasePagesTest {
 
     @Test
     void theMappedPagesLeaveResidentMemoryAndTheValuesStay(@TempDir Path dir) throws IOException {
-        assumeTrue(Files.isReadable(Path.of("/proc/self/smaps")), "needs Linux's /proc/self/smaps");
+        assumeTrue(ResidentMemory.available(), "needs Linux's /proc/self/smaps");
         float[] values = new float[N];
         for (int i = 0; i < N; i++) {
             values[i] = i * 0.25f - 3f;
@@ -32,14 +29,14 @@ class ReleasePagesTest {
         SafetensorsWriter.write(file, Map.of("w", Tensor.of(values, N)));
         try (SafetensorsFile source = SafetensorsFile.open(file)) {
             assertArrayEquals(values, source.tensor("w").toFloatArray());          // every page read once
-            long before = residentKb(file);
+            long before = ResidentMemory.kb(file);
             assertTrue(before >= 15 * 1024, "after reading 16 MB, " + before + " kB of the mapping are resident");
 
             source.releasePages();
-            long after = residentKb(file);
+            long after = ResidentMemory.kb(file);
             assertTrue(after <= 64, "after releasePages, " + after + " kB of the mapping are still resident");
             assertArrayEquals(values, source.tensor("w").toFloatArray(), "the values read again from the file");
-            assertTrue(residentKb(file) >= 15 * 1024, "read again, the pages are resident again");
+            assertTrue(ResidentMemory.kb(file) >= 15 * 1024, "read again, the pages are resident again");
         }
     }
 
@@ -48,24 +45,5 @@ class ReleasePagesTest {
         MapWeightSource heap = new MapWeightSource("heap").put("b", Tensor.of(new float[] {1, 2, 3}, 3));
         heap.releasePages();
         assertArrayEquals(new float[] {1, 2, 3}, heap.tensor("b").toFloatArray());
-    }
-
-    /** The Rss of every mapping of file in /proc/self/smaps, in kB. */
-    static long residentKb(Path file) throws IOException {
-        String name = file.toRealPath().toString();
-        List<String> lines = Files.readAllLines(Path.of("/proc/self/smaps"));
-        long kb = 0;
-        boolean inFile = false;
-        int mappings = 0;
-        for (String line : lines) {
-            if (line.matches("^[0-9a-f]+-[0-9a-f]+ .*")) {
-                inFile = line.endsWith(" " + name);
-                mappings += inFile ? 1 : 0;
-            } else if (inFile && line.startsWith("Rss:")) {
-                kb += Long.parseLong(line.replaceAll("[^0-9]", ""));
-            }
-        }
-        assertEquals(true, mappings > 0, name + " is not mapped");
-        return kb;
     }
 }
