@@ -1,6 +1,7 @@
 // The ./ldm4j launcher's AOT cache, run against a stub `java` (a shell script that records its
 // arguments and plays the JVM's part) in a copy of the launcher: which runs record the cache, which use
-// it, that a build makes it stale, that a failed run leaves none, and that the JVM's notes stay off stderr.
+// it, that a build makes it stale, that a failed run leaves none, and that the JVM's notes stay off stderr; and
+// which garbage collector each command gets.
 package dev.ldm4j.cli;
 
 import org.junit.jupiter.api.BeforeEach;
@@ -138,6 +139,22 @@ class LauncherAotTest {
 
         Run ownOpts = run(Map.of("JAVA_OPTS", "-Xss8m"), "models");
         assertFalse(has(ownOpts.args(), "-XX:AOT"), "another JAVA_OPTS has a cache of its own, not yet recorded: " + ownOpts.args());
+    }
+
+    @Test
+    void samplingRunsWithG1TrainingWithParallelGCAndACollectorInJavaOptsWins() throws Exception {
+        Run generate = run(Map.of("LDM4J_AOT", "0"), "generate", "--prompt", "x");
+        assertTrue(generate.args().contains("-XX:+UseG1GC") && !generate.args().contains("-XX:+UseParallelGC"), generate.args().toString());
+        for (String command : List.of("train", "distill")) {
+            Run r = run(Map.of("LDM4J_AOT", "0"), command, "--help");
+            assertTrue(r.args().contains("-XX:+UseParallelGC") && !r.args().contains("-XX:+UseG1GC"), command + ": " + r.args());
+        }
+        Run own = run(Map.of("LDM4J_AOT", "0", "JAVA_OPTS", "-Xss8m -XX:+UseSerialGC"), "generate", "--prompt", "x");
+        assertTrue(own.args().contains("-XX:+UseSerialGC"), own.args().toString());
+        assertFalse(own.args().contains("-XX:+UseG1GC") || own.args().contains("-XX:+UseParallelGC"),
+                "the launcher's collector would clash with the one in JAVA_OPTS: " + own.args());
+        Run other = run(Map.of("LDM4J_AOT", "0", "JAVA_OPTS", "-XX:+UseGCOverheadLimit"), "generate", "--prompt", "x");
+        assertTrue(other.args().contains("-XX:+UseG1GC"), "a GC option that picks no collector keeps the launcher's: " + other.args());
     }
 
     @Test
