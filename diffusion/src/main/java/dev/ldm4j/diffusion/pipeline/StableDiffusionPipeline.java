@@ -154,7 +154,8 @@ public final class StableDiffusionPipeline implements AutoCloseable {
      * With on (the default), generate() lets the operating system drop the memory-mapped pages of the text encoder's
      * weights once the prompt is encoded, and of the U-Net's before the VAE decodes (WeightSource.releasePages): a
      * 512x512 SD 1.5 run then never holds all three components' pages at once. A later generate() maps the pages it
-     * reads again, from the page cache while it holds the file (minor page faults, no disk reads).
+     * reads again, from the page cache while it holds the file (minor page faults, no disk reads): about 0.3 s of a
+     * 10.6 s 256x256 SD 1.5 generate measured (bench/WHOLE-RUN-RESULTS.md); a loop of generates may turn it off.
      */
     public void setReleaseWeightPages(boolean on) {
         this.releaseWeightPages = on;
