@@ -210,6 +210,9 @@ public final class GenerateCommand implements Callable<Integer> {
     @Option(names = "--profile", description = "After the run, print time per op (calls, seconds, share, GFLOP/s) to stderr.")
     boolean profile;
 
+    @Option(names = "--profile-shapes", description = "As --profile, one row per op and operand shapes (which shapes the model runs, how often).")
+    boolean profileShapes;
+
     @Option(names = "--save-latents", paramLabel = "FILE.safetensors", description = "Also write the final latents [B, 4, h, w] (tensor 'latents').")
     Path saveLatents;
 
@@ -254,7 +257,7 @@ public final class GenerateCommand implements Callable<Integer> {
         long loadStart = System.nanoTime();
         Map<String, String> backendOptions = dtype == null || device.equals("cpu") ? Map.of() : Map.of("dtype", dtype);
         Backend created = Backends.create(device, backendOptions);
-        try (Backend backend = profile ? new ProfilingBackend(created) : created;
+        try (Backend backend = profile || profileShapes ? new ProfilingBackend(created, profileShapes) : created;
              Backend vaeOwn = vaeDtype == null ? null : profiled(Backends.create(device, Map.of("dtype", vaeDtype)));
              StableDiffusionPipeline pipe = StableDiffusionPipeline.load(model, config, tokenizer, prediction, backend,
                      vaeOwn == null ? backend : vaeOwn, loras, embeddings)) {
@@ -596,7 +599,7 @@ public final class GenerateCommand implements Callable<Integer> {
     }
 
     private Backend profiled(Backend b) {
-        return profile ? new ProfilingBackend(b) : b;
+        return profile || profileShapes ? new ProfilingBackend(b, profileShapes) : b;
     }
 
     /**
@@ -731,7 +734,7 @@ public final class GenerateCommand implements Callable<Integer> {
         if (cudaGraph && !device.equals("cuda")) {
             throw new Main.UserError("--cuda-graph needs --device cuda");
         }
-        if (cudaGraph && profile) {
+        if (cudaGraph && (profile || profileShapes)) {
             throw new Main.UserError("--profile times ops one by one; it cannot be combined with --cuda-graph");
         }
         if (dtype != null && !dtype.equals("fp32") && !device.equals("cuda")) {

@@ -45,4 +45,16 @@ class ProfilingBackendTest {
         assertEquals(0, prof.totalFlops());
         assertFalse(prof.report().contains("matmul"), prof.report());
     }
+
+    @Test
+    void byShapeKeepsOneRowPerOpAndOperandShapes() {
+        ProfilingBackend prof = new ProfilingBackend(Backends.create("cpu"), true);
+        prof.matmul(random(1, 3, 5, 7), random(2, 3, 7, 4));
+        prof.matmul(random(3, 3, 5, 7), random(4, 3, 7, 4));
+        prof.matmul(random(5, 2, 5), random(6, 5, 3));
+        String report = prof.report();
+        assertTrue(report.lines().anyMatch(l -> l.startsWith("matmul [3, 5, 7] [3, 7, 4] ") && l.split("\\s+")[7].equals("2")), report);
+        assertTrue(report.lines().anyMatch(l -> l.startsWith("matmul [2, 5] [5, 3] ") && l.split("\\s+")[5].equals("1")), report);
+        assertEquals(2L * 60 * 7 * 2 + 2L * 6 * 5, prof.totalFlops());
+    }
 }
