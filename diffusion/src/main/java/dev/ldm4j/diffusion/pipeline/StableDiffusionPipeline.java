@@ -150,6 +150,44 @@ public final class StableDiffusionPipeline implements AutoCloseable {
         this.vaeTiling = on;
     }
 
+    /** Side of the zero latent warmUp runs the U-Net on (a multiple of 8: every SD U-Net's three halvings are exact). */
+    static final int WARM_UP_SIDE = 16;
+
+    /**
+     * Before a generate of a width x height image on the CPU, for latents of 64 x 64 and more (SD's 512x512 and
+     * larger): runs the U-Net once on a zero latent [1, in, 16, 16] with a zero context [1, 77, D], and three small 3x3
+     * convolutions on a 64 x 64 map (the CPU's Winograd convolutions, which only such maps reach), and drops the
+     * results. This makes the JIT compile the kernels, and maps the U-Net's weight pages, before step 1. Measured on
+     * SD 1.5 at 512x512 (bench/WHOLE-RUN-RESULTS.md, 2026-12-03): step 1 cost 1.3-1.7 s more than step 2 without it and
+     * 0.5 s more with it, the text encoding 0.4 s instead of 1.6-1.8 s; the warm-up itself 2.7-3.3 s, so a whole run
+     * takes about 0.3 s longer (code compiled at the small shapes is compiled again at the large ones). At 256x256 the
+     * same trade cost 1 s of a 20.5 s run, so smaller latents are not warmed up. The images are the same either way
+     * (nothing is kept). Returns whether it ran.
+     */
+    public boolean warmUp(int width, int height) {
+        long positions = (long) (height / vae.downFactor()) * (width / vae.downFactor());
+        if (positions < 64 * 64) {
+            return false;
+        }
+        var c = spec.unet();
+        int side = WARM_UP_SIDE;
+        try (TensorScope scope = TensorScope.open()) {
+            Tensor x = backend.toDevice(Tensor.of(new float[c.inChannels() * side * side], 1, c.inChannels(), side, side));
+            Tensor context = backend.toDevice(Tensor.of(new float[77 * c.crossAttentionDim()], 1, 77, c.crossAttentionDim()));
+            Tensor cond = c.timeCondProjDim() == null ? null
+                    : backend.toDevice(Tensor.of(new float[c.timeCondProjDim()], 1, c.timeCondProjDim()));
+            backend.toHost(unet.forwardProjected(x, unet.timeProjection(new float[] {500f}, 1), context, cond));
+            // one Winograd convolution of each kind the U-Net calls: plain, + a time embedding [B, C, 1, 1], + a residual
+            Tensor map = backend.toDevice(Tensor.of(new float[128 * 64 * 64], 1, 128, 64, 64));
+            Tensor filter = backend.toDevice(Tensor.of(new float[128 * 128 * 9], 128, 128, 3, 3));
+            Tensor bias = backend.toDevice(Tensor.of(new float[128], 128));
+            backend.toHost(backend.conv2d(map, filter, bias, 1, 1));
+            backend.toHost(backend.conv2dAdd(map, filter, bias, 1, 1, 1, 1, 1, backend.toDevice(Tensor.of(new float[128], 1, 128, 1, 1))));
+            backend.toHost(backend.conv2dAdd(map, filter, bias, 1, 1, 1, 1, 1, map));
+        }
+        return true;
+    }
+
     /**
      * With on (the default), generate() lets the operating system drop the memory-mapped pages of the text encoder's
      * weights once the prompt is encoded, and of the U-Net's before the VAE decodes (WeightSource.releasePages): a
