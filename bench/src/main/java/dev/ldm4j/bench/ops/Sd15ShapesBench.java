@@ -1,7 +1,7 @@
 // JMH: every product and norm that SD 1.5 runs in a 512x512 and a 256x256 generate, one row per op and operand
 // shapes, exactly as `./ldm4j generate --profile-shapes` names them (bench/sd15-shapes.sh lists them, with how
 // often each runs per step and per image, in bench/sd15-shapes.tsv). MakeResults weights each row by those counts,
-// so RESULTS.md shows which shapes a step's time goes to, and how far the in-model time of each is from JMH's.
+// so bench/SD15-SHAPES-RESULTS.md shows which shapes a step's time goes to, and how far each in-model time is from JMH's.
 // Operands are seeded random, F16 where the checkpoint's weights are (a memory-mapped F16 file). Attention runs
 // SD 1.5's 8 heads; group norms its 32 groups. FLOP per call as the profiler counts them (products only).
 //
