@@ -280,7 +280,8 @@ public final class GenerateCommand implements Callable<Integer> {
                 warnIfTruncated(pipe.tokenizer().encode(prompt), "prompt", err);
                 warnIfTruncated(pipe.tokenizer().encode(negativePrompt), "negative prompt", err);
             }
-            String modelHash = hashWhileWarmingUp(pipe, backend, firstSize, err);
+            String modelHash = ModelHash.shortHash(model);
+            warmUp(pipe, backend, firstSize, err);
             if (pngModelHash != null && !pngModelHash.equals(modelHash)) {
                 err.println("ldm4j: warning: " + fromPng + " was made with a model of hash " + pngModelHash + "; " + model
                         + " has hash " + modelHash + ", so the image will differ");
@@ -599,34 +600,20 @@ public final class GenerateCommand implements Callable<Integer> {
     }
 
     /**
-     * The model's hash (ModelHash) while the pipeline warms up on the CPU (StableDiffusionPipeline.warmUp). A hash
-     * not yet in ModelHash's table (a checkpoint's first run: about 1.8 s of one core for 2 GB) is read on a thread
-     * of its own meanwhile. A profile counts the generation only: what the warm-up ran is forgotten.
+     * On the CPU, StableDiffusionPipeline.warmUp before the first step (it decides from the image size whether to run,
+     * and says so on stderr when it does). A profile counts the generation only: what the warm-up ran is forgotten.
      * -Dldm4j.warmup=false leaves the warm-up out.
      */
-    private String hashWhileWarmingUp(StableDiffusionPipeline pipe, Backend backend, int[] size, PrintWriter err) {
+    private static void warmUp(StableDiffusionPipeline pipe, Backend backend, int[] size, PrintWriter err) {
         if (backend.device() != dev.ldm4j.tensor.Device.CPU || "false".equalsIgnoreCase(System.getProperty("ldm4j.warmup"))) {
-            return ModelHash.shortHash(model);
+            return;
         }
-        java.util.concurrent.FutureTask<String> hashing = new java.util.concurrent.FutureTask<>(() -> ModelHash.shortHash(model));
-        Thread.ofPlatform().name("ldm4j-model-hash").daemon().start(hashing);
         long t0 = System.nanoTime();
         if (pipe.warmUp(size[0], size[1])) {
             if (backend instanceof ProfilingBackend p) {
                 p.reset();
             }
             err.printf(Locale.ROOT, "ldm4j: warm-up %.2f s%n", seconds(System.nanoTime() - t0));
-        }
-        try {
-            return hashing.get();
-        } catch (java.util.concurrent.ExecutionException e) {
-            if (e.getCause() instanceof RuntimeException r) {
-                throw r;
-            }
-            throw new IllegalStateException(e.getCause());
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new Main.UserError("interrupted while hashing " + model);
         }
     }
 
