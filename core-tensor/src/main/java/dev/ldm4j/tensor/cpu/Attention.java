@@ -22,9 +22,9 @@ final class Attention {
      * Keys per online-softmax step: four score tiles. The step's fixed costs (the row's maximum across lanes, the
      * scalar exp of the correction, rescaling the output row, the sum across lanes) are then paid once per 256 keys
      * rather than per 64, which weighs where a key's products are short: SD 1.5's self-attention over 4096 tokens
-     * (head size 40) went from 441-469 to 407-422 ms a call, 2 threads (2026-12-03); at 1024 tokens of head size 80
-     * and 256 of 160 it is unchanged or a few percent faster. The score tile's row stride is this constant, so that
-     * its indices fold into the compiled code (a stride read from a field made head size 80 12% slower).
+     * (head size 40) took 421-427 ms a call against 455-465 ms before, 2 threads, in turn (2026-12-03); 1024 tokens of
+     * head size 80 and 256 of 160 were 5-13% faster. The score tile's row stride is this constant, so that its
+     * indices fold into the compiled code (a stride read from a field made head size 80 12% slower).
      */
     static final int SW = 4 * KB;
     /** Queries per block. */
