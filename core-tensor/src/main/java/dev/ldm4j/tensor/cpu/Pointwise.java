@@ -109,6 +109,41 @@ final class Pointwise {
     }
 
     /**
+     * As expShifted (dst required), for a shift no smaller than any a[at + j], a softmax's maximum, so that every
+     * exponent is at most 0: by expNonPositive, which the attention's online softmax calls for every score.
+     */
+    static float expShiftedMax(float[] a, int at, int n, float max, float[] dst, int dstAt) {
+        FloatVector sum = FloatVector.zero(S);
+        for (int j = 0; j < n; j += L) {
+            FloatVector p = expNonPositive(FloatVector.fromArray(S, a, at + j).sub(max));
+            p.intoArray(dst, dstAt + j);
+            sum = sum.add(p);
+        }
+        return sumLanes(sum);
+    }
+
+    /**
+     * e^x for x <= 0 (or -inf, giving 0), within 2.3e-7 relative (measured against Math.exp, PointwiseTest): exp's
+     * method with five fewer operations. No upper clamp (x <= 0), the rounding to k as one fused multiply-add, and the
+     * Taylor series to r^6 (truncation below 1.2e-7 relative for |r| <= ln 2 / 2). Made the 4096-token
+     * self-attention of SD 1.5 about 8% faster a call (2026-12-03).
+     */
+    static FloatVector expNonPositive(FloatVector x) {
+        FloatVector xc = x.max(EXP_MIN);
+        FloatVector k = xc.fma(FloatVector.broadcast(S, LOG2E), FloatVector.broadcast(S, ROUND)).sub(ROUND);
+        FloatVector r = k.fma(FloatVector.broadcast(S, -LN2_HI), xc);
+        r = k.fma(FloatVector.broadcast(S, -LN2_LO), r);
+        FloatVector p = r.fma(1f / 720, 1f / 120);
+        p = p.fma(r, FloatVector.broadcast(S, 1f / 24));
+        p = p.fma(r, FloatVector.broadcast(S, 1f / 6));
+        p = p.fma(r, FloatVector.broadcast(S, 0.5f));
+        p = p.fma(r, FloatVector.broadcast(S, 1f));
+        p = p.fma(r, FloatVector.broadcast(S, 1f));
+        IntVector bits = ((IntVector) k.convert(VectorOperators.F2I, 0)).add(127).lanewise(VectorOperators.LSHL, 23);
+        return p.mul(bits.reinterpretAsFloats()).blend(0f, x.compare(VectorOperators.LT, EXP_MIN));
+    }
+
+    /**
      * Sum of the lanes in a fixed pairwise order (lane i + lane i + L/2 for i < L/2, then i + L/4, ...), the
      * same bits compiled or not; reduceLanes(ADD) leaves the order to the implementation, and it differs
      * between the interpreter and the JIT. In registers, by lane rotations (lane i of v + v rotated by half is

@@ -1,5 +1,6 @@
 // The vector exp and lane sum that replace the JDK's lanewise EXP and reduceLanes(ADD), whose last
-// bits differ between interpreted and compiled code: accuracy against Math.exp and a plain sum.
+// bits differ between interpreted and compiled code: accuracy against Math.exp and a plain sum; and the
+// attention softmax's shorter exp for exponents <= 0.
 package dev.ldm4j.tensor.cpu;
 
 import jdk.incubator.vector.FloatVector;
@@ -46,6 +47,52 @@ class PointwiseTest {
         assertTrue(Float.isNaN(y[1]));
         assertEquals(1f, y[2]);
         assertEquals(0f, y[3]);
+    }
+
+    @Test
+    void expNonPositiveIsWithinFourUlpOfMathExpDownToTheSmallestNormal() {
+        Random r = new Random(12);
+        float[] x = new float[S.length()];
+        float[] y = new float[S.length()];
+        double worstUlps = 0;
+        for (int n = 0; n < 200_000; n++) {
+            for (int i = 0; i < x.length; i++) {
+                x[i] = (float) -(r.nextDouble() * (n % 2 == 0 ? 87 : 2));   // [-87, 0], every other round [-2, 0]
+            }
+            Pointwise.expNonPositive(FloatVector.fromArray(S, x, 0)).intoArray(y, 0);
+            for (int i = 0; i < x.length; i++) {
+                float want = (float) Math.exp(x[i]);
+                worstUlps = Math.max(worstUlps, Math.abs(y[i] - want) / Math.ulp(want));
+            }
+        }
+        assertTrue(worstUlps <= 4, "worst error " + worstUlps + " ulp");
+        assertTrue(worstUlps > 0.5, "not the exact exp: worst error " + worstUlps + " ulp");
+    }
+
+    @Test
+    void expShiftedMaxSumsWhatItWritesAndMasksMinusInfinity() {
+        int n = 3 * S.length();
+        float[] a = new float[n];
+        float[] p = new float[n];
+        Random r = new Random(13);
+        for (int i = 0; i < n; i++) {
+            a[i] = i % 5 == 4 ? Float.NEGATIVE_INFINITY : (float) r.nextGaussian() * 4;
+        }
+        float max = Float.NEGATIVE_INFINITY;
+        for (float v : a) {
+            max = Math.max(max, v);
+        }
+        float sum = Pointwise.expShiftedMax(a, 0, n, max, p, 0);
+        double want = 0;
+        for (int i = 0; i < n; i++) {
+            double e = Math.exp(a[i] - max);   // the float difference, as the kernel forms it
+            assertEquals(e, p[i], 4e-7 * Math.max(e, 1e-30), "element " + i);
+            want += e;
+            if (i % 5 == 4) {
+                assertEquals(0f, p[i]);
+            }
+        }
+        assertEquals(want, sum, 1e-6 * want);
     }
 
     @Test
