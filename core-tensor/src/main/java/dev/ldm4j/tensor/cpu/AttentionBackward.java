@@ -90,11 +90,14 @@ final class AttentionBackward {
         void gradients(float[] dq, float[] dk, float[] dv) {
             int qBlocks = lqPad / QB;
             int qChunks = chunks(qBlocks), qPer = (qBlocks + qChunks - 1) / qChunks;
+            // scratch per worker, not per task: at training sizes (64 tokens of 32 per head) a task's products are
+            // about a megaFLOP, and allocating and zeroing its tiles cost a large part of that
+            Scratch[] scratch = new Scratch[Parallel.THREADS];
             Parallel.forEach(b * hh * qChunks, (task, worker) -> {
                 int chunk = task % qChunks, bh = task / qChunks;
                 int q0 = chunk * qPer * QB, q1 = Math.min(lq, q0 + qPer * QB);
                 if (q0 < q1) {
-                    rowStats(bh / hh, bh % hh, q0, q1);
+                    rowStats(bh / hh, bh % hh, q0, q1, scratch(scratch, worker));
                 }
             });
             int kBlocks = (lk + KB - 1) / KB;
@@ -106,7 +109,7 @@ final class AttentionBackward {
                 if (k0 >= k1) {
                     return;
                 }
-                float[] dqAcc = keyChunk(bh / hh, bh % hh, k0, k1, dk, dv);
+                float[] dqAcc = keyChunk(bh / hh, bh % hh, k0, k1, dk, dv, scratch(scratch, worker));
                 if (partial == null) {
                     writeDq(dqAcc, bh, dq);
                 } else {
@@ -182,16 +185,24 @@ final class AttentionBackward {
             return causal ? Math.min(valid, i - j0 + 1) : valid;
         }
 
+        /** A worker's tiles, made on its first task of the call. */
+        private Scratch scratch(Scratch[] perWorker, int worker) {
+            if (perWorker[worker] == null) {
+                perWorker[worker] = new Scratch(dh, dp, lqPad, (lk + KB - 1) / KB * KB);
+            }
+            return perWorker[worker];
+        }
+
         /** Phase 1: lse and D for queries [q0, q1) of (bi, h). */
-        private void rowStats(int bi, int h, int q0, int q1) {
+        private void rowStats(int bi, int h, int q0, int q1, Scratch w) {
             int keys = causal ? Math.min(lk, q1) : lk;
             int lkPad = (keys + KB - 1) / KB * KB;
-            float[] kt = new float[dh * lkPad];
+            float[] kt = w.keysT;
             packTransposed(kf, bi, h, 0, keys, kt, lkPad);
-            float[] qs = new float[QB * dp];
-            float[] s = new float[QB * KB];
-            float[] m = new float[QB];
-            double[] l = new double[QB];
+            float[] qs = w.rows;
+            float[] s = w.p;
+            float[] m = w.m;
+            double[] l = w.l;
             int base = (bi * hh + h) * lq;
             for (int i0 = q0; i0 < q1; i0 += QB) {
                 int rows = Math.min(QB, q1 - i0), rows4 = (rows + 3) & ~3;
@@ -233,17 +244,18 @@ final class AttentionBackward {
          * Phase 2: dK and dV of keys [k0, k1) of (bi, h), written into dk and dv; returns this chunk's unscaled
          * dQ contribution for every query, [lqPad, dp].
          */
-        private float[] keyChunk(int bi, int h, int k0, int k1, float[] dk, float[] dv) {
+        private float[] keyChunk(int bi, int h, int k0, int k1, float[] dk, float[] dv, Scratch w) {
             int qStart = causal ? k0 / QB * QB : 0;
             if (qStart >= lq) {
                 return new float[lqPad * dp];
             }
-            float[] qs = new float[lqPad * dp], gs = new float[lqPad * dp], dqAcc = new float[lqPad * dp];
+            // rows below qStart are never read; those from lq on, and the columns from dh on, stay zero
+            float[] qs = w.qs, gs = w.gs, dqAcc = new float[lqPad * dp];
             packRows(qf, lq, bi, h, qStart, lq, scale, qs, qStart);
             packRows(gf, lq, bi, h, qStart, lq, 1f, gs, qStart);
-            float[] kt = new float[dh * KB], vt = new float[dh * KB], kp = new float[KB * dp];
-            float[] dkAcc = new float[KB * dp], dvAcc = new float[KB * dp];
-            float[] p = new float[QB * KB], ds = new float[QB * KB];
+            float[] kt = w.kt, vt = w.vt, kp = w.kp;
+            float[] dkAcc = w.dkAcc, dvAcc = w.dvAcc;
+            float[] p = w.p, ds = w.ds;
             int base = (bi * hh + h) * lq;
             for (int j0 = k0; j0 < k1; j0 += KB) {
                 int valid = Math.min(KB, k1 - j0), vw = (valid + L - 1) / L * L, valid4 = (valid + 3) & ~3;
@@ -287,14 +299,39 @@ final class AttentionBackward {
 
     /**
      * One row of a tile: p := P = e^(S - lse) from the scores S in p, ds := dS = P (dP - delta) from dP in ds, over
-     * n lanes (a multiple of L). A method of its own so that Pointwise.exp is inlined in its loop (see
-     * Pointwise.expShifted).
+     * n lanes (a multiple of L). S - lse <= 0 (lse is at least the row's largest score), so the forward softmax's
+     * expNonPositive serves. A method of its own so that the exp is inlined in its loop (see Pointwise.expShifted).
      */
     private static void scoreGradients(float[] p, float[] ds, int at, int n, float lse, float delta) {
         for (int j = 0; j < n; j += L) {
-            FloatVector pv = Pointwise.exp(FloatVector.fromArray(S, p, at + j).sub(lse));
+            FloatVector pv = Pointwise.expNonPositive(FloatVector.fromArray(S, p, at + j).sub(lse));
             pv.intoArray(p, at + j);
             pv.mul(FloatVector.fromArray(S, ds, at + j).sub(delta)).intoArray(ds, at + j);
+        }
+    }
+
+    /**
+     * A worker's tiles for one call: phase 1's transposed keys (all of a head's) and query rows, phase 2's packed
+     * queries and output gradients [lqPad, dp], key tile operands and accumulators, and the score tiles.
+     */
+    private static final class Scratch {
+        final float[] keysT, rows, qs, gs, kt, vt, kp, dkAcc, dvAcc, p, ds, m;
+        final double[] l;
+
+        Scratch(int dh, int dp, int lqPad, int lkPad) {
+            keysT = new float[dh * lkPad];
+            rows = new float[QB * dp];
+            qs = new float[lqPad * dp];
+            gs = new float[lqPad * dp];
+            kt = new float[dh * KB];
+            vt = new float[dh * KB];
+            kp = new float[KB * dp];
+            dkAcc = new float[KB * dp];
+            dvAcc = new float[KB * dp];
+            p = new float[QB * KB];
+            ds = new float[QB * KB];
+            m = new float[QB];
+            l = new double[QB];
         }
     }
 
