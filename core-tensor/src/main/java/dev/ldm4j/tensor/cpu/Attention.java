@@ -48,6 +48,8 @@ final class Attention {
         int blocksPerChunk = (qBlocks + chunks - 1) / chunks;
         int lkPad = (lk + KB - 1) / KB * KB;
         int dp = (dh + L - 1) / L * L;
+        // scratch per worker, not per task (at training sizes a task is a megaFLOP or less)
+        Block[] blocks = new Block[Parallel.THREADS];
         Parallel.forEach(b * hh * chunks, (task, worker) -> {
             int chunk = task % chunks;
             int h = (task / chunks) % hh;
@@ -57,12 +59,17 @@ final class Attention {
             if (q0 >= q1) {
                 return;
             }
+            if (blocks[worker] == null) {
+                blocks[worker] = new Block(dh, dp, lkPad);
+            }
+            Block blk = blocks[worker];
             // this head's keys transposed in KB-key tiles, key j's element e at kt[(j / KB) * dh * KB + e * KB + j % KB],
             // and its values, vp[j * dp + e], zero-padded. A score tile reads one contiguous dh x KB block: with K^T
             // as whole rows (e at e * lkPad), 4096 keys put its dh rows 16 KB apart, all in one L1 set, and the
-            // 4096-token self-attention ran 7% slower (2026-12-03, 418 against 389 ms a call in turn)
-            float[] kt = new float[dh * lkPad];
-            float[] vp = new float[lkPad * dp];
+            // 4096-token self-attention ran 7% slower (2026-12-03, 418 against 389 ms a call in turn). Keys from
+            // keysNeeded on may hold an earlier task's (causal): their scores are masked, their values unread.
+            float[] kt = blk.kt;
+            float[] vp = blk.vp;
             int keysNeeded = causal ? Math.min(lk, q1) : lk;
             for (int j = 0; j < keysNeeded; j++) {
                 int kAt = kf.off() + (bi * lk + j) * width + h * dh;
@@ -73,7 +80,6 @@ final class Attention {
                 }
                 System.arraycopy(vf.a(), vAt, vp, j * dp, dh);
             }
-            Block blk = new Block(dh, dp);
             for (int i0 = q0; i0 < q1; i0 += QB) {
                 int rows = Math.min(QB, q1 - i0);
                 for (int r = 0; r < QB; r++) {
@@ -99,14 +105,16 @@ final class Attention {
         return Tensor.of(out, b, lq, width);
     }
 
-    /** One query block's state: scaled queries, score tile, running max and sum, unnormalized output. */
+    /** A worker's scratch: a head's packed keys and values, and one query block's state (scaled queries, score tile, running max and sum, unnormalized output). */
     private static final class Block {
         final int dh, dp;
-        final float[] q, s, o, m, l;
+        final float[] q, s, o, m, l, kt, vp;
 
-        Block(int dh, int dp) {
+        Block(int dh, int dp, int lkPad) {
             this.dh = dh;
             this.dp = dp;
+            kt = new float[dh * lkPad];
+            vp = new float[lkPad * dp];
             q = new float[QB * dh];
             s = new float[QB * SW];
             o = new float[QB * dp];
