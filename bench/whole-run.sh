@@ -17,6 +17,18 @@ reps=${4:-2}
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 
+# The machine's speed beside the runs: this VM's FMA peak measured 384-481 GFLOP/s on one day (2026-12-03), so a
+# step time means little without it. JMH's Ceilings.fmaPeak (one fork, short), when the bench jar has been built
+# (./mvnw -q -B -pl bench -am package -DskipTests), times Ceilings' FLOP per call for this JVM's vector width.
+fma_peak() {
+  local jar="$root/bench/target/benchmarks.jar" java=${JAVA_HOME:-/usr/lib/jvm/temurin-25-jdk-amd64}/bin/java flops
+  [ -f "$jar" ] || { echo "not measured (no bench/target/benchmarks.jar)"; return; }
+  flops=$("$java" --add-modules jdk.incubator.vector -cp "$jar" dev.ldm4j.bench.ops.Ceilings 2>/dev/null) || flops=
+  [ -n "$flops" ] || { echo "not measured"; return; }
+  "$java" --add-modules jdk.incubator.vector -jar "$jar" 'Ceilings.fmaPeak$' -f 1 -wi 1 -i 2 -w 2s -r 2s 2>/dev/null |
+    awk -v flops="$flops" '$1 == "Ceilings.fmaPeak" { printf "%.0f GFLOP/s", $4 * flops / 1e9; found = 1 } END { if (!found) printf "not measured" }'
+}
+
 run() { # name, then generate's arguments
   local name=$1; shift
   for r in $(seq 1 "$reps"); do
@@ -34,6 +46,7 @@ run() { # name, then generate's arguments
 }
 
 echo "Machine: $(nproc) cores; load before: $(cut -d' ' -f1-3 /proc/loadavg); $(date -u '+%Y-%m-%d %H:%M UTC'); JAVA_OPTS=${JAVA_OPTS:-}"
+echo "FMA peak before: $(fma_peak)"
 echo
 echo "| run | seconds per step (first to last) | text encoding (s) | decoding (s) | whole process, wall (s) | CPU, user+sys (s) | peak RSS (GB) |"
 echo "| --- | --- | ---: | ---: | ---: | ---: | ---: |"
@@ -48,4 +61,4 @@ if [ -n "$taesd" ]; then
       --scheduler-option timestep_spacing=trailing --vae "$taesd"
 fi
 echo
-echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "load after: $(cut -d' ' -f1-3 /proc/loadavg); FMA peak after: $(fma_peak)"

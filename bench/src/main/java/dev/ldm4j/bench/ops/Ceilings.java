@@ -93,4 +93,9 @@ public class Ceilings {
     public static long fmaFlops() {
         return 2L * S.length() * 12 * ITERATIONS;
     }
+
+    /** Prints fmaFlops() for this JVM's vector width, so that scripts can turn a JMH score into GFLOP/s (bench/whole-run.sh). */
+    public static void main(String[] args) {
+        System.out.println(fmaFlops());
+    }
 }
