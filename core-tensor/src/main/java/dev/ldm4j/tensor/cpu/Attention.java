@@ -63,7 +63,7 @@ final class Attention {
                 blocks[worker] = new Block(dh, dp, lkPad);
             }
             Block blk = blocks[worker];
-            // this head's keys transposed in KB-key tiles, key j's element e at kt[(j / KB) * dh * KB + e * KB + j % KB],
+            // this head's keys transposed in KB-key tiles (key j's element e at kt[j / KB * dh * KB + e * KB + j % KB])
             // and its values, vp[j * dp + e], zero-padded. A score tile reads one contiguous dh x KB block: with K^T
             // as whole rows (e at e * lkPad), 4096 keys put its dh rows 16 KB apart, all in one L1 set, and the
             // 4096-token self-attention ran 7% slower (2026-12-03, 418 against 389 ms a call in turn). Keys from
@@ -105,7 +105,10 @@ final class Attention {
         return Tensor.of(out, b, lq, width);
     }
 
-    /** A worker's scratch: a head's packed keys and values, and one query block's state (scaled queries, score tile, running max and sum, unnormalized output). */
+    /**
+     * A worker's scratch: a head's packed keys and values, and one query block's state (scaled queries, score tile,
+     * running max and sum, unnormalized output).
+     */
     private static final class Block {
         final int dh, dp;
         final float[] q, s, o, m, l, kt, vp;
@@ -257,7 +260,7 @@ final class Attention {
             }
             float corr = mNew == m[r] ? 1f : (float) Math.exp(m[r] - mNew);
             m[r] = mNew;
-            l[r] = l[r] * corr + Pointwise.expShiftedMax(s, at, width, mNew, s, at);
+            l[r] = l[r] * corr + Pointwise.expShifted(s, at, width, mNew, s, at);
             if (corr != 1f) {
                 for (int c = 0; c < dp; c += L) {
                     FloatVector.fromArray(S, o, r * dp + c).mul(corr).intoArray(o, r * dp + c);

@@ -92,14 +92,16 @@ final class Pointwise {
 
     /**
      * e^(a[at + j] - shift) for j < n (a multiple of L), into dst from dstAt on unless dst is null; returns their
-     * sum, lanes added as sumLanes adds them. A loop of its own, so that exp is inlined where it runs: called
-     * with a vector from a large method the JIT may leave exp out of line, and a vector that crosses a call
-     * is boxed and its operations run the Vector API's slow Java fallbacks (seen in attention: 3x slower).
+     * sum, lanes added as sumLanes adds them. The shift is at least every a[at + j] (a softmax's maximum, as in
+     * both attention kernels), so every exponent is at most 0 and expNonPositive serves. A loop of its own, so that
+     * the exp is inlined where it runs: called with a vector from a large method the JIT may leave it out of line,
+     * and a vector that crosses a call is boxed and its operations run the Vector API's slow Java fallbacks (seen in
+     * attention: 3x slower).
      */
     static float expShifted(float[] a, int at, int n, float shift, float[] dst, int dstAt) {
         FloatVector sum = FloatVector.zero(S);
         for (int j = 0; j < n; j += L) {
-            FloatVector p = exp(FloatVector.fromArray(S, a, at + j).sub(shift));
+            FloatVector p = expNonPositive(FloatVector.fromArray(S, a, at + j).sub(shift));
             if (dst != null) {
                 p.intoArray(dst, dstAt + j);
             }
@@ -109,22 +111,8 @@ final class Pointwise {
     }
 
     /**
-     * As expShifted (dst required), for a shift no smaller than any a[at + j], a softmax's maximum, so that every
-     * exponent is at most 0: by expNonPositive, which the attention's online softmax calls for every score.
-     */
-    static float expShiftedMax(float[] a, int at, int n, float max, float[] dst, int dstAt) {
-        FloatVector sum = FloatVector.zero(S);
-        for (int j = 0; j < n; j += L) {
-            FloatVector p = expNonPositive(FloatVector.fromArray(S, a, at + j).sub(max));
-            p.intoArray(dst, dstAt + j);
-            sum = sum.add(p);
-        }
-        return sumLanes(sum);
-    }
-
-    /**
      * e^x for x <= 0 (or -inf, giving 0), within 2.3e-7 relative (measured against Math.exp, PointwiseTest): exp's
-     * method with five fewer operations. No upper clamp (x <= 0), the rounding to k as one fused multiply-add, and the
+     * method with five fewer operations, for the attention softmax's exponents (expShifted). No upper clamp (x <= 0), the rounding to k as one fused multiply-add, and the
      * Taylor series to r^6 (truncation below 1.2e-7 relative for |r| <= ln 2 / 2). Made the 4096-token
      * self-attention of SD 1.5 about 8% faster a call (2026-12-03).
      */
