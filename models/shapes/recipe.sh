@@ -14,8 +14,10 @@
 #      until 2026-12-03)
 #   5. train unet --model   a warm restart of the U-Net and text encoder from that fp16 folder: a new 4000-step cosine
 #                   schedule from lr 4e-4 (warm-up 100), the same timestep bias and EMA, another seed
-#   6. its folder (the VAE unchanged), converted to fp16, becomes models/shapes (the model card is written by hand from
-#      the runs' numbers).
+#   6. its folder (the VAE unchanged), converted to fp16, is the second-stage model (shipped until 2026-12-03 17:40 UTC)
+#   7. train unet --model   a second warm restart, from that fp16 folder, exactly as 5 with another seed
+#   8. its folder, converted to fp16, becomes models/shapes (the model card is written by hand from the runs' numbers;
+#      the default guidance, 1.5, comes from train-arch.json's "defaults" through every stage's folder).
 # Every stage resumes (--resume): run the script again after an interruption and it continues where it stopped.
 # Usage: models/shapes/recipe.sh [WORK_DIR] (default: runs/shapes). Times on a 2-core machine are in MODEL_CARD.md.
 set -euo pipefail
@@ -51,9 +53,17 @@ if [ ! -d "$work/stage1" ]; then
   "$ldm4j" convert --model "$work/assembled" --out "$work/stage1" --dtype fp16
 fi
 
-"$ldm4j" train unet --data shapes --model "$work/stage1" --out "$work/stage2" --resume --seed 5 \
-    --steps 4000 --batch 16 --lr 4e-4 --warmup 100 --ema-decay 0.999 --save-every 500 \
-    --timestep-bias later --timestep-bias-portion 0.2 --timestep-bias-multiplier 3
+warm_restart() { # from, to, seed
+  "$ldm4j" train unet --data shapes --model "$1" --out "$2" --resume --seed "$3" \
+      --steps 4000 --batch 16 --lr 4e-4 --warmup 100 --ema-decay 0.999 --save-every 500 \
+      --timestep-bias later --timestep-bias-portion 0.2 --timestep-bias-multiplier 3
+}
 
-"$ldm4j" convert --model "$work/stage2" --out "$root/models/shapes" --dtype fp16 --overwrite
+warm_restart "$work/stage1" "$work/stage2" 5
+if [ ! -d "$work/stage2-fp16" ]; then
+  "$ldm4j" convert --model "$work/stage2" --out "$work/stage2-fp16" --dtype fp16
+fi
+warm_restart "$work/stage2-fp16" "$work/stage3" 6
+
+"$ldm4j" convert --model "$work/stage3" --out "$root/models/shapes" --dtype fp16 --overwrite
 echo "models/shapes written; evaluate it with: ./ldm4j eval shapes --model shapes"
