@@ -112,9 +112,9 @@ final class Pointwise {
 
     /**
      * e^x for x <= 0 (or -inf, giving 0), within 2.3e-7 relative (measured against Math.exp, PointwiseTest): exp's
-     * method with five fewer operations, for the attention softmax's exponents (expShifted). No upper clamp (x <= 0), the rounding to k as one fused multiply-add, and the
-     * Taylor series to r^6 (truncation below 1.2e-7 relative for |r| <= ln 2 / 2). Made the 4096-token
-     * self-attention of SD 1.5 about 8% faster a call (2026-12-03).
+     * method with five fewer operations, for the attention softmax's exponents (expShifted). No upper clamp (x <= 0),
+     * the rounding to k as one fused multiply-add, and the Taylor series to r^6 (truncation below 1.2e-7 relative for
+     * |r| <= ln 2 / 2). Made the 4096-token self-attention of SD 1.5 about 8% faster a call (2026-12-03).
      */
     static FloatVector expNonPositive(FloatVector x) {
         FloatVector xc = x.max(EXP_MIN);
