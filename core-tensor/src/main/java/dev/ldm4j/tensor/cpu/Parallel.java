@@ -1,24 +1,77 @@
-// The CPU backend's one fixed thread pool and a parallel-for over index ranges. The calling thread
-// works too, so a pool of availableProcessors() - 1 daemon threads keeps every core busy. A loop
-// started from inside a pool thread runs serially (no nested parallelism, no deadlock).
+// The CPU backend's fixed team of threads and a parallel-for over index ranges. The calling thread works too, so
+// availableProcessors() - 1 daemon helpers keep every core busy. A model runs thousands of loops a second, many of
+// them tens of microseconds long, so a helper does not sleep between loops: after finishing one it spins (reading
+// one volatile field) for up to SPIN_NANOS waiting for the next, and only then parks. Waking a parked thread costs
+// the operating system tens of microseconds, which a short loop would spend with one core idle.
+// One loop runs on the team at a time: a loop started while another is running (from another thread, or from inside
+// a piece of a running loop) runs serially on its own thread, so there is no nested parallelism and no deadlock.
 package dev.ldm4j.tensor.cpu;
 
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
-import java.util.concurrent.Future;
-import java.util.concurrent.ExecutionException;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.locks.LockSupport;
 
 final class Parallel {
     /** Worker count including the calling thread. */
     static final int THREADS = Math.max(1, Runtime.getRuntime().availableProcessors());
+    /** How long an idle helper spins for the next loop before it parks (-Dldm4j.spinMicros, default 200). */
+    static final long SPIN_NANOS = 1000L * Long.getLong("ldm4j.spinMicros", 200);
 
     private static final ThreadGroup GROUP = new ThreadGroup("ldm4j-cpu");
-    private static final ExecutorService POOL = THREADS == 1 ? null : Executors.newFixedThreadPool(THREADS - 1, r -> {
-        Thread t = new Thread(GROUP, r, "ldm4j-cpu-worker");
-        t.setDaemon(true);
-        return t;
-    });
+    /** Bit set in Loop.joined when the caller has closed the loop: helpers arriving later leave it alone. */
+    private static final int CLOSED = 1 << 30;
+
+    /** One loop handed to the team: its pieces, the next unclaimed piece, and who joined and finished. */
+    private static final class Loop {
+        final int n, step, count;
+        final RangeBody body;
+        final AtomicInteger next = new AtomicInteger();
+        final AtomicInteger joined = new AtomicInteger();
+        final AtomicInteger finished = new AtomicInteger();
+        volatile Throwable failure;
+
+        Loop(int n, int step, int count, RangeBody body) {
+            this.n = n;
+            this.step = step;
+            this.count = count;
+            this.body = body;
+        }
+
+        /** Runs pieces until none is left; a failure stops the others from claiming more. */
+        void drain(int worker) {
+            try {
+                for (int c; (c = next.getAndIncrement()) < count; ) {
+                    int from = c * step;
+                    body.run(from, Math.min(n, from + step), worker);
+                }
+            } catch (RuntimeException | Error e) {
+                if (failure == null) {
+                    failure = e;
+                }
+                next.set(count);
+            }
+        }
+    }
+
+    /** Posted while the team is idle, so that a finished loop (and what its body holds) is not kept reachable. */
+    private static final Loop IDLE = new Loop(0, 1, 0, (from, to, worker) -> { });
+    /** The loop last posted to the helpers (they run each one at most once, by identity). */
+    private static volatile Loop posted = IDLE;
+    /** Held by the thread whose loop the team is running. */
+    private static final AtomicBoolean TEAM_BUSY = new AtomicBoolean();
+    private static final Thread[] HELPERS = new Thread[THREADS - 1];
+    private static final AtomicBoolean[] PARKED = new AtomicBoolean[THREADS - 1];
+
+    static {
+        for (int h = 0; h < HELPERS.length; h++) {
+            int worker = h + 1;
+            PARKED[h] = new AtomicBoolean();
+            Thread t = new Thread(GROUP, () -> helperLoop(worker), "ldm4j-cpu-worker-" + worker);
+            t.setDaemon(true);
+            HELPERS[h] = t;
+            t.start();
+        }
+    }
 
     private Parallel() {
     }
@@ -35,49 +88,35 @@ final class Parallel {
             return;
         }
         int pieces = Math.min(Math.max(1, n / Math.max(1, grain)), THREADS * 4);
-        if (POOL == null || pieces == 1 || Thread.currentThread().getThreadGroup() == GROUP) {
+        if (HELPERS.length == 0 || pieces == 1 || Thread.currentThread().getThreadGroup() == GROUP
+                || !TEAM_BUSY.compareAndSet(false, true)) {
             body.run(0, n, 0);
             return;
         }
         int step = (n + pieces - 1) / pieces;
-        int count = (n + step - 1) / step;
-        AtomicInteger next = new AtomicInteger();
-        int helpers = Math.min(THREADS - 1, count - 1);
-        @SuppressWarnings("unchecked")
-        Future<?>[] futures = new Future<?>[helpers];
-        for (int h = 0; h < helpers; h++) {
-            int worker = h + 1;
-            futures[h] = POOL.submit(() -> drain(n, step, count, next, body, worker));
-        }
-        Throwable failure = null;
+        Loop loop = new Loop(n, step, (n + step - 1) / step, body);
         try {
-            drain(n, step, count, next, body, 0);
-        } catch (RuntimeException | Error e) {
-            failure = e;
-            next.set(count);
-        }
-        for (Future<?> f : futures) {
-            try {
-                f.get();
-            } catch (ExecutionException e) {
-                if (failure == null) {
-                    failure = e.getCause();
-                }
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                if (failure == null) {
-                    failure = e;
+            posted = loop;
+            for (int h = 0; h < HELPERS.length; h++) {
+                if (PARKED[h].get()) {
+                    LockSupport.unpark(HELPERS[h]);
                 }
             }
+            loop.drain(0);
+            int joined = loop.joined.getAndAdd(CLOSED);
+            while (loop.finished.get() < joined) {
+                Thread.onSpinWait();
+            }
+        } finally {
+            posted = IDLE;
+            TEAM_BUSY.set(false);
         }
+        Throwable failure = loop.failure;
         if (failure instanceof RuntimeException re) {
             throw re;
         }
         if (failure instanceof Error er) {
             throw er;
-        }
-        if (failure != null) {
-            throw new IllegalStateException(failure);
         }
     }
 
@@ -95,10 +134,35 @@ final class Parallel {
         void run(int i, int worker);
     }
 
-    private static void drain(int n, int step, int count, AtomicInteger next, RangeBody body, int worker) {
-        for (int c; (c = next.getAndIncrement()) < count; ) {
-            int from = c * step;
-            body.run(from, Math.min(n, from + step), worker);
+    /**
+     * A helper's life: wait for a loop it has not seen (spinning, then parked), join it unless the caller has
+     * already closed it, claim pieces until none is left, report that it finished.
+     */
+    private static void helperLoop(int worker) {
+        AtomicBoolean parked = PARKED[worker - 1];
+        Loop seen = null;
+        while (true) {
+            Loop loop = posted;
+            if (loop == seen) {
+                long spinUntil = System.nanoTime() + SPIN_NANOS;
+                while ((loop = posted) == seen && System.nanoTime() < spinUntil) {
+                    Thread.onSpinWait();
+                }
+                while (loop == seen) {
+                    parked.set(true);
+                    if ((loop = posted) == seen) {
+                        LockSupport.park(Parallel.class);
+                        loop = posted;
+                    }
+                    parked.set(false);
+                }
+            }
+            seen = loop;
+            if (loop == IDLE || (loop.joined.getAndIncrement() & CLOSED) != 0) {
+                continue;
+            }
+            loop.drain(worker);
+            loop.finished.incrementAndGet();
         }
     }
 }
