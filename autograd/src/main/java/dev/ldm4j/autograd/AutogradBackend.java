@@ -44,12 +44,23 @@ public final class AutogradBackend implements Backend {
     private record Node(String op, Tensor out, Tensor[] inputs, Rule rule) {
     }
 
+    /**
+     * What one thread is recording: its tape, the storages of the results on it, its no-grad depth, and the
+     * gradient buffers of the backward pass it is running. Each thread has its own, so that data-parallel
+     * replicas (TrainingLoop) can run the same model objects on parts of a batch at the same time.
+     */
+    private static final class Recording {
+        final Set<Storage> tracked = Collections.newSetFromMap(new IdentityHashMap<>());
+        List<Node> tape = new ArrayList<>();
+        int noGradDepth;
+        GradBuffers currentGrads;
+    }
+
     private final Backend inner;
+    /** The trainable storages; marked before training and only read while threads record. */
     private final Set<Storage> leaves = Collections.newSetFromMap(new IdentityHashMap<>());
-    private final Set<Storage> tracked = Collections.newSetFromMap(new IdentityHashMap<>());
-    private List<Node> tape = new ArrayList<>();
-    private int noGradDepth;
-    private boolean gradientCheckpointing;
+    private final ThreadLocal<Recording> recordings = ThreadLocal.withInitial(Recording::new);
+    private volatile boolean gradientCheckpointing;
 
     public AutogradBackend(Backend inner) {
         this.inner = inner;
@@ -65,43 +76,53 @@ public final class AutogradBackend implements Backend {
             throw new IllegalArgumentException("autograd: a trainable tensor must be F32, got " + t.dtype() + " " + Arrays.toString(t.shape()));
         }
         leaves.add(t.storage());
-        tracked.add(t.storage());
         return t;
     }
 
     /** Whether ops on t are recorded (t is a leaf, or the result of a recorded op). */
     public boolean requiresGrad(Tensor t) {
-        return t != null && tracked.contains(t.storage());
+        return t != null && tracked(t.storage(), recordings.get());
+    }
+
+    /** Whether storage s is a leaf or the result of an op on r's tape. */
+    private boolean tracked(Storage s, Recording r) {
+        return leaves.contains(s) || r.tracked.contains(s);
     }
 
     /** Ops inside the returned scope are not recorded (evaluation, sampling); scopes nest. */
     public NoGrad noGrad() {
-        noGradDepth++;
-        return new NoGrad();
+        Recording r = recordings.get();
+        r.noGradDepth++;
+        return new NoGrad(r);
     }
 
     public final class NoGrad implements AutoCloseable {
+        private final Recording recording;
         private boolean closed;
+
+        private NoGrad(Recording recording) {
+            this.recording = recording;
+        }
 
         @Override
         public void close() {
             if (!closed) {
                 closed = true;
-                noGradDepth--;
+                recording.noGradDepth--;
             }
         }
     }
 
-    /** Forgets the tape and the recorded results (the leaves stay marked); call after each step. */
+    /** Forgets this thread's tape and recorded results (the leaves stay marked); call after each step. */
     public void clearTape() {
-        tape = new ArrayList<>();
-        tracked.clear();
-        tracked.addAll(leaves);
+        Recording r = recordings.get();
+        r.tape = new ArrayList<>();
+        r.tracked.clear();
     }
 
-    /** Number of recorded ops on the tape. */
+    /** Number of ops on this thread's tape. */
     public int tapeLength() {
-        return tape.size();
+        return recordings.get().tape.size();
     }
 
     /**
@@ -111,7 +132,7 @@ public final class AutogradBackend implements Backend {
     public long savedBytes() {
         Set<Storage> seen = Collections.newSetFromMap(new IdentityHashMap<>());
         long bytes = 0;
-        for (Node n : tape) {
+        for (Node n : recordings.get().tape) {
             for (Tensor t : n.inputs) {
                 bytes += count(seen, t);
             }
@@ -143,27 +164,28 @@ public final class AutogradBackend implements Backend {
      */
     @Override
     public Tensor checkpoint(Function<Tensor[], Tensor> block, Tensor... inputs) {
-        if (!gradientCheckpointing || noGradDepth > 0 || leaves.isEmpty()) {
+        Recording r = recordings.get();
+        if (!gradientCheckpointing || r.noGradDepth > 0 || leaves.isEmpty()) {
             return block.apply(inputs);
         }
         Tensor out;
         try (NoGrad ignored = noGrad()) {
             out = block.apply(inputs);
         }
-        tape.add(new Node("checkpoint", out, inputs, dy -> {
-            List<Node> outer = tape;
-            tape = new ArrayList<>();
+        r.tape.add(new Node("checkpoint", out, inputs, dy -> {
+            List<Node> outer = r.tape;
+            r.tape = new ArrayList<>();
             try {
                 Tensor again = block.apply(inputs);
                 if (requiresGrad(again)) {
-                    walk(tape, again, dy, currentGrads);
+                    walk(r, r.tape, again, dy, r.currentGrads);
                 }
             } finally {
-                tape = outer;
+                r.tape = outer;
             }
             return new Tensor[inputs.length];
         }));
-        tracked.add(out.storage());
+        r.tracked.add(out.storage());
         return out;
     }
 
@@ -198,9 +220,14 @@ public final class AutogradBackend implements Backend {
      * (0 + a = a).
      */
     private final class GradBuffers {
+        final Recording recording;
         final Map<Storage, Tensor> byStorage = new IdentityHashMap<>();
         /** Storages that are some storage's gradient buffer now, and so must not become another's. */
         final Set<Storage> held = Collections.newSetFromMap(new IdentityHashMap<>());
+
+        GradBuffers(Recording recording) {
+            this.recording = recording;
+        }
 
         /** The gradient buffer of storage s, taken off the map (s's node is being walked; s is not a leaf). */
         Tensor take(Storage s) {
@@ -239,11 +266,9 @@ public final class AutogradBackend implements Backend {
                     && src.offset() == 0 && src.storage().size() == size && src.isContiguous()
                     && Arrays.equals(src.shape(), t.shape())
                     && src.dtype() == DType.F32 && src.device() == inner.device()
-                    && !held.contains(src.storage()) && !tracked.contains(src.storage());
+                    && !held.contains(src.storage()) && !tracked(src.storage(), recording);
         }
     }
-
-    private GradBuffers currentGrads;
 
     /**
      * Gradients of the scalar loss (one element) with respect to every leaf, by the reverse walk of the tape.
@@ -256,12 +281,13 @@ public final class AutogradBackend implements Backend {
         if (!requiresGrad(loss)) {
             throw new IllegalStateException("autograd: the loss does not depend on any tensor that requires a gradient");
         }
-        GradBuffers grads = new GradBuffers();
-        currentGrads = grads;
+        Recording r = recordings.get();
+        GradBuffers grads = new GradBuffers(r);
+        r.currentGrads = grads;
         try {
-            walk(tape, loss, inner.toDevice(Tensor.of(new float[] {1f}, loss.shape())), grads);
+            walk(r, r.tape, loss, inner.toDevice(Tensor.of(new float[] {1f}, loss.shape())), grads);
         } finally {
-            currentGrads = null;
+            r.currentGrads = null;
         }
         Map<Storage, Tensor> leafGrads = new IdentityHashMap<>();
         for (Map.Entry<Storage, Tensor> e : grads.byStorage.entrySet()) {
@@ -269,12 +295,12 @@ public final class AutogradBackend implements Backend {
                 leafGrads.put(e.getKey(), e.getValue());
             }
         }
-        tape = new ArrayList<>();
+        r.tape = new ArrayList<>();
         return new Gradients(leafGrads);
     }
 
     /** Seeds the gradient of root with seed, then runs the rules of nodes in reverse order, accumulating into grads. */
-    private void walk(List<Node> nodes, Tensor root, Tensor seed, GradBuffers grads) {
+    private void walk(Recording r, List<Node> nodes, Tensor root, Tensor seed, GradBuffers grads) {
         grads.add(root, seed);
         for (int i = nodes.size() - 1; i >= 0; i--) {
             Node node = nodes.get(i);
@@ -286,7 +312,7 @@ public final class AutogradBackend implements Backend {
             Tensor[] dIn = node.rule.apply(dy);
             for (int k = 0; k < node.inputs.length; k++) {
                 Tensor in = node.inputs[k];
-                if (dIn[k] != null && in != null && tracked.contains(in.storage())) {
+                if (dIn[k] != null && in != null && tracked(in.storage(), r)) {
                     grads.add(in, dIn[k]);
                 }
             }
@@ -296,12 +322,12 @@ public final class AutogradBackend implements Backend {
 
     // ---- Recording
 
-    private boolean recording(Tensor... inputs) {
-        if (noGradDepth > 0) {
+    private boolean recording(Recording r, Tensor... inputs) {
+        if (r.noGradDepth > 0) {
             return false;
         }
         for (Tensor t : inputs) {
-            if (t != null && tracked.contains(t.storage())) {
+            if (t != null && tracked(t.storage(), r)) {
                 return true;
             }
         }
@@ -310,7 +336,8 @@ public final class AutogradBackend implements Backend {
 
     /** Notes out as the result of op on inputs when any input is tracked; returns out. */
     private Tensor record(String op, Tensor out, Rule rule, Tensor... inputs) {
-        if (!recording(inputs)) {
+        Recording r = recordings.get();
+        if (!recording(r, inputs)) {
             return out;
         }
         for (Tensor in : inputs) {
@@ -318,8 +345,8 @@ public final class AutogradBackend implements Backend {
                 return out; // the op returned its input's storage itself (a no-op copy): the gradient is already shared
             }
         }
-        tape.add(new Node(op, out, inputs, rule));
-        tracked.add(out.storage());
+        r.tape.add(new Node(op, out, inputs, rule));
+        r.tracked.add(out.storage());
         return out;
     }
 
@@ -386,7 +413,7 @@ public final class AutogradBackend implements Backend {
     /** y = x W^T + b: dx = dy W, dW = dy^T x (over all rows), db = the column sums of dy. An activation is its own node. */
     @Override
     public Tensor linear(Tensor x, Tensor w, Tensor bias, Activation act) {
-        if (act != null && act != Activation.NONE && recording(x, w, bias)) {
+        if (act != null && act != Activation.NONE && recording(recordings.get(), x, w, bias)) {
             return activation(linear(x, w, bias, Activation.NONE), act);
         }
         Tensor out = inner.linear(x, w, bias, act);
@@ -576,6 +603,12 @@ public final class AutogradBackend implements Backend {
     /** Intermediates may be saved for backward, so model code's early releases are ignored while training. */
     @Override
     public void release(Tensor t) {
+    }
+
+    /** The inner backend's threads; each task records on its own thread's tape. */
+    @Override
+    public void concurrently(int n, java.util.function.IntConsumer task) {
+        inner.concurrently(n, task);
     }
 
     @Override

@@ -144,6 +144,50 @@ class AutogradBackendTest {
     }
 
     /**
+     * Each thread records on a tape of its own: two threads run different losses over the same leaf through one
+     * AutogradBackend at the same time (meeting at a barrier between forward and backward, so both tapes are
+     * live at once), and each gets the gradients of its own loss, equal to those of the same loss run alone.
+     */
+    @Test
+    void threadsRecordOnTapesOfTheirOwn() throws Exception {
+        Tensor w = random(30, 6, 5), x1 = random(31, 4, 5), x2 = random(32, 3, 5), r1 = random(33, 4, 6), r2 = random(34, 3, 6);
+        Function<AutogradBackend, Tensor> loss1 = b -> total(b, b.mul(b.linear(x1, w, null, Activation.NONE), r1));
+        Function<AutogradBackend, Tensor> loss2 = b -> total(b, b.mul(b.linear(x2, w, null, Activation.SILU), r2));
+        float[][] alone = new float[2][];
+        for (int k = 0; k < 2; k++) {
+            AutogradBackend solo = new AutogradBackend(cpu);
+            solo.requireGrad(w);
+            alone[k] = solo.backward((k == 0 ? loss1 : loss2).apply(solo)).of(w).toFloatArray();
+        }
+        AutogradBackend shared = new AutogradBackend(cpu);
+        shared.requireGrad(w);
+        java.util.concurrent.CyclicBarrier bothForward = new java.util.concurrent.CyclicBarrier(2);
+        float[][] together = new float[2][];
+        Throwable[] failure = new Throwable[2];
+        Thread[] threads = new Thread[2];
+        for (int k = 0; k < 2; k++) {
+            int part = k;
+            threads[k] = new Thread(() -> {
+                try {
+                    shared.clearTape();
+                    Tensor l = (part == 0 ? loss1 : loss2).apply(shared);
+                    bothForward.await();
+                    together[part] = shared.backward(l).of(w).toFloatArray();
+                } catch (Throwable e) {
+                    failure[part] = e;
+                }
+            });
+            threads[k].start();
+        }
+        for (int k = 0; k < 2; k++) {
+            threads[k].join();
+            assertEquals(null, failure[k], "thread " + k);
+            assertTrue(java.util.Arrays.equals(alone[k], together[k]), "thread " + k + "'s gradient equals its loss's alone");
+        }
+        assertTrue(!java.util.Arrays.equals(alone[0], alone[1]), "the two losses have different gradients");
+    }
+
+    /**
      * A storage's first gradient contribution becomes its buffer when nothing else holds it. add hands the same dy
      * to both inputs and contiguous hands dy on as it is: each leaf still gets a buffer of its own (a later
      * contribution to one must not reach the other), and the sums are those of the two terms.

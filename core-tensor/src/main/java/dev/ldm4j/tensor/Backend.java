@@ -271,6 +271,18 @@ public interface Backend extends AutoCloseable {
     }
 
     /**
+     * Runs task(0), ..., task(n - 1), as many at a time as this backend can keep apart: each task on one
+     * thread, and every op a task calls runs on that thread alone (no op splits over threads). For work
+     * larger than any op, such as the data-parallel replicas of a training step. The tasks may share only
+     * what none of them writes. The default runs them in turn on the calling thread.
+     */
+    default void concurrently(int n, java.util.function.IntConsumer task) {
+        for (int i = 0; i < n; i++) {
+            task.accept(i);
+        }
+    }
+
+    /**
      * The most device memory this backend's allocator has held at once (weights, live activations and
      * cached free blocks) since it started or its peak was last reset, in bytes; -1 where the JVM
      * manages the memory (the CPU).

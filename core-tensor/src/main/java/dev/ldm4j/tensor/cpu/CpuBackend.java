@@ -22,6 +22,12 @@ public final class CpuBackend implements Backend {
         return Device.CPU;
     }
 
+    /** One task per thread of the team at a time; a task's own ops run serially on its thread (Parallel's rule for loops inside a loop). */
+    @Override
+    public void concurrently(int n, java.util.function.IntConsumer task) {
+        Parallel.forEach(n, (i, worker) -> task.accept(i));
+    }
+
     @Override
     public Tensor toDevice(Tensor host) {
         if (host.device() != Device.CPU) {
