@@ -89,6 +89,9 @@ public final class TrainCommand implements Runnable {
         @Option(names = "--gradient-checkpointing", description = "Keep only the inputs of each resnet and transformer block for backward and recompute the rest there: less activation memory, about one more forward per step.")
         boolean gradientCheckpointing;
 
+        @Option(names = "--replicas", defaultValue = "1", paramLabel = "N", description = "Cut each batch into N parts computed at the same time, one thread each (data parallelism): on a CPU with few cores, faster than splitting every op. The random draws depend on N, so resume with the same N (default: ${DEFAULT-VALUE}).")
+        int replicas;
+
         @Option(names = "--stop-after", paramLabel = "STEP", description = "End this run after STEP (saving a checkpoint), to continue later with --resume.")
         Long stopAfter;
 
@@ -102,6 +105,7 @@ public final class TrainCommand implements Runnable {
         void validateLoop(String stepsFlag, long steps, double emaDecay) {
             require(steps >= 1, stepsFlag + " must be at least 1, got " + steps);
             require(batch >= 1, "--batch must be at least 1, got " + batch);
+            require(replicas >= 1 && replicas <= batch, "--replicas must be between 1 and the batch size " + batch + ", got " + replicas);
             require(Double.isFinite(lr) && lr > 0, "--lr must be a positive number, got " + lr);
             require(LrSchedule.NAMES.contains(lrSchedule), "--lr-schedule must be one of " + LrSchedule.NAMES + ", got '" + lrSchedule + "'");
             require(warmup >= 0, "--warmup must be 0 or more, got " + warmup);
@@ -163,6 +167,7 @@ public final class TrainCommand implements Runnable {
 
         /** Runs the loop (its stopAt already set) with Ctrl-C saving a checkpoint before the JVM exits; returns the last step. */
         long runLoopTo(TrainingLoop loop, PrintStream err) {
+            loop.replicas(replicas);
             CountDownLatch done = new CountDownLatch(1);
             Thread hook = new Thread(() -> {
                 loop.requestStop();

@@ -28,6 +28,8 @@ import java.util.List;
 import java.util.Map;
 import java.util.SplittableRandom;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.function.IntConsumer;
+import java.util.function.IntFunction;
 
 public final class TrainingLoop {
     /** One step's loss on a batch: the scalar to minimise and the terms to log beside it. */
@@ -84,10 +86,26 @@ public final class TrainingLoop {
 
     private long stopAt = Long.MAX_VALUE;
     private EmaModel.Config emaConfig;
+    private int replicas = 1;
 
     /** The EMA's full configuration for a new run (default: diffusers' EMAModel with Settings.emaDecay); used when emaDecay > 0. */
     public TrainingLoop emaConfig(EmaModel.Config config) {
         this.emaConfig = config;
+        return this;
+    }
+
+    /**
+     * Splits each batch into r parts of (nearly) equal size whose losses and gradients are computed at the same
+     * time, one part per thread (data parallelism over the cores; Backend.concurrently), and combined weighted
+     * by their sizes, so the loss is the batch mean as with one part. Each part draws its randomness from its own
+     * generators, seeded by (seed, step, part): a run is reproducible for a given r, and r = 1 (the default) is
+     * the undivided step. Resume a run with the r it was started with.
+     */
+    public TrainingLoop replicas(int r) {
+        if (r < 1 || r > settings.batch()) {
+            throw new IllegalArgumentException("replicas " + r + ": must be between 1 and the batch size " + settings.batch());
+        }
+        this.replicas = r;
         return this;
     }
 
@@ -146,15 +164,8 @@ public final class TrainingLoop {
         while (step < settings.steps() && step < stopAt && !stop.get()) {
             step++;
             List<CaptionedImage> batch = batch(step);
-            TorchGenerator gen = new TorchGenerator(mix(settings.seed(), step, 1));
-            SplittableRandom random = new SplittableRandom(mix(settings.seed(), step, 2));
-            ag.clearTape();
-            StepLoss l = objective.loss(ag, batch, gen, random);
-            AutogradBackend.Gradients grads = ag.backward(l.loss());
-            for (TrainableParams.Param p : params) {
-                Tensor g = grads.of(weights.get(p.name()));
-                System.arraycopy(g.toFloatArray(), 0, p.grad(), 0, p.numel());
-            }
+            Map<String, Double> terms = new java.util.LinkedHashMap<>();
+            double loss = lossAndGradients(step, batch, terms);
             float norm = settings.maxGradNorm() > 0 ? GradClipping.clipGradNorm(params, settings.maxGradNorm()) : GradClipping.totalNorm(params);
             double rate = lr.lr();
             if (GradClipping.nonFinite(norm)) {
@@ -166,9 +177,8 @@ public final class TrainingLoop {
                 }
             }
             lr.step();
-            double loss = l.loss().toFloatArray()[0];
             lossSum += loss;
-            l.terms().forEach((k, v) -> termSums.merge(k, v, Double::sum));
+            terms.forEach((k, v) -> termSums.merge(k, v, Double::sum));
             logged++;
             samplesSince += batch.size();
             stepsDone++;
@@ -200,6 +210,82 @@ public final class TrainingLoop {
         save(step, adam, lr, ema, log);
         objective.writePictures(out, step);
         return step;
+    }
+
+    /** The loss of batch (step s of this run) with its gradients in the parameters' grad arrays; terms filled in. */
+    private double lossAndGradients(long step, List<CaptionedImage> batch, Map<String, Double> terms) {
+        if (replicas == 1) {
+            return lossAndGradients(ag, objective, weights, params, batch, 1, k -> new TorchGenerator(mix(settings.seed(), step, 1)),
+                    k -> new SplittableRandom(mix(settings.seed(), step, 2)), terms);
+        }
+        return lossAndGradients(ag, objective, weights, params, batch, replicas,
+                k -> new TorchGenerator(mix(settings.seed(), step, 16 + 2L * k)),
+                k -> new SplittableRandom(mix(settings.seed(), step, 17 + 2L * k)), terms);
+    }
+
+    /**
+     * The loss of objective on batch, its gradients written into the grad arrays of params (whose names key
+     * weights), and its logged terms added into terms. parts = 1: one forward and backward over the batch,
+     * drawing from gens.apply(0) and randoms.apply(0). parts = r > 1: the batch cut into r consecutive parts,
+     * part k (n_k of the B samples) drawing from gens.apply(k) and randoms.apply(k), the parts computed at the
+     * same time (Backend.concurrently: one thread each) and combined as the batch mean: the loss, each gradient
+     * and each term is sum_k (n_k / B) x part k's, summed in the order of k.
+     */
+    public static double lossAndGradients(AutogradBackend ag, Objective objective, Map<String, Tensor> weights, TrainableParams params,
+                                          List<CaptionedImage> batch, int parts, IntFunction<TorchGenerator> gens,
+                                          IntFunction<SplittableRandom> randoms, Map<String, Double> terms) {
+        int b = batch.size();
+        StepLoss[] losses = new StepLoss[parts];
+        float[][][] grads = new float[parts][][];
+        IntConsumer part = k -> {
+            ag.clearTape();
+            try {
+                losses[k] = objective.loss(ag, batch.subList(k * b / parts, (k + 1) * b / parts), gens.apply(k), randoms.apply(k));
+                AutogradBackend.Gradients g = ag.backward(losses[k].loss());
+                float[][] mine = new float[params.size()][];
+                int i = 0;
+                for (TrainableParams.Param p : params) {
+                    mine[i++] = g.of(weights.get(p.name())).toFloatArray();
+                }
+                grads[k] = mine;
+            } finally {
+                if (parts > 1) {
+                    ag.clearTape(); // the part's thread may be a pool thread: it should not keep the part's tensors
+                }
+            }
+        };
+        if (parts == 1) {
+            part.accept(0);
+        } else {
+            ag.concurrently(parts, part);
+        }
+        List<TrainableParams.Param> list = params.list();
+        java.util.stream.IntStream.range(0, list.size()).parallel().forEach(i -> { // element by element, parameters in parallel
+            float[] into = list.get(i).grad();
+            for (int k = 0; k < parts; k++) {
+                float[] g = grads[k][i];
+                if (parts == 1) {
+                    System.arraycopy(g, 0, into, 0, into.length);
+                    continue;
+                }
+                float w = (float) share(k, parts, b);
+                for (int j = 0; j < into.length; j++) {
+                    into[j] = k == 0 ? w * g[j] : into[j] + w * g[j];
+                }
+            }
+        });
+        double loss = 0;
+        for (int k = 0; k < parts; k++) {
+            double w = share(k, parts, b);
+            loss += w * losses[k].loss().toFloatArray()[0];
+            losses[k].terms().forEach((name, v) -> terms.merge(name, parts == 1 ? v : w * v, Double::sum));
+        }
+        return loss;
+    }
+
+    /** n_k / B: part k's share of a batch of b cut into parts. */
+    private static double share(int k, int parts, int b) {
+        return (double) ((k + 1) * b / parts - k * b / parts) / b;
     }
 
     /**
