@@ -132,11 +132,12 @@ public final class AdamW {
         float beta2 = (float) hyper.beta2;
         float oneMinusBeta2 = (float) (1 - hyper.beta2);
         float eps = (float) hyper.eps;
-        for (TrainableParams.Param p : params) {
+        // Each element's update reads only its own values, so parameters go to the cores in parallel.
+        params.list().parallelStream().forEach(p -> {
             boolean decay = hyper.weightDecay != 0 && !noWeightDecay.contains(p.name());
             update(p.value(), p.grad(), expAvg.get(p.name()), expAvgSq.get(p.name()), decay, decayFactor,
                     lerpWeight, beta2, oneMinusBeta2, biasCorrection2Sqrt, eps, negStepSize);
-        }
+        });
     }
 
     private static void update(float[] value, float[] grad, float[] m, float[] v, boolean decay, float decayFactor,

@@ -78,14 +78,14 @@ public final class EmaModel {
         optimizationStep++;
         currentDecay = decayAt(config, optimizationStep);
         float oneMinusDecay = (float) (1 - currentDecay);
-        for (TrainableParams.Param p : params) {
+        params.list().parallelStream().forEach(p -> { // element by element: parameters go to the cores in parallel
             float[] s = shadow.get(p.name());
             float[] v = p.value();
             for (int i = 0; i < s.length; i++) {
                 float d = s[i] - v[i];         // s_param - param
                 s[i] = s[i] - oneMinusDecay * d; // s_param.sub_(one_minus_decay * ...)
             }
-        }
+        });
     }
 
     /** Writes the averaged weights into the parameters (EMAModel.copy_to), e.g. before saving a model. */

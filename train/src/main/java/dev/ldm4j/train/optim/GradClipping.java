@@ -7,6 +7,7 @@
 // tensor); the clip coefficient is formed in float32 as torch's tensor arithmetic does. A non-finite
 // total (a NaN or infinite gradient) makes every gradient NaN, as torch does with
 // error_if_nonfinite=False; nonFinite() lets a training loop check first and skip the step.
+// Parameters are handled in parallel (each on one thread, so each norm and product is what a serial loop gives).
 package dev.ldm4j.train.optim;
 
 public final class GradClipping {
@@ -15,9 +16,11 @@ public final class GradClipping {
 
     /** The L2 norm of all gradients together, as clip_grad_norm_ computes it, without changing them. */
     public static float totalNorm(TrainableParams params) {
+        java.util.List<TrainableParams.Param> list = params.list();
+        float[] norms = new float[list.size()];
+        java.util.stream.IntStream.range(0, norms.length).parallel().forEach(i -> norms[i] = norm(list.get(i).grad()));
         double sumOfSquares = 0;
-        for (TrainableParams.Param p : params) {
-            float norm = norm(p.grad());
+        for (float norm : norms) { // in the parameters' order, whichever thread computed each norm
             sumOfSquares += (double) norm * norm;
         }
         return (float) Math.sqrt(sumOfSquares);
@@ -34,12 +37,12 @@ public final class GradClipping {
         float total = totalNorm(params);
         float clipCoef = (float) maxNorm / (total + 1e-6f);
         float scale = Math.min(clipCoef, 1f); // NaN stays NaN, as torch.clamp(max=1) keeps it
-        for (TrainableParams.Param p : params) {
+        params.list().parallelStream().forEach(p -> {
             float[] g = p.grad();
             for (int i = 0; i < g.length; i++) {
                 g[i] *= scale;
             }
-        }
+        });
         return total;
     }
 
