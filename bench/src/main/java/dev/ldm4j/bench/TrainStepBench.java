@@ -105,14 +105,16 @@ public final class TrainStepBench {
         int[] batches = {8, 16};
         int warmup = 4, steps = 8;
         boolean checkpointing = false;
+        int parts = 1;
         for (int i = 0; i < args.length; i++) {
             switch (args[i]) {
                 case "--batches" -> batches = Arrays.stream(args[++i].split(",")).mapToInt(Integer::parseInt).toArray();
                 case "--warmup" -> warmup = Integer.parseInt(args[++i]);
                 case "--steps" -> steps = Integer.parseInt(args[++i]);
                 case "--gradient-checkpointing" -> checkpointing = true;
+                case "--replicas" -> parts = Integer.parseInt(args[++i]);
                 default -> {
-                    System.err.println("usage: TrainStepBench [--batches 8,16] [--warmup K] [--steps N] [--gradient-checkpointing]");
+                    System.err.println("usage: TrainStepBench [--batches 8,16] [--warmup K] [--steps N] [--gradient-checkpointing] [--replicas R]");
                     System.exit(2);
                 }
             }
@@ -129,6 +131,16 @@ public final class TrainStepBench {
         List<Result> results = new ArrayList<>();
         String unetReport = "";
         double[] overhead = null;
+        Map<String, double[]> inParts = new LinkedHashMap<>();
+        if (parts > 1) { // first, while the JIT has seen no profiling wrapper: the steps as `train --replicas` runs them
+            int b = batches[batches.length - 1];
+            for (String model : List.of("unet", "vae")) {
+                System.err.printf("%s, batch %d, undivided and in %d parts in turn ...%n", model, b, parts);
+                java.util.function.Supplier<Setup> make = model.equals("unet")
+                        ? () -> unet(arch, vocab, tokenizer, Backends.create("cpu")) : () -> vae(arch, data, Backends.create("cpu"));
+                inParts.put(model, partsInTurn(make, data, b, parts, warmup, steps));
+            }
+        }
         for (String model : List.of("unet", "vae")) {
             for (int b : batches) {
                 ProfilingBackend prof = new ProfilingBackend(Backends.create("cpu"));
@@ -153,7 +165,7 @@ public final class TrainStepBench {
                 Files.deleteIfExists(p);
             }
         }
-        print(results, before, after, overhead, unetReport);
+        print(results, before, after, overhead, inParts, unetReport);
     }
 
     /** The U-Net and text encoder (new weights), the frozen VAE (new weights), as `train unet` builds them. */
@@ -221,11 +233,19 @@ public final class TrainStepBench {
         long savedBytes, liveAfterForward;
         double fwdFlops, bwdFlops, wall, processCpu, threadCpu, fwdWall;
 
+        /** Parts each batch is cut into (TrainingLoop.replicas); 1 = the undivided step, whose forward is timed apart. */
+        final int parts;
+
         Stepper(Setup s, ProfilingBackend prof, ShapesDataset data, int b) {
+            this(s, prof, data, b, 1);
+        }
+
+        Stepper(Setup s, ProfilingBackend prof, ShapesDataset data, int b, int parts) {
             this.s = s;
             this.prof = prof;
             this.data = data;
             this.b = b;
+            this.parts = parts;
             s.weights().forEach(params::add);
             adam = new AdamW(params, AdamW.Hyperparameters.defaults(), AdamW.biasesAndNorms());
             s.weights().values().forEach(s.ag()::requireGrad);
@@ -244,6 +264,20 @@ public final class TrainStepBench {
                 s.ag().clearTape(); // the last step's results stay reachable through the tape's bookkeeping until then
                 heapBefore = liveHeap();
             }
+            if (parts > 1) {
+                long w0 = System.nanoTime(), p0 = OS.getProcessCpuTime(), t0 = threadCpu();
+                TrainingLoop.lossAndGradients(s.ag(), s.objective(), s.weights(), params, batch, parts,
+                        k -> new TorchGenerator(SEED * 1_000_003 + step + 7_919L * k), k -> new SplittableRandom(SEED * 7_919 + step + 104_729L * k),
+                        new LinkedHashMap<>());
+                update();
+                long w1 = System.nanoTime(), p1 = OS.getProcessCpuTime(), t1 = threadCpu();
+                if (measured) {
+                    wall += (w1 - w0) / 1e9;
+                    processCpu += (p1 - p0) / 1e9;
+                    threadCpu += (t1 - t0) / 1e9;
+                }
+                return;
+            }
             long w0 = System.nanoTime(), p0 = OS.getProcessCpuTime(), t0 = threadCpu();
             long f0 = prof == null ? 0 : prof.totalFlops();
             s.ag().clearTape();
@@ -259,10 +293,7 @@ public final class TrainStepBench {
                 Tensor g = grads.of(s.weights().get(p.name()));
                 System.arraycopy(g.toFloatArray(), 0, p.grad(), 0, p.numel());
             }
-            float norm = GradClipping.clipGradNorm(params, 1.0);
-            if (!GradClipping.nonFinite(norm)) {
-                adam.step(1e-4);
-            }
+            update();
             long f2 = prof == null ? 0 : prof.totalFlops();
             long w1 = System.nanoTime(), p1 = OS.getProcessCpuTime(), t1 = threadCpu();
             if (measured) {
@@ -274,6 +305,30 @@ public final class TrainStepBench {
                 threadCpu += (t1 - t0) / 1e9;
             }
         }
+
+        /** Clipping and AdamW, as TrainingLoop does after each step's gradients. */
+        void update() {
+            float norm = GradClipping.clipGradNorm(params, 1.0);
+            if (!GradClipping.nonFinite(norm)) {
+                adam.step(1e-4);
+            }
+        }
+    }
+
+    /**
+     * A model's step (make builds it on the bare CPU backend) undivided and cut into `parts` parts computed at once
+     * (TrainingLoop.replicas), stepped in turn (the same batches). Returns {parts, wall and process CPU seconds per
+     * step undivided, the same in parts}.
+     */
+    static double[] partsInTurn(java.util.function.Supplier<Setup> make, ShapesDataset data, int b, int parts, int warmup, int steps) {
+        Stepper whole = new Stepper(make.get(), null, data, b);
+        Stepper split = new Stepper(make.get(), null, data, b, parts);
+        for (int step = 1; step <= warmup + steps; step++) {
+            whole.step(step, step > warmup, false);
+            split.step(step, step > warmup, false);
+        }
+        whole.s.ag().clearTape();
+        return new double[] {parts, whole.wall / steps, whole.processCpu / steps, split.wall / steps, split.processCpu / steps};
     }
 
     /**
@@ -414,7 +469,7 @@ public final class TrainStepBench {
         }
     }
 
-    static void print(List<Result> results, Ceiling before, Ceiling after, double[] overhead, String unetReport) throws IOException {
+    static void print(List<Result> results, Ceiling before, Ceiling after, double[] overhead, Map<String, double[]> inParts, String unetReport) throws IOException {
         StringBuilder out = new StringBuilder();
         double ceilWall = Math.max(before.wall, after.wall), ceilCpu = (before.cpu + after.cpu) / 2;
         out.append(String.format(Locale.ROOT, "Machine: %s, %d cores, %d-lane float vectors; load when the steps ended: %s%n",
@@ -450,9 +505,33 @@ public final class TrainStepBench {
             out.append(String.format(Locale.ROOT, "%n%nProfiler overhead (U-Net, batch %.0f, steps with and without it in turn): %.3f s wall / %.3f s process CPU "
                     + "per step with the ProfilingBackend, %.3f / %.3f without.%n", overhead[0], overhead[1], overhead[3], overhead[2], overhead[4]));
         }
+        if (!inParts.isEmpty()) {
+            out.append(String.format(Locale.ROOT, "%nData parallelism (`train --replicas`): each model undivided and in parts, on the bare CPU backend, stepped "
+                    + "in turn, measured before any profiled step; FLOPs per step from the profiled runs above:%n%n"));
+            out.append("| model | batch | step | s per step (wall / process CPU) | wall rate | % of FMA peak (wall) | CPU-time rate | % of FMA peak (CPU time) |\n");
+            out.append("|---|---|---|---|---|---|---|---|\n");
+            for (Map.Entry<String, double[]> e : inParts.entrySet()) {
+                int batch = batches(results).getLast();
+                Result r = results.stream().filter(x -> x.model.equals(e.getKey()) && x.batch == batch).findFirst().orElseThrow();
+                double perStep = r.flops() / r.steps;
+                double[] t = e.getValue();
+                for (int k = 0; k < 2; k++) {
+                    double wall = t[1 + 2 * k], cpu = t[2 + 2 * k];
+                    out.append(String.format(Locale.ROOT, "| %s | %d | %s | %.3f / %.3f | %.1f GFLOP/s | %.1f%% | %.1f GFLOP/s | %.1f%% |%n",
+                            e.getKey().equals("unet") ? "U-Net + text encoder" : "VAE", batch,
+                            k == 0 ? "undivided" : String.format(Locale.ROOT, "in %.0f parts", t[0]), wall, cpu,
+                            perStep / wall / 1e9, 100 * perStep / wall / ceilWall, perStep / (cpu / CORES) / 1e9, 100 * perStep / (cpu / CORES) / ceilCpu));
+                }
+            }
+        }
         out.append("\nPer op, the U-Net step at the largest batch (measured steps only; seconds are wall time inside each op):\n\n```\n")
                 .append(unetReport).append("```\n");
         System.out.print(out);
+    }
+
+    /** The batch sizes the results cover, in order. */
+    static List<Integer> batches(List<Result> results) {
+        return results.stream().map(r -> r.batch).distinct().sorted().toList();
     }
 
     static String cpuModel() throws IOException {
