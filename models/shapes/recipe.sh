@@ -15,9 +15,12 @@
 #   5. train unet --model   a warm restart of the U-Net and text encoder from that fp16 folder: a new 4000-step cosine
 #                   schedule from lr 4e-4 (warm-up 100), the same timestep bias and EMA, another seed
 #   6. its folder (the VAE unchanged), converted to fp16, is the second-stage model (shipped until 2026-12-03 17:40 UTC)
-#   7. train unet --model   a second warm restart, from that fp16 folder, exactly as 5 with another seed
-#   8. its folder, converted to fp16, becomes models/shapes (the model card is written by hand from the runs' numbers;
-#      the default guidance, 1.5, comes from train-arch.json's "defaults" through every stage's folder).
+#   7. train unet --model   three more warm restarts, each from the previous stage's fp16 folder, exactly as 5 with
+#                   seeds 6, 7 and 8 (the third, fourth and fifth stages)
+#   8. the fifth stage's folder, converted to fp16, becomes models/shapes (the model card is written by hand from the
+#      runs' numbers; the default guidance, 1.5, comes from train-arch.json's "defaults" through every stage's folder).
+# The stages run undivided (no --replicas), as the shipped weights were made; `--replicas 2` makes a U-Net stage about a
+# third faster on a 2-core machine but draws other noise (docs/TRAINING.md).
 # Every stage resumes (--resume): run the script again after an interruption and it continues where it stopped.
 # Usage: models/shapes/recipe.sh [WORK_DIR] (default: runs/shapes). Times on a 2-core machine are in MODEL_CARD.md.
 set -euo pipefail
@@ -60,10 +63,14 @@ warm_restart() { # from, to, seed
 }
 
 warm_restart "$work/stage1" "$work/stage2" 5
-if [ ! -d "$work/stage2-fp16" ]; then
-  "$ldm4j" convert --model "$work/stage2" --out "$work/stage2-fp16" --dtype fp16
-fi
-warm_restart "$work/stage2-fp16" "$work/stage3" 6
+from="$work/stage2"
+for stage in 3 4 5; do
+  if [ ! -d "$from-fp16" ]; then
+    "$ldm4j" convert --model "$from" --out "$from-fp16" --dtype fp16
+  fi
+  warm_restart "$from-fp16" "$work/stage$stage" $((stage + 3))
+  from="$work/stage$stage"
+done
 
-"$ldm4j" convert --model "$work/stage3" --out "$root/models/shapes" --dtype fp16 --overwrite
+"$ldm4j" convert --model "$work/stage5" --out "$root/models/shapes" --dtype fp16 --overwrite
 echo "models/shapes written; evaluate it with: ./ldm4j eval shapes --model shapes"
