@@ -42,6 +42,8 @@ class TrainCommandTest {
         assertOneLineError(run("train", "unet", "--data", "shapes", "--out", out.toString()), "--vae");
         assertOneLineError(run("train", "vae", "--data", "shapes", "--out", out.toString(), "--batch", "0"), "--batch");
         assertOneLineError(run("train", "vae", "--data", "shapes", "--out", out.toString(), "--lr", "NaN"), "--lr");
+        assertOneLineError(run("train", "vae", "--data", "shapes", "--out", out.toString(), "--replicas", "0"), "--replicas");
+        assertOneLineError(run("train", "vae", "--data", "shapes", "--out", out.toString(), "--batch", "2", "--replicas", "3"), "--replicas");
         assertOneLineError(run("train", "vae", "--data", "shapes", "--out", out.toString(), "--steps", "-3"), "--steps");
         assertOneLineError(run("train", "vae", "--data", "shapes", "--out", out.toString(), "--lr-schedule", "zigzag"), "--lr-schedule");
         assertOneLineError(run("train", "vae", "--data", "shapes", "--out", out.toString(), "--resolution", "30"), "--resolution");
