@@ -214,13 +214,10 @@ public final class TrainingLoop {
 
     /** The loss of batch (step s of this run) with its gradients in the parameters' grad arrays; terms filled in. */
     private double lossAndGradients(long step, List<CaptionedImage> batch, Map<String, Double> terms) {
-        if (replicas == 1) {
-            return lossAndGradients(ag, objective, weights, params, batch, 1, k -> new TorchGenerator(mix(settings.seed(), step, 1)),
-                    k -> new SplittableRandom(mix(settings.seed(), step, 2)), terms);
-        }
+        long stream = replicas == 1 ? 1 : 16; // the undivided step keeps the streams it always had
         return lossAndGradients(ag, objective, weights, params, batch, replicas,
-                k -> new TorchGenerator(mix(settings.seed(), step, 16 + 2L * k)),
-                k -> new SplittableRandom(mix(settings.seed(), step, 17 + 2L * k)), terms);
+                k -> new TorchGenerator(mix(settings.seed(), step, stream + 2L * k)),
+                k -> new SplittableRandom(mix(settings.seed(), step, stream + 1 + 2L * k)), terms);
     }
 
     /**
