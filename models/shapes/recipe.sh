@@ -19,8 +19,8 @@
 #                   seeds 6, 7 and 8 (the third, fourth and fifth stages)
 #   8. the fifth stage's folder, converted to fp16, becomes models/shapes (the model card is written by hand from the
 #      runs' numbers; the default guidance, 1.5, comes from train-arch.json's "defaults" through every stage's folder).
-# The stages run undivided (no --replicas), as the shipped weights were made; `--replicas 2` makes a U-Net stage about a
-# third faster on a 2-core machine but draws other noise (docs/TRAINING.md).
+# The stages run undivided (no --replicas), as the shipped weights were made; `--replicas 2` makes a U-Net step 8-29%
+# faster on a 2-core machine (bench/TRAIN-RESULTS.md) but draws other noise (docs/TRAINING.md).
 # Every stage resumes (--resume): run the script again after an interruption and it continues where it stopped.
 # Usage: models/shapes/recipe.sh [WORK_DIR] (default: runs/shapes). Times on a 2-core machine are in MODEL_CARD.md.
 set -euo pipefail
